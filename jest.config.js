@@ -1,0 +1,18 @@
+/** Three layers: fast pure logic, CDK template assertions, and real-tool integration (moto_server, terraform). */
+// Types are checked once by `tsc --noEmit` in `npm test`; ts-jest only transpiles, which keeps the suite fast.
+const tsJest = ['ts-jest', { diagnostics: false }];
+const common = { testEnvironment: 'node', transform: { '^.+\\.ts$': tsJest } };
+
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    { ...common, displayName: 'cdk', testMatch: ['<rootDir>/test/cdk/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/integration/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/integration/support/global-teardown.ts',
+    },
+  ],
+};
