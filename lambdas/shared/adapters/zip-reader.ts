@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import yauzl from 'yauzl';
+import { BundleInspection, BundleLimits, ZipEntryInfo, inspectBundleEntries } from '../domain/bundle';
+import { BundleError } from '../domain/errors';
+
+const UNIX_HOST = 3;
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+
+/** The messages yauzl's validateFileName produces; everything else it reports means a damaged archive. */
+const UNSAFE_NAME_ERROR = /^(absolute path|invalid relative path|invalid characters in fileName): /;
+
+const OPTIONS: yauzl.Options = { lazyEntries: true, decodeStrings: true, validateEntrySizes: true, strictFileNames: false };
+
+/**
+ * Lists the bundle's entries from its central directory without decompressing anything.
+ * With strictFileNames false yauzl turns "\" into "/" before checking names, the same way it will when unpacking.
+ */
+export async function readZipEntries(bundleName: string, zip: Buffer): Promise<ZipEntryInfo[]> {
+  const zipfile = await open(bundleName, zip);
+  try {
+    return await collectEntries(bundleName, zipfile);
+  } finally {
+    // fromBuffer forces autoClose off, so closing is ours to do on every path.
+    zipfile.close();
+  }
+}
+
+/** Proves the bundle safe and complete, and fingerprints it so later steps can tell it was not swapped. */
+export async function inspectBundle(
+  bundleName: string,
+  zip: Buffer,
+  limits: BundleLimits,
+): Promise<BundleInspection & { sha256: string; sizeBytes: number }> {
+  const entries = await readZipEntries(bundleName, zip);
+  const inspection = inspectBundleEntries(bundleName, entries, limits);
+  return { ...inspection, sha256: createHash('sha256').update(zip).digest('hex'), sizeBytes: zip.length };
+}
+
+function open(bundleName: string, zip: Buffer): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) => {
+    yauzl.fromBuffer(zip, { ...OPTIONS }, (err, zipfile) => {
+      if (err) reject(new BundleError(`${bundleName} is not a valid zip archive (${err.message})`));
+      else resolve(zipfile);
+    });
+  });
+}
+
+function collectEntries(bundleName: string, zipfile: yauzl.ZipFile): Promise<ZipEntryInfo[]> {
+  return new Promise((resolve, reject) => {
+    const entries: ZipEntryInfo[] = [];
+    zipfile.on('error', (err: Error) => reject(translate(bundleName, err)));
+    zipfile.on('end', () => resolve(entries));
+    zipfile.on('entry', (entry: yauzl.Entry) => {
+      const isDirectory = entry.fileName.endsWith('/');
+      // The unpacker could not read such an entry, so the bundle would fail halfway through unpacking.
+      if (!isDirectory && !entry.canDecodeFileData()) {
+        const why = entry.isEncrypted() ? 'is encrypted' : `uses unsupported compression method ${entry.compressionMethod}`;
+        reject(new BundleError(`${bundleName}: entry ${JSON.stringify(entry.fileName)} ${why}; the bundle must be a plain zip`));
+        return;
+      }
+      entries.push({
+        name: entry.fileName,
+        uncompressedSize: entry.uncompressedSize,
+        compressedSize: entry.compressedSize,
+        isDirectory,
+        isSymlink: entry.versionMadeBy >> 8 === UNIX_HOST && ((entry.externalFileAttributes >>> 16) & S_IFMT) === S_IFLNK,
+      });
+      zipfile.readEntry();
+    });
+    zipfile.readEntry();
+  });
+}
+
+function translate(bundleName: string, err: Error): BundleError {
+  if (UNSAFE_NAME_ERROR.test(err.message)) return new BundleError(`${bundleName}: unsafe entry: ${err.message}`);
+  return new BundleError(`${bundleName} is not a valid zip archive (${err.message})`);
+}

@@ -1,0 +1,67 @@
+import yazl from 'yazl';
+
+/** Builds zips in memory, so tests exercise the real reader without fixture files in the repository. */
+
+export interface ZipFixtureFile {
+  name: string;
+  content?: string | Buffer;
+  /** Unix mode, e.g. 0o120777 for a symbolic link whose content is the link target. */
+  mode?: number;
+  directory?: boolean;
+}
+
+/** A fixed timestamp makes the same files always produce the same bytes, hence the same sha256. */
+const MTIME = new Date('2025-01-01T00:00:00Z');
+
+export function buildZip(files: ZipFixtureFile[]): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  for (const file of files) {
+    const options = file.mode === undefined ? { mtime: MTIME } : { mtime: MTIME, mode: file.mode };
+    if (file.directory) zip.addEmptyDirectory(file.name, options);
+    else zip.addBuffer(Buffer.from(file.content ?? ''), file.name, options);
+  }
+  zip.end();
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    zip.outputStream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    zip.outputStream.on('error', reject);
+    zip.outputStream.on('end', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+/** The root files that the vendor HOWTO's `ls gateway/` shows, plus one submodule. */
+export const SAMPLE_MODULE_FILES: ZipFixtureFile[] = [
+  { name: 'CHANGELOG.md', content: '# Changelog\n\n## 0.8.1\n\n- Fix node pool taints.\n' },
+  { name: 'README.md', content: '# Compute Gateway\n\n## Inputs\n\n| name | description |\n|------|-------------|\n| name | Gateway name |\n' },
+  { name: 'main.tf', content: 'module "agent" {\n  source = "./modules/agent"\n  name   = var.name\n}\n' },
+  { name: 'variables.tf', content: 'variable "name" {\n  type = string\n}\n' },
+  { name: 'versions.tf', content: 'terraform {\n  required_version = ">= 1.5"\n}\n' },
+  { name: 'outputs.tf', content: 'output "name" {\n  value = var.name\n}\n' },
+  { name: 'providers.tf', content: 'provider "aws" {}\n' },
+  { name: 'modules/agent/main.tf', content: 'variable "name" {\n  type = string\n}\n' },
+];
+
+export function sampleModuleZip(extra: ZipFixtureFile[] = []): Promise<Buffer> {
+  return buildZip([...SAMPLE_MODULE_FILES, ...extra]);
+}
+
+/**
+ * Rewrites an entry name in place, in the local header and the central directory alike. yazl refuses names
+ * such as "../evil.tf", so tests zip "xx/evil.tf" and rename it byte for byte. Every occurrence is replaced,
+ * so pick a name that does not also appear in file contents.
+ */
+export function renameEntry(zip: Buffer, from: string, to: string): Buffer {
+  const fromBytes = Buffer.from(from);
+  const toBytes = Buffer.from(to);
+  if (fromBytes.length !== toBytes.length) {
+    throw new Error(`renameEntry: "${from}" and "${to}" differ in byte length (${fromBytes.length} != ${toBytes.length})`);
+  }
+  const out = Buffer.from(zip);
+  let found = 0;
+  for (let at = out.indexOf(fromBytes); at >= 0; at = out.indexOf(fromBytes, at + fromBytes.length)) {
+    toBytes.copy(out, at);
+    found++;
+  }
+  if (found === 0) throw new Error(`renameEntry: "${from}" does not occur in the zip`);
+  return out;
+}
