@@ -2,6 +2,8 @@ import * as z from 'zod';
 import { ConfigError } from './errors';
 import { formatIssues } from './issues';
 import { lintNodePools } from './node-pools';
+import compareVersions from 'semver/functions/compare';
+import validVersion from 'semver/functions/valid';
 
 /**
  * The operator's gateway configuration: everything the seed HOWTO asks them to write by hand in gateway.tf,
@@ -62,6 +64,12 @@ export const RENDERED_MODULE_INPUTS = [
   'create_vpc',
   'vpc_id',
   'node_subnet_ids',
+  // Terraform meta-arguments of a module block: `count = 0` would plan the destruction of the whole gateway.
+  'count',
+  'for_each',
+  'depends_on',
+  'providers',
+  'version',
 ] as const;
 
 const moduleInputs = z
@@ -150,6 +158,9 @@ export const gatewayConfigSchema = z.strictObject({
     })
     .default({ releasesPrefix: 'releases/', maxBytes: 50 * 1024 * 1024, maxEntries: 5_000, maxUncompressedBytes: 256 * 1024 * 1024 }),
 }).superRefine((c, ctx) => {
+  if (c.backend.useLockfile && validVersion(c.terraform.version) && compareVersions(c.terraform.version, '1.10.0') < 0) {
+    ctx.addIssue({ code: 'custom', path: ['backend', 'useLockfile'], message: `S3 state locking with use_lockfile needs Terraform 1.10 or later, not ${c.terraform.version}; raise terraform.version or set a dynamodbTable with useLockfile false` });
+  }
   for (const finding of lintNodePools(c.module.karpenter_node_pools ?? {})) {
     ctx.addIssue({ code: 'custom', path: ['module', 'karpenter_node_pools', finding.pool, 'taints'], message: finding.message });
   }

@@ -6,7 +6,21 @@ import type { z } from 'zod';
  * formatting is safe for the values secret.
  */
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues.map((issue) => `- ${formatPath(issue.path) || '(top level)'}: ${issue.message}`).join('\n');
+  return issues.flatMap(describe).join('\n');
+}
+
+function describe(issue: z.core.$ZodIssue): string[] {
+  const at = (path: readonly PropertyKey[]) => formatPath(path) || '(top level)';
+  switch (issue.code) {
+    // One line per unknown field, at its own path, so a misspelt key reads like any other wrong field.
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => `- ${at([...issue.path, key])}: unknown field`);
+    // zod reports a bad record key generically and nests the key schema's own explanation.
+    case 'invalid_key':
+      return [`- ${at(issue.path)}: ${issue.issues[0]?.message ?? issue.message}`];
+    default:
+      return [`- ${at(issue.path)}: ${issue.message}`];
+  }
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {

@@ -1,0 +1,178 @@
+import { stringify } from 'yaml';
+import type { GatewayConfig } from './gateway-config';
+
+/**
+ * Renders the seed's deployment folder (gateway.tf, providers.tf, terraform_backend.tf) as Terraform JSON
+ * syntax. JSON needs no hand-written HCL printer and no quoting rules, with one exception handled below:
+ * Terraform reads every JSON string as a template, so literal text must have `${` and `%{` escaped.
+ *
+ * No file holds a secret: the values reach Terraform as `file("values.yaml")` (written by CodeBuild, mode 0600)
+ * and the Helm repository credentials as sensitive root variables fed by TF_VAR_*.
+ */
+
+export const VALUES_FILE = 'values.yaml';
+export const MODULE_DIR = 'gateway';
+
+/** The seed's providers.tf: four providers and their version constraints. */
+export const REQUIRED_PROVIDERS = {
+  aws: { source: 'hashicorp/aws', version: '~> 5.0' },
+  helm: { source: 'hashicorp/helm', version: '~> 2.0' },
+  kubectl: { source: 'gavinbunney/kubectl', version: '~> 1.0' },
+  kubernetes: { source: 'hashicorp/kubernetes', version: '~> 2.0' },
+} as const;
+export const REQUIRED_TERRAFORM = '>= 1.6.0';
+
+/** The sensitive root variables, and the keys of the values secret that feed them through TF_VAR_*. */
+export const HELM_CREDENTIAL_VARIABLES = {
+  helm_repository_username: 'helmRepoUsername',
+  helm_repository_password: 'helmRepoPassword',
+} as const;
+
+export interface BackendSettings {
+  readonly bucket: string;
+  readonly key: string;
+  readonly region: string;
+  readonly useLockfile: boolean;
+  readonly dynamodbTable?: string;
+  /** SSE-KMS key for the state object, when the state lives in the deployer's own bucket. */
+  readonly kmsKeyId?: string;
+}
+
+export interface WorkspaceContext {
+  readonly config: GatewayConfig;
+  readonly backend: BackendSettings;
+  /** The role Terraform runs as; added to aws_auth_roles so later runs can reach the cluster. */
+  readonly deployerRoleArn?: string;
+  /** A customized gateway.tf from the vendor (seed: "Unless you have received a customized gateway.tf file"). */
+  readonly customGatewayTf?: string;
+}
+
+export interface WorkspaceFile {
+  readonly name: string;
+  readonly content: string;
+}
+
+/** The backend from the config, falling back to the deployer's own state bucket and the target region. */
+export function resolveBackend(config: GatewayConfig, stackStateBucket: string, stackKmsKeyArn?: string): BackendSettings {
+  const ownBucket = config.backend.bucket === undefined;
+  return {
+    bucket: config.backend.bucket ?? stackStateBucket,
+    key: config.backend.key ?? `gateways/${config.gatewayName}/terraform.tfstate`,
+    region: config.backend.region ?? config.target.region,
+    useLockfile: config.backend.useLockfile,
+    ...(config.backend.dynamodbTable ? { dynamodbTable: config.backend.dynamodbTable } : {}),
+    ...(ownBucket && stackKmsKeyArn ? { kmsKeyId: stackKmsKeyArn } : {}),
+  };
+}
+
+export function renderWorkspace(ctx: WorkspaceContext): WorkspaceFile[] {
+  const gatewayFile: WorkspaceFile =
+    ctx.customGatewayTf !== undefined
+      ? { name: 'gateway.tf', content: ctx.customGatewayTf }
+      : json('gateway.tf.json', renderGatewayModule(ctx));
+  return [
+    gatewayFile,
+    json('providers.tf.json', renderProviders(ctx.config)),
+    json('backend.tf.json', renderBackend(ctx.backend)),
+    json('variables.tf.json', renderVariables()),
+  ];
+}
+
+export function renderGatewayModule(ctx: WorkspaceContext): object {
+  const m = ctx.config.module;
+  const awsAuthRoles = [...m.aws_auth_roles];
+  if (ctx.config.addDeployerRoleToAwsAuth && ctx.deployerRoleArn && !awsAuthRoles.some((r) => r.rolearn === ctx.deployerRoleArn)) {
+    awsAuthRoles.push({ rolearn: ctx.deployerRoleArn, username: 'gateway-deployer', groups: ['system:masters'] });
+  }
+  // Only inputs the operator set are passed: an older module may not declare the newer variables.
+  const inputs: Record<string, unknown> = {
+    source: `./${MODULE_DIR}`,
+    name: literal(ctx.config.gatewayName),
+    ...(m.enable_nvidia_gpu !== undefined ? { enable_nvidia_gpu: m.enable_nvidia_gpu } : {}),
+    helm_repository_username: '${var.helm_repository_username}',
+    helm_repository_password: '${var.helm_repository_password}',
+    ...(m.helm_chart_version !== undefined ? { helm_chart_version: literal(m.helm_chart_version) } : {}),
+    helm_chart_values: [`\${sensitive(file("\${path.root}/${VALUES_FILE}"))}`, ...generatedHelmValues(ctx.config).map(literal)],
+    aws_auth_roles: literal(awsAuthRoles),
+    aws_auth_users: literal(m.aws_auth_users),
+    ...(m.additional_data_buckets.length > 0 ? { additional_data_buckets: literal(m.additional_data_buckets) } : {}),
+    ...(m.karpenter_node_pools !== undefined ? { karpenter_node_pools: literal(m.karpenter_node_pools) } : {}),
+    ...(m.create_vpc !== undefined ? { create_vpc: m.create_vpc } : {}),
+    ...(m.vpc_id !== undefined ? { vpc_id: literal(m.vpc_id) } : {}),
+    ...(m.node_subnet_ids !== undefined ? { node_subnet_ids: literal(m.node_subnet_ids) } : {}),
+    ...(literal(m.extra_inputs) as Record<string, unknown>),
+  };
+  return { module: { gateway: inputs } };
+}
+
+/**
+ * The Helm values the seed asks operators to add by hand, as YAML documents after the secret's values.yaml:
+ * the DAL's S3 sources for additional_data_buckets, the GPU node pool mapping, then the operator's extras.
+ */
+export function generatedHelmValues(config: GatewayConfig): string[] {
+  const docs: object[] = [];
+  const buckets = config.module.additional_data_buckets;
+  if (buckets.length > 0) docs.push({ dal: { sources: { s3: buckets } } });
+  const mapping = config.helmValues.nodePoolMapping;
+  if (mapping && Object.keys(mapping).length > 0) docs.push({ job: { nodePoolMapping: mapping } });
+  docs.push(...config.helmValues.extra);
+  return docs.map((doc) => stringify(doc));
+}
+
+export function renderProviders(config: GatewayConfig): object {
+  const cluster = {
+    host: '${module.gateway.endpoint}',
+    cluster_ca_certificate: '${module.gateway.certificate_authority_data}',
+    token: '${data.aws_eks_cluster_auth.default.token}',
+  };
+  return {
+    terraform: { required_providers: REQUIRED_PROVIDERS, required_version: REQUIRED_TERRAFORM },
+    provider: {
+      // allowed_account_ids: Terraform itself refuses to touch any other account, whatever credentials it has.
+      aws: { region: config.target.region, allowed_account_ids: [config.target.account] },
+      helm: { kubernetes: cluster },
+      kubectl: { ...cluster, load_config_file: false },
+    },
+    data: { aws_eks_cluster_auth: { default: { name: '${module.gateway.cluster_name}' } } },
+  };
+}
+
+export function renderBackend(backend: BackendSettings): object {
+  return {
+    terraform: {
+      backend: {
+        s3: {
+          bucket: literal(backend.bucket),
+          key: literal(backend.key),
+          region: backend.region,
+          encrypt: true,
+          use_lockfile: backend.useLockfile,
+          ...(backend.dynamodbTable ? { dynamodb_table: literal(backend.dynamodbTable) } : {}),
+          ...(backend.kmsKeyId ? { kms_key_id: literal(backend.kmsKeyId) } : {}),
+        },
+      },
+    },
+  };
+}
+
+export function renderVariables(): object {
+  const variable: Record<string, object> = {};
+  for (const [name, key] of Object.entries(HELM_CREDENTIAL_VARIABLES)) {
+    variable[name] = { type: 'string', sensitive: true, description: `${key} from the values secret (TF_VAR_${name})` };
+  }
+  return { variable };
+}
+
+/** Escapes Terraform template sequences in every string of a literal value, keys included. */
+export function literal<T>(value: T): T {
+  if (typeof value === 'string') return value.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{') as T;
+  if (Array.isArray(value)) return value.map(literal) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [literal(k), literal(v)])) as T;
+  }
+  return value;
+}
+
+function json(name: string, body: object): WorkspaceFile {
+  return { name, content: `${JSON.stringify(body, null, 2)}\n` };
+}

@@ -1,0 +1,338 @@
+import { ConfigError } from '../../lambdas/shared/domain/errors';
+import { formatPath } from '../../lambdas/shared/domain/issues';
+import {
+  RENDERED_MODULE_INPUTS,
+  gatewayConfigSchema,
+  parseGatewayConfig,
+  type GatewayConfigInput,
+} from '../../lambdas/shared/domain/gateway-config';
+
+const MINIMAL = {
+  gatewayName: 'gateway',
+  target: { account: '123456789012', region: 'eu-central-1' },
+  valuesSecretName: 'apheris/gateway/values',
+} satisfies GatewayConfigInput;
+
+/** Every field the seed HOWTO mentions, plus the deployer's own settings. */
+const FULL = {
+  gatewayName: 'hospital-gw',
+  target: { account: '123456789012', region: 'eu-central-1' },
+  valuesSecretName: 'apheris/hospital-gw/values',
+  module: {
+    enable_nvidia_gpu: true,
+    helm_chart_version: '0.16.20',
+    aws_auth_roles: [
+      { rolearn: 'arn:aws:iam::123456789012:role/cluster-admin', username: 'cluster-admin', groups: ['system:masters'] },
+      { rolearn: 'arn:aws:iam::123456789012:role/path/to/ops', username: 'ops' },
+    ],
+    aws_auth_users: [{ userarn: 'arn:aws:iam::123456789012:user/alice', username: 'alice', groups: ['system:masters'] }],
+    additional_data_buckets: ['hospital-imaging-data', 'hospital.genomics.v2'],
+    karpenter_node_pools: {
+      'expensive-pool': {
+        instance_families: ['p4d', 'p5'],
+        capacity_type: ['on-demand'],
+        taints: [
+          { key: 'nvidia.com/gpu', effect: 'NoSchedule' },
+          { key: 'example.com/expensive', effect: 'NoSchedule' },
+        ],
+      },
+      gpu: { instance_families: ['g5'], capacity_type: ['spot', 'on-demand'], taints: [{ key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule' }] },
+      general: { instance_families: ['c7g', 'm6g'], limits: { cpu: 256 } },
+    },
+    create_vpc: false,
+    vpc_id: 'vpc-045da9dc92fb2a887',
+    node_subnet_ids: ['subnet-0a1b2c3d4e5f60718', 'subnet-0f1e2d3c4b5a69788'],
+    extra_inputs: { cluster_version: '1.31', tags: { team: 'research' } },
+  },
+  addDeployerRoleToAwsAuth: false,
+  helmValues: {
+    nodePoolMapping: { '4': 'example.com/expensive', '8': 'example.com/expensive' },
+    extra: [{ agent: { logLevel: 'debug' } }, { dal: { cache: { enabled: true } } }],
+  },
+  customGatewayTfKey: 'custom/hospital-gw/gateway.tf',
+  terraform: { version: '1.10.5' },
+  backend: {
+    bucket: 'terraform-s3-bucket',
+    key: 'terraform.tfstate',
+    region: 'eu-west-1',
+    useLockfile: false,
+    dynamodbTable: 'terraform-dynamodb-table',
+  },
+  notifications: { supportEmails: ['support@apheris.com', 'ops@hospital.example'], operatorEmails: ['oncall@hospital.example'] },
+  bundle: { releasesPrefix: 'vendor/apheris/', maxBytes: 1024, maxEntries: 10, maxUncompressedBytes: 4096 },
+} satisfies GatewayConfigInput;
+
+function messageOf(raw: unknown): string {
+  try {
+    parseGatewayConfig(raw);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('expected parseGatewayConfig to throw');
+}
+
+function withModule(module: Record<string, unknown>): Record<string, unknown> {
+  return { ...MINIMAL, module };
+}
+
+describe('parseGatewayConfig: valid configurations', () => {
+  test('a minimal configuration gets every default', () => {
+    expect(parseGatewayConfig(MINIMAL)).toEqual({
+      ...MINIMAL,
+      module: { aws_auth_roles: [], aws_auth_users: [], additional_data_buckets: [], extra_inputs: {} },
+      addDeployerRoleToAwsAuth: true,
+      helmValues: { extra: [] },
+      terraform: { version: '1.11.4' },
+      backend: { useLockfile: true },
+      notifications: { supportEmails: ['support@apheris.com'], operatorEmails: [] },
+      bundle: { releasesPrefix: 'releases/', maxBytes: 50 * 1024 * 1024, maxEntries: 5000, maxUncompressedBytes: 256 * 1024 * 1024 },
+    });
+  });
+
+  test('a full configuration parses and keeps every field', () => {
+    const config = parseGatewayConfig(FULL);
+    expect(config.module.aws_auth_roles[1]).toEqual({ rolearn: 'arn:aws:iam::123456789012:role/path/to/ops', username: 'ops', groups: ['system:masters'] });
+    expect(config.module.aws_auth_users).toEqual(FULL.module.aws_auth_users);
+    expect(config.module.additional_data_buckets).toEqual(['hospital-imaging-data', 'hospital.genomics.v2']);
+    expect(config.module.karpenter_node_pools?.general).toEqual({ instance_families: ['c7g', 'm6g'], limits: { cpu: 256 } });
+    expect(config.module.karpenter_node_pools?.['expensive-pool'].taints).toHaveLength(2);
+    expect(config.module.create_vpc).toBe(false);
+    expect(config.module.vpc_id).toBe('vpc-045da9dc92fb2a887');
+    expect(config.module.node_subnet_ids).toHaveLength(2);
+    expect(config.module.extra_inputs).toEqual({ cluster_version: '1.31', tags: { team: 'research' } });
+    expect(config.helmValues).toEqual(FULL.helmValues);
+    expect(config.customGatewayTfKey).toBe('custom/hospital-gw/gateway.tf');
+    expect(config.terraform.version).toBe('1.10.5');
+    expect(config.backend).toEqual(FULL.backend);
+    expect(config.notifications).toEqual(FULL.notifications);
+    expect(config.bundle).toEqual(FULL.bundle);
+    expect(config.addDeployerRoleToAwsAuth).toBe(false);
+  });
+
+  test('partial sections get their own defaults', () => {
+    const config = parseGatewayConfig({ ...MINIMAL, backend: { bucket: 'my-state' }, notifications: { operatorEmails: ['a@b.example'] } });
+    expect(config.backend).toEqual({ bucket: 'my-state', useLockfile: true });
+    expect(config.notifications).toEqual({ supportEmails: ['support@apheris.com'], operatorEmails: ['a@b.example'] });
+  });
+
+  test.each(['eu-central-1', 'us-east-1', 'ap-southeast-2', 'us-gov-west-1', 'cn-north-1', 'il-central-1', 'us-isob-east-1'])(
+    'region %s is accepted',
+    (region) => {
+      expect(parseGatewayConfig({ ...MINIMAL, target: { ...MINIMAL.target, region } }).target.region).toBe(region);
+    },
+  );
+
+  test('a Graviton pool without a taint is fine', () => {
+    expect(() => parseGatewayConfig(withModule({ karpenter_node_pools: { arm: { instance_families: ['c7g', 'm7g', 'r7g'] } } }))).not.toThrow();
+  });
+
+  test('the error source can be named', () => {
+    expect(() => parseGatewayConfig({}, 'config/hospital.json')).toThrow(/^config\/hospital\.json is invalid:/);
+  });
+});
+
+describe('parseGatewayConfig: errors name the field', () => {
+  test.each([
+    ['target.account', { target: { account: '12345678901', region: 'eu-central-1' } }, 'must be a 12-digit AWS account id'],
+    ['target.account', { target: { account: '1234567890123', region: 'eu-central-1' } }, 'must be a 12-digit AWS account id'],
+    ['target.region', { target: { account: '123456789012', region: 'eu-central' } }, 'must be an AWS region'],
+    ['target.region', { target: { account: '123456789012', region: 'EU-CENTRAL-1' } }, 'must be an AWS region'],
+    ['target.region', { target: { account: '123456789012', region: 'frankfurt' } }, 'must be an AWS region'],
+    ['gatewayName', { gatewayName: 'Gateway' }, 'must be 2-32 lowercase letters'],
+    ['gatewayName', { gatewayName: 'g' }, 'must be 2-32 lowercase letters'],
+    ['gatewayName', { gatewayName: '1gw' }, 'must be 2-32 lowercase letters'],
+    ['gatewayName', { gatewayName: 'gw-' }, 'must be 2-32 lowercase letters'],
+    ['gatewayName', { gatewayName: 'g'.repeat(33) }, 'must be 2-32 lowercase letters'],
+    ['valuesSecretName', { valuesSecretName: 'has space' }, 'must be a Secrets Manager secret name'],
+    ['customGatewayTfKey', { customGatewayTfKey: 'custom/gateway.tf.json' }, 'must be an S3 key ending in .tf'],
+    ['terraform.version', { terraform: { version: '1.11' } }, 'must be a version such as'],
+    ['backend.bucket', { backend: { bucket: 'Terraform_Bucket' } }, 'must be an S3 bucket name'],
+    ['backend.region', { backend: { region: 'nowhere' } }, 'must be an AWS region'],
+    ['backend.dynamodbTable', { backend: { dynamodbTable: 'a b' } }, 'must be a DynamoDB table name'],
+    ['notifications.supportEmails[0]', { notifications: { supportEmails: ['support-at-apheris.com'] } }, 'must be an e-mail address'],
+    ['notifications.operatorEmails[1]', { notifications: { operatorEmails: ['a@b.example', 'nope'] } }, 'must be an e-mail address'],
+    ['bundle.releasesPrefix', { bundle: { releasesPrefix: 'releases' } }, 'must be an S3 prefix ending in "/"'],
+    ['bundle.maxBytes', { bundle: { maxBytes: 0 } }, ''],
+  ])('%s', (path, patch, reason) => {
+    const message = messageOf({ ...MINIMAL, ...patch });
+    expect(message).toContain(`- ${path}: ${reason}`);
+  });
+
+  test.each([
+    ['module.aws_auth_roles[0].rolearn', { aws_auth_roles: [{ rolearn: 'arn:aws:iam::123456789012:user/alice', username: 'a' }] }, 'must be an IAM role ARN'],
+    ['module.aws_auth_roles[0].rolearn', { aws_auth_roles: [{ rolearn: 'arn:aws:iam::ACCOUNT_ID:role/ROLE', username: 'a' }] }, 'must be an IAM role ARN'],
+    ['module.aws_auth_users[0].userarn', { aws_auth_users: [{ userarn: 'arn:aws:iam::123456789012:role/x', username: 'u' }] }, 'must be an IAM user ARN'],
+    ['module.aws_auth_roles[0].username', { aws_auth_roles: [{ rolearn: 'arn:aws:iam::123456789012:role/x', username: '' }] }, ''],
+    ['module.additional_data_buckets[0]', { additional_data_buckets: ['EXAMPLE_BUCKET_NAME'] }, 'must be an S3 bucket name'],
+    ['module.helm_chart_version', { helm_chart_version: 'latest' }, 'must be a version such as 0.16.20'],
+    ['module.vpc_id', { create_vpc: false, vpc_id: 'vpc_1', node_subnet_ids: ['subnet-0a'] }, 'must be a VPC id'],
+    ['module.node_subnet_ids[0]', { create_vpc: false, vpc_id: 'vpc-0a', node_subnet_ids: ['sn-1'] }, 'must be a subnet id'],
+    ['module.karpenter_node_pools.pool.instance_families', { karpenter_node_pools: { pool: { instance_families: [] } } }, 'must name at least one instance family'],
+  ])('%s', (path, module, reason) => {
+    expect(messageOf(withModule(module))).toContain(`- ${path}: ${reason}`);
+  });
+
+  test('a second role with a bad ARN is named by its index', () => {
+    const message = messageOf(
+      withModule({
+        aws_auth_roles: [
+          { rolearn: 'arn:aws:iam::123456789012:role/ok', username: 'ok' },
+          { rolearn: 'arn:aws:iam::123456789012:rol/bad', username: 'bad' },
+        ],
+      }),
+    );
+    expect(message).toContain('- module.aws_auth_roles[1].rolearn: must be an IAM role ARN');
+    expect(message).not.toContain('aws_auth_roles[0]');
+  });
+
+  // Regression (found by these tests, fixed): zod 4 reports a bad record key as "Invalid key in record" and nests the key schema's own
+  // message in issue.issues, which formatIssues does not print; the three custom key messages
+  // ('must be a Terraform variable name', 'node pool names are DNS labels', 'keys are GPU counts such as "4"')
+  // never reach the operator. The path is right; these tests also expect the explanation.
+  test('a nodePoolMapping key that is not a GPU count is refused with its explanation', () => {
+    const message = messageOf({ ...MINIMAL, helmValues: { nodePoolMapping: { four: 'example.com/expensive' } } });
+    expect(message).toContain('- helmValues.nodePoolMapping.four: keys are GPU counts such as "4"');
+  });
+
+  test('a nodePoolMapping key that is not a GPU count is refused, naming the key', () => {
+    expect(messageOf({ ...MINIMAL, helmValues: { nodePoolMapping: { '0': 'x' } } })).toContain('- helmValues.nodePoolMapping["0"]:');
+  });
+
+  test('a bad extra_inputs key is refused with its explanation', () => {
+    expect(messageOf(withModule({ extra_inputs: { BadName: 1 } }))).toContain('- module.extra_inputs.BadName: must be a Terraform variable name');
+  });
+
+  test('a bad extra_inputs key is refused, naming the key', () => {
+    expect(messageOf(withModule({ extra_inputs: { 'bad-name': 1 } }))).toContain('- module.extra_inputs["bad-name"]:');
+  });
+
+  test('a node pool name that is not a DNS label is refused', () => {
+    expect(messageOf(withModule({ karpenter_node_pools: { GPU_Pool: { instance_families: ['m5'] } } }))).toContain('- module.karpenter_node_pools.GPU_Pool:');
+  });
+
+  test('a node pool name that is not a DNS label is refused with its explanation', () => {
+    expect(messageOf(withModule({ karpenter_node_pools: { GPU_Pool: { instance_families: ['m5'] } } }))).toContain('node pool names are DNS labels');
+  });
+
+  test('a taint with an unknown effect is refused', () => {
+    const message = messageOf(withModule({ karpenter_node_pools: { gpu: { instance_families: ['g5'], taints: [{ key: 'nvidia.com/gpu', effect: 'Never' }] } } }));
+    expect(message).toContain('- module.karpenter_node_pools.gpu.taints[0].effect:');
+  });
+
+  test.each([
+    ['without vpc_id or subnets', { create_vpc: false }],
+    ['without subnets', { create_vpc: false, vpc_id: 'vpc-045da9dc92fb2a887' }],
+    ['with an empty subnet list', { create_vpc: false, vpc_id: 'vpc-045da9dc92fb2a887', node_subnet_ids: [] }],
+    ['without vpc_id', { create_vpc: false, node_subnet_ids: ['subnet-0a1b'] }],
+  ])('create_vpc = false %s is refused', (_, module) => {
+    expect(messageOf(withModule(module))).toContain('- module.create_vpc: create_vpc = false needs vpc_id and node_subnet_ids');
+  });
+
+  test.each([
+    ['vpc_id alone', { vpc_id: 'vpc-045da9dc92fb2a887' }],
+    ['node_subnet_ids alone', { node_subnet_ids: ['subnet-0a1b'] }],
+    ['vpc_id with create_vpc true', { create_vpc: true, vpc_id: 'vpc-045da9dc92fb2a887', node_subnet_ids: ['subnet-0a1b'] }],
+  ])('%s is refused', (_, module) => {
+    expect(messageOf(withModule(module))).toContain('- module.vpc_id: vpc_id and node_subnet_ids are only used with create_vpc = false');
+  });
+
+  test.each(RENDERED_MODULE_INPUTS.map((name) => [name]))('extra_inputs.%s collides with a rendered input', (name) => {
+    const message = messageOf(withModule({ extra_inputs: { [name]: 'x' } }));
+    expect(message).toContain(`- module.extra_inputs.${name}: "${name}" is rendered by the deployer; set it in its own field`);
+  });
+
+  // Regression (found by these tests, fixed): Terraform's module meta-arguments are accepted as extra_inputs and rendered into the module
+  // block, where e.g. `count = 0` would plan the destruction of the whole gateway. No module can declare a
+  // variable with these names, so they can never be legitimate "other inputs of the module".
+  test.each(['count', 'for_each', 'depends_on', 'providers', 'version'])('extra_inputs.%s (a module meta-argument) is refused', (name) => {
+    expect(messageOf(withModule({ extra_inputs: { [name]: name === 'count' ? 0 : 'x' } }))).toContain(`module.extra_inputs.${name}`);
+  });
+
+  test('an unknown top-level key is refused, naming it', () => {
+    expect(messageOf({ ...MINIMAL, gatewayname: 'x' })).toContain('- gatewayname: unknown field');
+  });
+
+  test.each([
+    ['target', { ...MINIMAL, target: { ...MINIMAL.target, profile: 'x' } }, 'target.profile'],
+    ['module', withModule({ enable_gpu: true }), 'module.enable_gpu'],
+    ['backend', { ...MINIMAL, backend: { dynamodb_table: 'x' } }, 'backend.dynamodb_table'],
+    ['aws_auth_roles[0]', withModule({ aws_auth_roles: [{ rolearn: 'arn:aws:iam::123456789012:role/x', username: 'a', group: [] }] }), 'module.aws_auth_roles[0].group'],
+  ])('an unknown key in %s is refused, naming its path', (_, raw, path) => {
+    expect(messageOf(raw)).toContain(`- ${path}: unknown field`);
+  });
+
+  test.each(['gatewayName', 'target', 'valuesSecretName'])('missing %s is named', (key) => {
+    const raw: Record<string, unknown> = { ...MINIMAL };
+    delete raw[key];
+    expect(messageOf(raw)).toContain(`- ${key}:`);
+  });
+
+  test.each([
+    ['null', null],
+    ['a string', 'gateway'],
+    ['an array', [MINIMAL]],
+  ])('%s is refused at the top level', (_, raw) => {
+    expect(messageOf(raw)).toContain('- (top level):');
+  });
+
+  test('several problems are all listed', () => {
+    const message = messageOf({ ...MINIMAL, target: { account: 'x', region: 'y' }, notifications: { supportEmails: ['z'] } });
+    expect(message.split('\n')).toHaveLength(4);
+  });
+});
+
+describe('parseGatewayConfig: GPU node pools', () => {
+  test.each([
+    ['gpu', ['g5']],
+    ['training', ['p4d']],
+    ['mixed', ['c7g', 'p5']],
+  ])('pool %s %j without the taint is refused, naming the pool and nvidia.com/gpu', (pool, families) => {
+    const message = messageOf(withModule({ karpenter_node_pools: { [pool]: { instance_families: families } } }));
+    expect(message).toContain(`- ${formatPath(['module', 'karpenter_node_pools', pool, 'taints'])}: node pool "${pool}"`);
+    expect(message).toContain('nvidia.com/gpu');
+  });
+
+  test('a hyphenated pool name is quoted in the path', () => {
+    const message = messageOf(withModule({ karpenter_node_pools: { 'gpu-pool': { instance_families: ['g5'] } } }));
+    expect(message).toContain('- module.karpenter_node_pools["gpu-pool"].taints: node pool "gpu-pool"');
+  });
+
+  test('a GPU pool tainted PreferNoSchedule is refused', () => {
+    const message = messageOf(
+      withModule({ karpenter_node_pools: { gpu: { instance_families: ['g5'], taints: [{ key: 'nvidia.com/gpu', effect: 'PreferNoSchedule' }] } } }),
+    );
+    expect(message).toContain('node pool "gpu"');
+  });
+
+  test('only the bad pool is reported', () => {
+    const message = messageOf(
+      withModule({
+        karpenter_node_pools: {
+          good: { instance_families: ['g5'], taints: [{ key: 'nvidia.com/gpu', effect: 'NoSchedule' }] },
+          bad: { instance_families: ['g6'] },
+          arm: { instance_families: ['c7g'] },
+        },
+      }),
+    );
+    expect(message).toContain('node pool "bad"');
+    expect(message).not.toContain('node pool "good"');
+    expect(message).not.toContain('node pool "arm"');
+  });
+
+  test('the schema is exported for other callers', () => {
+    expect(gatewayConfigSchema.safeParse(MINIMAL).success).toBe(true);
+  });
+});
+
+describe('formatPath', () => {
+  test.each([
+    [[], ''],
+    [['gatewayName'], 'gatewayName'],
+    [['module', 'aws_auth_roles', 0, 'rolearn'], 'module.aws_auth_roles[0].rolearn'],
+    [['module', 'karpenter_node_pools', 'gpu-pool', 'taints'], 'module.karpenter_node_pools["gpu-pool"].taints'],
+    [['helmValues', 'nodePoolMapping', '4'], 'helmValues.nodePoolMapping["4"]'],
+  ] as Array<[PropertyKey[], string]>)('%j → %s', (path, expected) => {
+    expect(formatPath(path)).toBe(expected);
+  });
+});
