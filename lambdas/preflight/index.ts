@@ -1,0 +1,53 @@
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { env, isNotFound, s3, secretsManager, sts } from '../shared/adapters/aws';
+import { readDeployedVersion } from '../shared/adapters/deployment-table';
+import { logger } from '../shared/adapters/logger';
+import { DeploymentError } from '../shared/domain/errors';
+import { runPreflight, type PreflightEvent, type PreflightPorts, type PreflightResult } from './preflight';
+
+const artifactsBucket = env('ARTIFACTS_BUCKET');
+const tableName = env('DEPLOYMENTS_TABLE');
+
+const ports: PreflightPorts = {
+  async callerIdentity() {
+    const out = await sts.send(new GetCallerIdentityCommand({}));
+    return { account: out.Account ?? '', arn: out.Arn ?? '' };
+  },
+  async headArtifact(key) {
+    try {
+      const out = await s3.send(new HeadObjectCommand({ Bucket: artifactsBucket, Key: key }));
+      return { sizeBytes: out.ContentLength ?? 0, ...(out.VersionId ? { versionId: out.VersionId } : {}) };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  },
+  async getArtifact(key, versionId) {
+    const out = await s3.send(new GetObjectCommand({ Bucket: artifactsBucket, Key: key, VersionId: versionId }));
+    return Buffer.from(await out.Body!.transformToByteArray());
+  },
+  async getValuesSecret(name) {
+    try {
+      const out = await secretsManager.send(new GetSecretValueCommand({ SecretId: name }));
+      return { text: out.SecretString, arn: out.ARN ?? name, versionId: out.VersionId ?? '' };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  },
+  deployedVersion: (gateway) => readDeployedVersion(tableName, gateway),
+};
+
+export async function handler(event: PreflightEvent): Promise<PreflightResult> {
+  try {
+    const result = await runPreflight(event, ports, artifactsBucket);
+    logger.info('preflight passed', { gateway: result.gateway, version: result.version, change: result.change, sha256: result.bundle.sha256 });
+    return result;
+  } catch (error) {
+    // Domain errors carry no secret by construction; they are logged with their message for the operator.
+    if (error instanceof DeploymentError) logger.warn('preflight refused the run', { error: error.name, reason: error.message });
+    throw error;
+  }
+}
