@@ -1,0 +1,43 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { parseGatewayConfig, type GatewayConfig, type GatewayConfigInput } from '../lambdas/shared/domain/gateway-config';
+
+export type { GatewayConfig, GatewayConfigInput };
+
+/**
+ * The built-in example: what `cdk synth` uses with zero configuration. Its account is AWS's documentation
+ * account, so deploying it by mistake fails at once instead of touching a real gateway.
+ */
+export const EXAMPLE_CONFIG: GatewayConfigInput = {
+  gatewayName: 'gateway',
+  target: { account: '123456789012', region: 'eu-central-1' },
+  valuesSecretName: 'gateway/values.yaml',
+  module: {
+    aws_auth_roles: [],
+    aws_auth_users: [],
+  },
+  notifications: { supportEmails: ['support@apheris.com'], operatorEmails: [] },
+};
+
+/**
+ * Reads the operator's configuration: `cdk synth -c gatewayConfig=path/to/gateway.yaml` (or the GATEWAY_CONFIG
+ * environment variable), JSON or YAML; without either, the built-in example.
+ */
+export function loadGatewayConfig(configPath: string | undefined): { config: GatewayConfig; source: string } {
+  if (!configPath) {
+    return { config: parseGatewayConfig(EXAMPLE_CONFIG, 'built-in example config'), source: 'built-in example' };
+  }
+  const resolved = path.resolve(configPath);
+  if (!fs.existsSync(resolved)) {
+    throw new Error(`gateway config file ${resolved} does not exist (set by -c gatewayConfig or GATEWAY_CONFIG)`);
+  }
+  const text = fs.readFileSync(resolved, 'utf-8');
+  let raw: unknown;
+  try {
+    raw = /\.json$/i.test(resolved) ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new Error(`gateway config file ${resolved} is not valid ${/\.json$/i.test(resolved) ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
+  }
+  return { config: parseGatewayConfig(raw, `gateway config ${resolved}`), source: resolved };
+}

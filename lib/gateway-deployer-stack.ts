@@ -1,0 +1,92 @@
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import type { GatewayConfig } from './config';
+import { Artifacts } from './constructs/artifacts';
+import { DeployerFunction } from './constructs/deployer-function';
+import { Notifications } from './constructs/notifications';
+import { TerraformRunner } from './constructs/terraform-runner';
+import { Workflow } from './constructs/workflow';
+
+export interface GatewayDeployerStackProps extends StackProps {
+  readonly config: GatewayConfig;
+}
+
+/** The deployer for one Compute Gateway: storage, Terraform runner, handlers and the GatewayDeployment workflow. */
+export class GatewayDeployerStack extends Stack {
+  readonly artifacts: Artifacts;
+  readonly notifications: Notifications;
+  readonly terraform: TerraformRunner;
+  readonly workflow: Workflow;
+
+  constructor(scope: Construct, id: string, props: GatewayDeployerStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    this.artifacts = new Artifacts(this, 'Artifacts');
+    const { artifactsBucket, stateBucket, table, key } = this.artifacts;
+    this.notifications = new Notifications(this, 'Notifications', { key, ...config.notifications });
+    this.terraform = new TerraformRunner(this, 'Terraform', {
+      artifactsBucket,
+      stateBucket,
+      key,
+      terraformVersion: config.terraform.version,
+    });
+    const valuesSecret = secretsmanager.Secret.fromSecretNameV2(this, 'ValuesSecret', config.valuesSecretName);
+
+    const preflight = new DeployerFunction(this, 'Preflight', {
+      handlerDir: 'preflight',
+      description: 'Checks the execution input, bundle, values secret, caller identity and version before any Terraform run',
+      // The bundle is read into memory (bundle.maxBytes, 50 MiB by default) to hash and list it.
+      memorySize: 1024,
+      timeout: Duration.minutes(2),
+      environment: { ARTIFACTS_BUCKET: artifactsBucket.bucketName, DEPLOYMENTS_TABLE: table.tableName },
+    }).function;
+    // Exact actions, no wildcards: read bundles and the customized gateway.tf, tell "missing" from "forbidden".
+    preflight.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject', 's3:GetObjectVersion'],
+        resources: [artifactsBucket.arnForObjects(`${config.bundle.releasesPrefix}*`), ...(config.customGatewayTfKey ? [artifactsBucket.arnForObjects(config.customGatewayTfKey)] : [])],
+      }),
+    );
+    preflight.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [artifactsBucket.bucketArn] }));
+    key.grantDecrypt(preflight);
+    valuesSecret.grantRead(preflight);
+    table.grant(preflight, 'dynamodb:GetItem');
+
+    const renderWorkspace = new DeployerFunction(this, 'RenderWorkspace', {
+      handlerDir: 'render-workspace',
+      description: "Writes the seed's deployment folder (gateway, providers, backend, variables) as Terraform JSON to S3",
+      environment: {
+        ARTIFACTS_BUCKET: artifactsBucket.bucketName,
+        STATE_BUCKET: stateBucket.bucketName,
+        STATE_KMS_KEY_ARN: key.keyArn,
+        DEPLOYER_ROLE_ARN: this.terraform.role.roleArn,
+      },
+    }).function;
+    renderWorkspace.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [artifactsBucket.arnForObjects('workspaces/*')] }));
+    if (config.customGatewayTfKey) {
+      renderWorkspace.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [artifactsBucket.arnForObjects(config.customGatewayTfKey)] }),
+      );
+    }
+    // Writing SSE-KMS objects needs a data key; exact actions rather than grantEncryptDecrypt's wildcards.
+    key.grant(renderWorkspace, 'kms:GenerateDataKey', 'kms:Decrypt');
+
+    this.workflow = new Workflow(this, 'Workflow', {
+      config,
+      preflight,
+      renderWorkspace,
+      operatorsTopic: this.notifications.operatorsTopic,
+    });
+
+    new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn, description: 'Start a deployment here' });
+    new CfnOutput(this, 'ArtifactsBucketName', { value: artifactsBucket.bucketName, description: `Upload gateway-<version>.zip under ${config.bundle.releasesPrefix}` });
+    new CfnOutput(this, 'StateBucketName', { value: stateBucket.bucketName });
+    new CfnOutput(this, 'DeploymentsTableName', { value: table.tableName });
+    new CfnOutput(this, 'OperatorsTopicArn', { value: this.notifications.operatorsTopic.topicArn });
+    new CfnOutput(this, 'SupportTopicArn', { value: this.notifications.supportTopic.topicArn });
+    new CfnOutput(this, 'TerraformRoleArn', { value: this.terraform.role.roleArn, description: 'Admitted to the cluster via aws_auth_roles' });
+  }
+}

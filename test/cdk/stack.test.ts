@@ -1,0 +1,178 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { definitionOf, synth } from './support';
+
+const { template, stack } = synth();
+
+describe('storage', () => {
+  test('artifacts and state buckets are KMS-encrypted, versioned, private and retained', () => {
+    const buckets = template.findResources('AWS::S3::Bucket', {
+      Properties: { BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }] } },
+    });
+    expect(Object.keys(buckets)).toHaveLength(2);
+    for (const bucket of Object.values(buckets)) {
+      expect(bucket.DeletionPolicy).toBe('Retain');
+      expect(bucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+      expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(bucket.Properties.LoggingConfiguration).toBeDefined();
+    }
+  });
+
+  test('the artifacts bucket sends EventBridge notifications for the release trigger', () => {
+    template.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: { Ref: stack.getLogicalId(stack.artifacts.artifactsBucket.node.defaultChild as never) },
+      NotificationConfiguration: { EventBridgeConfiguration: {} },
+    });
+  });
+
+  test('every bucket refuses requests without TLS', () => {
+    const policies = template.findResources('AWS::S3::BucketPolicy');
+    expect(Object.keys(policies)).toHaveLength(3);
+    for (const policy of Object.values(policies)) {
+      expect(policy.Properties.PolicyDocument.Statement).toEqual(
+        expect.arrayContaining([expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+      );
+    }
+  });
+
+  test('the KMS key rotates', () => {
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  test('the deployments table keys on pk/sk, uses the KMS key and point-in-time recovery', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        SSESpecification: Match.objectLike({ SSEEnabled: true, SSEType: 'KMS' }),
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      }),
+    });
+  });
+});
+
+describe('notifications', () => {
+  test('operators and support topics are encrypted with the key', () => {
+    const topics = template.findResources('AWS::SNS::Topic');
+    expect(Object.keys(topics)).toHaveLength(2);
+    for (const topic of Object.values(topics)) expect(topic.Properties.KmsMasterKeyId).toBeDefined();
+  });
+
+  test("support is subscribed by e-mail, as the seed's wrap-up asks", () => {
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'support@apheris.com' });
+  });
+
+  test('operator addresses from the config are subscribed', () => {
+    const t = synth({ notifications: { operatorEmails: ['ops@example.com'] } }).template;
+    template.resourceCountIs('AWS::SNS::Subscription', 1);
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+  });
+});
+
+describe('lambdas', () => {
+  const functions = template.findResources('AWS::Lambda::Function');
+
+  test('Preflight and RenderWorkspace run on Node 22, arm64, with tracing and a retained log group', () => {
+    const handlers = Object.values(functions).filter((f) => f.Properties.Environment?.Variables?.ARTIFACTS_BUCKET);
+    expect(handlers).toHaveLength(2);
+    for (const fn of handlers) {
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
+      expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
+    }
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+  });
+
+  test('RenderWorkspace learns the Terraform role, so it can admit it through aws_auth_roles', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DEPLOYER_ROLE_ARN: { 'Fn::GetAtt': [stack.getLogicalId(stack.terraform.role.node.defaultChild as never), 'Arn'] } }) },
+    });
+  });
+
+  test('no Lambda role policy has a wildcard action', () => {
+    const lambdaRoles = new Set(
+      Object.values(functions).map((f) => (f.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]),
+    );
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
+      (p.Properties.Roles as Array<{ Ref: string }>).some((r) => lambdaRoles.has(r.Ref)),
+    );
+    expect(policies.length).toBeGreaterThanOrEqual(2);
+    const actions = policies.flatMap((p) => p.Properties.PolicyDocument.Statement.flatMap((s: { Action: string | string[] }) => [s.Action].flat()));
+    expect(actions.filter((a: string) => a.includes('*'))).toEqual([]);
+  });
+
+  test('Preflight may read bundles and the values secret but write nothing', () => {
+    const preflightRole = stack.getLogicalId(stack.workflow.node.scope!.node.findChild('Preflight').node.findChild('Function').node.findChild('ServiceRole').node.defaultChild as never);
+    const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === preflightRole))!;
+    const actions: string[] = policy.Properties.PolicyDocument.Statement.flatMap((s: { Action: string | string[] }) => [s.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(['s3:GetObject', 's3:ListBucket', 'secretsmanager:GetSecretValue', 'dynamodb:GetItem', 'kms:Decrypt']));
+    const writes = actions.filter((a) => !a.startsWith('xray:') && /Put|Delete|Update|Write|Encrypt$|GenerateDataKey/.test(a));
+    expect(writes).toEqual([]);
+  });
+});
+
+describe('Terraform runner', () => {
+  test('a CodeBuild project with its own role, KMS, an S3 cache and the pinned Terraform version', () => {
+    template.hasResourceProperties('AWS::CodeBuild::Project', {
+      EncryptionKey: Match.anyValue(),
+      Cache: Match.objectLike({ Type: 'S3' }),
+      Environment: Match.objectLike({ EnvironmentVariables: Match.arrayWith([{ Name: 'TF_VERSION', Type: 'PLAINTEXT', Value: '1.11.4' }]) }),
+    });
+  });
+});
+
+describe('state machine', () => {
+  const def = definitionOf(template);
+
+  test('is Standard, logs ALL with execution data, traces, and has a timeout', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      StateMachineName: 'GatewayDeployment-gateway',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
+    });
+    expect(def.TimeoutSeconds).toBe(48 * 3600);
+    expect(def.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+  });
+
+  test('runs ReceiveRequest → Preflight → RenderWorkspace → WorkspaceReady', () => {
+    expect(def.StartAt).toBe('ReceiveRequest');
+    expect(def.States.ReceiveRequest.Next).toBe('Preflight');
+    expect(def.States.Preflight.Next).toBe('RenderWorkspace');
+    expect(def.States.RenderWorkspace.Next).toBe('WorkspaceReady');
+    expect(def.States.WorkspaceReady.Type).toBe('Succeed');
+  });
+
+  test.each(['Preflight', 'RenderWorkspace'])('%s retries transient errors and catches the rest into NotifyFailure', (name) => {
+    const state = def.States[name];
+    expect(state.Type).toBe('Task');
+    expect(state.Retry!.flatMap((r) => r.ErrorEquals)).toEqual(expect.arrayContaining(['Lambda.ServiceException', 'Lambda.TooManyRequestsException', 'ThrottlingException']));
+    expect(state.Retry!.flatMap((r) => r.ErrorEquals)).not.toContain('States.ALL');
+    expect(state.Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: 'NotifyFailure', ResultPath: '$.error' }]);
+  });
+
+  test('NotifyFailure publishes to the operators topic and always ends in the DeploymentFailed Fail state', () => {
+    const notify = def.States.NotifyFailure;
+    expect(notify.Resource).toMatch(/:states:::sns:publish$/);
+    expect(notify.Next).toBe('DeploymentFailed');
+    expect(notify.Catch?.[0].Next).toBe('DeploymentFailed');
+    expect(def.States.DeploymentFailed).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
+  });
+
+  test('Preflight gets the operator input and the config as one JSON string', () => {
+    const params = def.States.Preflight.Parameters!;
+    expect(params['input.$']).toBe('$.request');
+    expect(JSON.parse(params.config as string)).toMatchObject({ gatewayName: 'gateway', target: { account: '123456789012' } });
+  });
+
+  test('RenderWorkspace gets the execution name as run id and only the Preflight result', () => {
+    expect(def.States.RenderWorkspace.Parameters).toMatchObject({ 'runId.$': '$$.Execution.Name', 'preflight.$': '$.preflight' });
+  });
+});

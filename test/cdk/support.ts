@@ -1,0 +1,37 @@
+import { App } from 'aws-cdk-lib';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
+import { EXAMPLE_CONFIG, type GatewayConfigInput } from '../../lib/config';
+import { parseGatewayConfig } from '../../lambdas/shared/domain/gateway-config';
+import { GatewayDeployerStack } from '../../lib/gateway-deployer-stack';
+
+/** Synthesizes the stack for a config (the built-in example by default). Lambdas are really bundled with esbuild. */
+export function synth(overrides: Partial<GatewayConfigInput> = {}): { stack: GatewayDeployerStack; template: Template } {
+  const config = parseGatewayConfig({ ...EXAMPLE_CONFIG, ...overrides });
+  // The feature flags of cdk.json, so tests synthesize what `cdk synth` does.
+  const { context } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf-8'));
+  const app = new App({ context });
+  const stack = new GatewayDeployerStack(app, 'Test', { config, env: { account: config.target.account, region: config.target.region } });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+export interface AslState {
+  Type: string;
+  Next?: string;
+  End?: boolean;
+  Retry?: Array<{ ErrorEquals: string[]; MaxAttempts?: number }>;
+  Catch?: Array<{ ErrorEquals: string[]; Next: string; ResultPath?: string | null }>;
+  Parameters?: Record<string, unknown>;
+  ResultPath?: string | null;
+  [key: string]: unknown;
+}
+
+/** The state machine definition as JSON, with CloudFormation references replaced by a placeholder string. */
+export function definitionOf(template: Template): { StartAt: string; TimeoutSeconds?: number; QueryLanguage?: string; States: Record<string, AslState> } {
+  const machines = template.findResources('AWS::StepFunctions::StateMachine');
+  const [machine] = Object.values(machines);
+  const def = machine.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] } | string;
+  const text = typeof def === 'string' ? def : def['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : '${Token}')).join('');
+  return JSON.parse(text);
+}
