@@ -1,5 +1,6 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { GatewayConfig } from './config';
@@ -53,6 +54,9 @@ export class GatewayDeployerStack extends Stack {
     preflight.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [artifactsBucket.bucketArn] }));
     key.grantDecrypt(preflight);
     valuesSecret.grantRead(preflight);
+    if (config.valuesSecretKmsKeyArn) {
+      kms.Key.fromKeyArn(this, 'ValuesSecretKey', config.valuesSecretKmsKeyArn).grantDecrypt(preflight);
+    }
     table.grant(preflight, 'dynamodb:GetItem');
 
     const renderWorkspace = new DeployerFunction(this, 'RenderWorkspace', {

@@ -116,6 +116,14 @@ describe('lambdas', () => {
     const writes = actions.filter((a) => !a.startsWith('xray:') && /Put|Delete|Update|Write|Encrypt$|GenerateDataKey/.test(a));
     expect(writes).toEqual([]);
   });
+
+  test("a customer-managed key of the values secret is decryptable by Preflight", () => {
+    const keyArn = 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const t = synth({ valuesSecretKmsKeyArn: keyArn }).template;
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'kms:Decrypt', Resource: Match.arrayWith([keyArn]) })]) },
+    });
+  });
 });
 
 describe('Terraform runner', () => {

@@ -120,6 +120,11 @@ export const gatewayConfigSchema = z.strictObject({
   target: z.strictObject({ account: awsAccountId, region: awsRegion }),
   /** The Secrets Manager secret that holds the values.yaml from the Bitwarden Send link, as its SecretString. */
   valuesSecretName: z.string().regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'must be a Secrets Manager secret name'),
+  /** The customer-managed KMS key of the values secret, if it has one; the default aws/secretsmanager key needs none. */
+  valuesSecretKmsKeyArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]+$/, 'must be a KMS key ARN')
+    .optional(),
   module: moduleInputs.default({ aws_auth_roles: [], aws_auth_users: [], additional_data_buckets: [], extra_inputs: {} }),
   /** Add the deployer's own Terraform role to aws_auth_roles (system:masters) so later runs can reach the cluster. */
   addDeployerRoleToAwsAuth: z.boolean().default(true),
