@@ -76,6 +76,10 @@ export async function runPreflight(event: PreflightEvent, ports: PreflightPorts,
   const caller = await ports.callerIdentity();
   checkIdentity(caller, config.target.account);
 
+  // One table read decides whether the version may be deployed at all, before the bundle is downloaded.
+  const deployed = await ports.deployedVersion(config.gatewayName);
+  const decision = decideVersionChange(input.version, deployed, input);
+
   const bundleName = input.bundleKey.slice(input.bundleKey.lastIndexOf('/') + 1);
   const head = await ports.headArtifact(input.bundleKey);
   if (!head) {
@@ -103,9 +107,6 @@ export async function runPreflight(event: PreflightEvent, ports: PreflightPorts,
     }
     customGatewayTf = { key: config.customGatewayTfKey, ...(custom.versionId ? { versionId: custom.versionId } : {}) };
   }
-
-  const deployed = await ports.deployedVersion(config.gatewayName);
-  const decision = decideVersionChange(input.version, deployed, input);
 
   return {
     gateway: config.gatewayName,

@@ -1,0 +1,375 @@
+/**
+ * The real Preflight handler, with its SDK clients, against moto: a versioned artifacts bucket, the deployments
+ * table and the values secret. Every refusal must leave the bucket and the table exactly as they were, and no
+ * value of the values secret may reach an error or a log line.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import type { PreflightEvent, PreflightResult } from '../../lambdas/preflight/preflight';
+import {
+  BundleError,
+  DeploymentError,
+  IdentityError,
+  ValuesError,
+  VersionError,
+} from '../../lambdas/shared/domain/errors';
+import { SAMPLE_MODULE_FILES, buildZip, renameEntry, sampleModuleZip } from '../support/zip-fixtures';
+import {
+  TEST_REGION,
+  createBucket,
+  createSecret,
+  createTable,
+  dynamoDbClient,
+  s3Client,
+  secretsManagerClient,
+} from './support/aws-clients';
+
+jest.setTimeout(60_000);
+
+const ACCOUNT = '123456789012';
+const OTHER_ACCOUNT = '210987654321';
+const SUFFIX = `${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+const BUCKET = `gw-artifacts-${SUFFIX}`.toLowerCase();
+const TABLE = `gw-deployments-${SUFFIX}`;
+const SECRET = `gw-it/${SUFFIX}/values`;
+const PLACEHOLDER_SECRET = `gw-it/${SUFFIX}/values-placeholders`;
+const INVALID_SECRET = `gw-it/${SUFFIX}/values-invalid`;
+const BUNDLE_KEY = 'releases/gateway-0.8.1.zip';
+
+/** Unique canaries: no error, result or log line may contain one of them. */
+const CANARY = {
+  tenant: 'CANARY-tenant-1f7b',
+  domain: 'canary-domain-0d4e.auth.example',
+  clientId: 'CANARY-client-id-a93c',
+  clientSecret: 'CANARY-client-secret-6e28',
+  helmRepoUsername: 'CANARY-helm-user-b5f0',
+  helmRepoPassword: 'CANARY-helm-pw-47d9',
+};
+
+/** The seed's values.yaml layout, as the operator pastes it from the Bitwarden link. */
+const VALUES_YAML = [
+  `tenant: "${CANARY.tenant}"`,
+  'auth:',
+  `  domain: ${CANARY.domain}`,
+  '  orchestrator:',
+  `    clientId: "${CANARY.clientId}"`,
+  `    clientSecret: "${CANARY.clientSecret}"`,
+  `helmRepoUsername: "${CANARY.helmRepoUsername}"`,
+  `helmRepoPassword: "${CANARY.helmRepoPassword}"`,
+  '',
+].join('\n');
+
+/** The HOWTO's example values pasted unchanged for the credentials. */
+const PLACEHOLDER_YAML = [
+  'tenant: tenantID',
+  'auth:',
+  `  domain: ${CANARY.domain}`,
+  '  orchestrator:',
+  '    clientId: clientId',
+  '    clientSecret: clientSecret',
+  `helmRepoUsername: "${CANARY.helmRepoUsername}"`,
+  `helmRepoPassword: "${CANARY.helmRepoPassword}"`,
+  '',
+].join('\n');
+
+/** Real values with an unterminated quote and flow sequence: the YAML library would quote these lines. */
+const INVALID_YAML = `tenant: "${CANARY.tenant}"\nauth:\n  domain: ${CANARY.domain}\n  orchestrator:\n    clientId: "${CANARY.clientId}\n    clientSecret: [${CANARY.clientSecret}\n`;
+
+type Handler = (event: PreflightEvent) => Promise<PreflightResult>;
+
+let handler: Handler;
+let destroyHandlerClients: () => void = () => {};
+let goodZip: Buffer;
+let goodZipVersionId: string;
+let secretArn: string;
+let secretVersionId: string;
+const logLines: string[] = [];
+
+function event(input: unknown, configOverrides: Record<string, unknown> = {}): PreflightEvent {
+  return {
+    input,
+    config: JSON.stringify({
+      gatewayName: 'gw-it',
+      target: { account: ACCOUNT, region: TEST_REGION },
+      valuesSecretName: SECRET,
+      ...configOverrides,
+    }),
+  };
+}
+
+async function upload(key: string, body: Buffer): Promise<string> {
+  const s3 = s3Client();
+  try {
+    const out = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+    if (!out.VersionId) throw new Error(`moto returned no VersionId for ${key}: is versioning enabled on ${BUCKET}?`);
+    return out.VersionId;
+  } finally {
+    s3.destroy();
+  }
+}
+
+async function putDeployedVersion(gateway: string, version: string): Promise<void> {
+  const ddb = dynamoDbClient();
+  try {
+    await ddb.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: { pk: { S: `GATEWAY#${gateway}` }, sk: { S: 'CURRENT' }, version: { S: version } },
+      }),
+    );
+  } finally {
+    ddb.destroy();
+  }
+}
+
+/** Every object version and delete marker in the bucket, and every item in the table. */
+async function snapshot(): Promise<{ objects: string[]; items: string[] }> {
+  const s3 = s3Client();
+  const ddb = dynamoDbClient();
+  try {
+    const objects: string[] = [];
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    do {
+      const page = await s3.send(
+        new ListObjectVersionsCommand({ Bucket: BUCKET, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }),
+      );
+      for (const v of page.Versions ?? []) objects.push(`${v.Key} ${v.VersionId} ${v.IsLatest ? 'latest' : ''} ${v.ETag} ${v.Size}`);
+      for (const d of page.DeleteMarkers ?? []) objects.push(`${d.Key} ${d.VersionId} delete-marker`);
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+    } while (keyMarker);
+
+    const items: string[] = [];
+    let startKey: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+    do {
+      const page = await ddb.send(new ScanCommand({ TableName: TABLE, ConsistentRead: true, ExclusiveStartKey: startKey }));
+      for (const item of page.Items ?? []) items.push(JSON.stringify(item, Object.keys(item).sort()));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return { objects: objects.sort(), items: items.sort() };
+  } finally {
+    s3.destroy();
+    ddb.destroy();
+  }
+}
+
+function expectNoCanary(text: string): void {
+  for (const canary of Object.values(CANARY)) expect(text).not.toContain(canary);
+  expect(text.toLowerCase()).not.toContain('canary');
+}
+
+/** Invokes the handler expecting a refusal of `type`, and proves that the refused run changed nothing. */
+async function refusal<E extends DeploymentError>(type: new (message: string) => E, ev: PreflightEvent): Promise<E> {
+  const before = await snapshot();
+  const logsBefore = logLines.length;
+  const outcome = await handler(ev).then(
+    (result) => ({ result }),
+    (error: unknown) => ({ error }),
+  );
+  if (!('error' in outcome)) throw new Error(`expected ${type.name}, but preflight passed: ${JSON.stringify(outcome.result)}`);
+  const error = outcome.error as E;
+  expect(error).toBeInstanceOf(type);
+  expect(error.name).toBe(type.name);
+  expectNoCanary(error.message);
+  expectNoCanary(JSON.stringify(error));
+  // The handler tells the operator why, in one warning carrying the error's name and message.
+  const logs = logLines.slice(logsBefore).join('\n');
+  expect(logs).toContain('preflight refused the run');
+  expect(logs).toContain(type.name);
+  expectNoCanary(logs);
+  expect(await snapshot()).toEqual(before);
+  return error;
+}
+
+async function pass(ev: PreflightEvent): Promise<PreflightResult> {
+  const before = await snapshot();
+  const result = await handler(ev);
+  expectNoCanary(JSON.stringify(result));
+  expect(await snapshot()).toEqual(before);
+  return result;
+}
+
+beforeAll(async () => {
+  await createBucket(BUCKET);
+  const s3 = s3Client();
+  try {
+    await s3.send(new PutBucketVersioningCommand({ Bucket: BUCKET, VersioningConfiguration: { Status: 'Enabled' } }));
+  } finally {
+    s3.destroy();
+  }
+  await createTable(TABLE);
+
+  secretArn = await createSecret(SECRET, VALUES_YAML);
+  await createSecret(PLACEHOLDER_SECRET, PLACEHOLDER_YAML);
+  await createSecret(INVALID_SECRET, INVALID_YAML);
+  const sm = secretsManagerClient();
+  try {
+    const current = await sm.send(new GetSecretValueCommand({ SecretId: SECRET }));
+    if (!current.VersionId) throw new Error('moto returned no VersionId for the values secret');
+    secretVersionId = current.VersionId;
+  } finally {
+    sm.destroy();
+  }
+
+  goodZip = await sampleModuleZip();
+  // An older upload of the same key first, so the checked version is not simply the only one.
+  await upload(BUNDLE_KEY, await buildZip([{ name: 'README.md', content: 'superseded upload' }]));
+  goodZipVersionId = await upload(BUNDLE_KEY, goodZip);
+
+  const traversal = renameEntry(await sampleModuleZip([{ name: 'xx/evil.tf', content: 'resource "null" "x" {}' }]), 'xx/evil.tf', '../evil.tf');
+  await upload('releases/gateway-0.9.1.zip', traversal);
+  await upload('releases/gateway-0.9.2.zip', Buffer.from('<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>'));
+  await upload(
+    'releases/gateway-0.9.3.zip',
+    await sampleModuleZip([{ name: 'modules/agent/creds', content: '/root/.aws/credentials', mode: 0o120777 }]),
+  );
+  await upload('releases/gateway-0.9.4.zip', await buildZip(SAMPLE_MODULE_FILES.filter((f) => f.name !== 'main.tf')));
+
+  await putDeployedVersion('gw-redeploy', '0.8.1');
+  await putDeployedVersion('gw-downgrade', '0.9.0');
+
+  // The handler reads its settings and builds its clients at import time, so it is imported only now.
+  process.env.ARTIFACTS_BUCKET = BUCKET;
+  process.env.DEPLOYMENTS_TABLE = TABLE;
+  // Development mode sends the logger to the global console, where the test can read every line.
+  process.env.POWERTOOLS_DEV = 'true';
+  for (const method of ['debug', 'info', 'warn', 'error', 'log'] as const) {
+    jest.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+      logLines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
+    });
+  }
+  ({ handler } = await import('../../lambdas/preflight/index'));
+  const clients = await import('../../lambdas/shared/adapters/aws');
+  destroyHandlerClients = () => {
+    clients.s3.destroy();
+    clients.secretsManager.destroy();
+    clients.sts.destroy();
+    clients.dynamodb.destroy();
+  };
+});
+
+afterAll(() => {
+  destroyHandlerClients();
+  jest.restoreAllMocks();
+  delete process.env.POWERTOOLS_DEV;
+});
+
+describe('Preflight handler against moto: runs that pass', () => {
+  test('first install: digests and version ids are those of the stored bundle and secret', async () => {
+    const result = await pass(event({ version: '0.8.1' }));
+    expect(result).toEqual({
+      gateway: 'gw-it',
+      version: '0.8.1',
+      change: 'install',
+      previousVersion: null,
+      bundle: {
+        bucket: BUCKET,
+        key: BUNDLE_KEY,
+        versionId: goodZipVersionId,
+        sha256: createHash('sha256').update(goodZip).digest('hex'),
+        sizeBytes: goodZip.length,
+        entryCount: SAMPLE_MODULE_FILES.length,
+      },
+      values: { secretArn, versionId: secretVersionId },
+      caller: { account: ACCOUNT, arn: `arn:aws:sts::${ACCOUNT}:user/moto` },
+      trigger: 'console',
+    });
+    // The "nothing changed" snapshots compare real content: six object versions and two deployment items.
+    const state = await snapshot();
+    expect(state.objects).toHaveLength(6);
+    expect(state.items).toHaveLength(2);
+    expect(logLines.join('\n')).toContain('preflight passed');
+    expectNoCanary(logLines.join('\n'));
+  });
+
+  test('the bundleKey form, with the vendor\'s sha256 and an expected agent version', async () => {
+    const sha256 = createHash('sha256').update(goodZip).digest('hex');
+    const result = await pass(event({ bundleKey: BUNDLE_KEY, bundleSha256: sha256, expectedAgentVersion: '0.16.20', trigger: 'cli' }));
+    expect(result).toMatchObject({
+      version: '0.8.1',
+      change: 'install',
+      bundle: { key: BUNDLE_KEY, versionId: goodZipVersionId, sha256 },
+      expectedAgentVersion: '0.16.20',
+      trigger: 'cli',
+    });
+  });
+
+  test('the same version as deployed, with allowRedeploy → redeploy', async () => {
+    const result = await pass(event({ version: '0.8.1', allowRedeploy: true }, { gatewayName: 'gw-redeploy' }));
+    expect(result).toMatchObject({ gateway: 'gw-redeploy', change: 'redeploy', previousVersion: '0.8.1' });
+  });
+
+  test('older than deployed, with allowDowngrade → downgrade', async () => {
+    const result = await pass(event({ version: '0.8.1', allowDowngrade: true }, { gatewayName: 'gw-downgrade' }));
+    expect(result).toMatchObject({ gateway: 'gw-downgrade', change: 'downgrade', previousVersion: '0.9.0' });
+  });
+});
+
+describe('Preflight handler against moto: refusals change nothing', () => {
+  test('a missing bundle → BundleError with its S3 URL', async () => {
+    const error = await refusal(BundleError, event({ version: '0.7.0' }));
+    expect(error.message).toContain(`s3://${BUCKET}/releases/gateway-0.7.0.zip not found`);
+  });
+
+  test.each([
+    ['0.9.1', 'an entry escaping the module folder', 'gateway-0.9.1.zip: unsafe entry: invalid relative path: ../evil.tf'],
+    ['0.9.2', 'bytes that are not a zip', 'gateway-0.9.2.zip is not a valid zip archive'],
+    ['0.9.3', 'a symbolic link', 'gateway-0.9.3.zip: entry "modules/agent/creds" is a symbolic link'],
+    ['0.9.4', 'no main.tf', 'gateway-0.9.4.zip: required module files missing at the archive root: main.tf'],
+  ])('bundle %s with %s → BundleError naming the problem', async (version, _what, problem) => {
+    const error = await refusal(BundleError, event({ version }));
+    expect(error.message).toContain(problem);
+  });
+
+  test('a sha256 that differs from the stored bundle → BundleError naming both digests', async () => {
+    const given = 'ab'.repeat(32);
+    const error = await refusal(BundleError, event({ version: '0.8.1', bundleSha256: given }));
+    expect(error.message).toContain(createHash('sha256').update(goodZip).digest('hex'));
+    expect(error.message).toContain(given);
+  });
+
+  test('a config targeting another account → IdentityError naming both accounts', async () => {
+    const error = await refusal(IdentityError, event({ version: '0.8.1' }, { target: { account: OTHER_ACCOUNT, region: TEST_REGION } }));
+    expect(error.message).toContain(`running in AWS account ${ACCOUNT}`);
+    expect(error.message).toContain(`targets account ${OTHER_ACCOUNT}`);
+  });
+
+  test('a values secret that does not exist → ValuesError naming it', async () => {
+    const missing = `gw-it/${SUFFIX}/no-such-values`;
+    const error = await refusal(ValuesError, event({ version: '0.8.1' }, { valuesSecretName: missing }));
+    expect(error.message).toContain(`values secret "${missing}" (valuesSecretName) not found`);
+  });
+
+  test('a values secret with the HOWTO placeholders → ValuesError naming the keys', async () => {
+    const error = await refusal(ValuesError, event({ version: '0.8.1' }, { valuesSecretName: PLACEHOLDER_SECRET }));
+    expect(error.message).toContain(PLACEHOLDER_SECRET);
+    expect(error.message).toContain('tenant, auth.orchestrator.clientId, auth.orchestrator.clientSecret');
+  });
+
+  test('a values secret that is not valid YAML → ValuesError with positions, no value', async () => {
+    const error = await refusal(ValuesError, event({ version: '0.8.1' }, { valuesSecretName: INVALID_SECRET }));
+    expect(error.message).toContain(`values secret "${INVALID_SECRET}" is not valid YAML`);
+    expect(error.message).toMatch(/line \d+ column \d+/);
+  });
+
+  test('the version already deployed (for that gateway only) → VersionError', async () => {
+    const error = await refusal(VersionError, event({ version: '0.8.1' }, { gatewayName: 'gw-redeploy' }));
+    expect(error.message).toContain('0.8.1 is already deployed');
+    expect(error.message).toContain('allowRedeploy');
+  });
+
+  test('a version older than the deployed one → VersionError naming both versions', async () => {
+    const error = await refusal(VersionError, event({ version: '0.8.1' }, { gatewayName: 'gw-downgrade' }));
+    expect(error.message).toContain('gateway 0.8.1 is older than the deployed 0.9.0');
+    expect(error.message).toContain('allowDowngrade');
+  });
+
+  test('a customized gateway.tf that is not in the bucket → BundleError naming the key', async () => {
+    const error = await refusal(BundleError, event({ version: '0.8.1' }, { customGatewayTfKey: 'custom/gateway.tf' }));
+    expect(error.message).toContain(`s3://${BUCKET}/custom/gateway.tf`);
+    expect(error.message).toContain('customGatewayTfKey');
+  });
+});

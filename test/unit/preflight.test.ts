@@ -1,0 +1,506 @@
+/**
+ * runPreflight against in-memory ports: the seed's prerequisites as ordered, read-only checks. Every fake port
+ * records its calls, so each refusal also proves which reads did (not) happen before it.
+ */
+import { createHash } from 'node:crypto';
+import {
+  runPreflight,
+  type CallerIdentity,
+  type PreflightEvent,
+  type PreflightPorts,
+  type PreflightResult,
+  type SecretText,
+} from '../../lambdas/preflight/preflight';
+import {
+  BundleError,
+  ConfigError,
+  DeploymentError,
+  IdentityError,
+  InputError,
+  ValuesError,
+  VersionError,
+} from '../../lambdas/shared/domain/errors';
+import { SAMPLE_MODULE_FILES, renameEntry, sampleModuleZip } from '../support/zip-fixtures';
+
+const BUCKET = 'gw-artifacts-test';
+const ACCOUNT = '123456789012';
+const OTHER_ACCOUNT = '210987654321';
+const GATEWAY = 'gw-prod';
+const SECRET_NAME = 'gateways/gw-prod/values';
+const SECRET_ARN = `arn:aws:secretsmanager:eu-central-1:${ACCOUNT}:secret:${SECRET_NAME}-AbCdEf`;
+const SECRET_VERSION = 'a1b2c3d4-0000-4000-8000-00000000beef';
+const BUNDLE_KEY = 'releases/gateway-0.8.1.zip';
+const BUNDLE_VERSION_ID = 'bundle-version-3';
+const ROLE_ARN = `arn:aws:sts::${ACCOUNT}:assumed-role/gateway-deployer/preflight`;
+const CUSTOM_KEY = 'custom/gateway.tf';
+
+/** Unique canaries: no message, and no result, may ever contain one of them. */
+const CANARY = {
+  tenant: 'CANARY-tenant-e41d',
+  domain: 'canary-domain-77c3.auth.example',
+  clientId: 'CANARY-client-id-0b9f',
+  clientSecret: 'CANARY-client-secret-5a2e',
+  helmRepoUsername: 'CANARY-helm-user-c6d1',
+  helmRepoPassword: 'CANARY-helm-pw-93fa',
+};
+const ALL_CANARIES = Object.values(CANARY);
+
+const VALUES_YAML = [
+  `tenant: "${CANARY.tenant}"`,
+  'auth:',
+  `  domain: ${CANARY.domain}`,
+  '  orchestrator:',
+  `    clientId: "${CANARY.clientId}"`,
+  `    clientSecret: "${CANARY.clientSecret}"`,
+  `helmRepoUsername: "${CANARY.helmRepoUsername}"`,
+  `helmRepoPassword: "${CANARY.helmRepoPassword}"`,
+  '',
+].join('\n');
+
+/** The HOWTO's example values for the credentials, with canaries left where the seed has real-looking data. */
+const PLACEHOLDER_YAML = [
+  'tenant: tenantID',
+  'auth:',
+  `  domain: ${CANARY.domain}`,
+  '  orchestrator:',
+  '    clientId: clientId',
+  `    clientSecret: "${CANARY.clientSecret}"`,
+  `helmRepoUsername: "${CANARY.helmRepoUsername}"`,
+  'helmRepoPassword: helmRepoPassword',
+  '',
+].join('\n');
+
+/** An unterminated quote after real values: the YAML parser's own message would quote the line. */
+const INVALID_YAML = `tenant: "${CANARY.tenant}"\nauth:\n  domain: ${CANARY.domain}\n  orchestrator:\n    clientId: "${CANARY.clientId}\n    clientSecret: [${CANARY.clientSecret}\n`;
+
+interface StoredFake {
+  bytes: Buffer;
+  versionId?: string;
+  /** What HeadObject reports; defaults to the byte length. */
+  sizeBytes?: number;
+}
+
+interface World {
+  caller: CallerIdentity;
+  objects: Map<string, StoredFake>;
+  secrets: Map<string, SecretText>;
+  deployed: Map<string, string>;
+}
+
+interface Fake {
+  ports: PreflightPorts;
+  calls: string[];
+  world: World;
+}
+
+let bundle: Buffer;
+let bundleSha: string;
+
+beforeAll(async () => {
+  bundle = await sampleModuleZip();
+  bundleSha = createHash('sha256').update(bundle).digest('hex');
+});
+
+/** A world where the happy path passes; tests then break one thing in it. */
+function fake(change: (world: World) => void = () => {}): Fake {
+  const world: World = {
+    caller: { account: ACCOUNT, arn: ROLE_ARN },
+    objects: new Map([[BUNDLE_KEY, { bytes: bundle, versionId: BUNDLE_VERSION_ID }]]),
+    secrets: new Map([[SECRET_NAME, { text: VALUES_YAML, arn: SECRET_ARN, versionId: SECRET_VERSION }]]),
+    deployed: new Map(),
+  };
+  change(world);
+  const calls: string[] = [];
+  const ports: PreflightPorts = {
+    async callerIdentity() {
+      calls.push('callerIdentity');
+      return world.caller;
+    },
+    async headArtifact(key) {
+      calls.push(`headArtifact ${key}`);
+      const object = world.objects.get(key);
+      if (!object) return null;
+      return { sizeBytes: object.sizeBytes ?? object.bytes.length, ...(object.versionId ? { versionId: object.versionId } : {}) };
+    },
+    async getArtifact(key, versionId) {
+      calls.push(`getArtifact ${key} ${versionId ?? '(latest)'}`);
+      const object = world.objects.get(key);
+      if (!object) throw new Error(`fake: getArtifact of missing ${key}`);
+      if (versionId !== object.versionId) throw new Error(`fake: ${key} has no version ${versionId}`);
+      return object.bytes;
+    },
+    async getValuesSecret(name) {
+      calls.push(`getValuesSecret ${name}`);
+      return world.secrets.get(name) ?? null;
+    },
+    async deployedVersion(gateway) {
+      calls.push(`deployedVersion ${gateway}`);
+      return world.deployed.get(gateway) ?? null;
+    },
+  };
+  return { ports, calls, world };
+}
+
+function config(extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    gatewayName: GATEWAY,
+    target: { account: ACCOUNT, region: 'eu-central-1' },
+    valuesSecretName: SECRET_NAME,
+    ...extra,
+  });
+}
+
+function event(input: unknown = { version: '0.8.1' }, configJson: string = config()): PreflightEvent {
+  return { input, config: configJson };
+}
+
+/** The calls of a run that passed every check, in the order the checks are documented. */
+const ALL_READS = [
+  'callerIdentity',
+  `deployedVersion ${GATEWAY}`,
+  `headArtifact ${BUNDLE_KEY}`,
+  `getArtifact ${BUNDLE_KEY} ${BUNDLE_VERSION_ID}`,
+  `getValuesSecret ${SECRET_NAME}`,
+];
+
+function expectNoCanary(text: string): void {
+  for (const canary of ALL_CANARIES) expect(text).not.toContain(canary);
+  expect(text.toLowerCase()).not.toContain('canary');
+}
+
+/** Runs preflight expecting a refusal of `type`; checks that nothing of the values secret leaks into it. */
+async function refusal<E extends DeploymentError>(
+  type: new (message: string) => E,
+  ev: PreflightEvent,
+  f: Fake,
+): Promise<E> {
+  const outcome = await runPreflight(ev, f.ports, BUCKET).then(
+    (result) => ({ result }),
+    (error: unknown) => ({ error }),
+  );
+  if (!('error' in outcome)) throw new Error(`expected ${type.name}, but preflight passed: ${JSON.stringify(outcome.result)}`);
+  const error = outcome.error as E;
+  expect(error).toBeInstanceOf(type);
+  expect(error.name).toBe(type.name);
+  expect(error.retryable).toBe(false);
+  expectNoCanary(error.message);
+  expectNoCanary(String(error.stack));
+  expectNoCanary(JSON.stringify(error));
+  return error;
+}
+
+async function pass(ev: PreflightEvent, f: Fake): Promise<PreflightResult> {
+  const result = await runPreflight(ev, f.ports, BUCKET);
+  expectNoCanary(JSON.stringify(result));
+  return result;
+}
+
+describe('runPreflight: a run that passes', () => {
+  test('first install: the result names the checked bundle, secret version and caller, and holds no secret value', async () => {
+    const f = fake();
+    const result = await pass(event(), f);
+    expect(result).toEqual({
+      gateway: GATEWAY,
+      version: '0.8.1',
+      change: 'install',
+      previousVersion: null,
+      bundle: {
+        bucket: BUCKET,
+        key: BUNDLE_KEY,
+        versionId: BUNDLE_VERSION_ID,
+        sha256: bundleSha,
+        sizeBytes: bundle.length,
+        entryCount: SAMPLE_MODULE_FILES.length,
+      },
+      values: { secretArn: SECRET_ARN, versionId: SECRET_VERSION },
+      caller: { account: ACCOUNT, arn: ROLE_ARN },
+      trigger: 'console',
+    });
+    expect(result.bundle.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // Cheapest first, each exactly once; the bundle read is pinned to the version HeadObject saw.
+    expect(f.calls).toEqual(ALL_READS);
+  });
+
+  test('the bundleKey form resolves the version from the key', async () => {
+    const f = fake();
+    const result = await pass(event({ bundleKey: BUNDLE_KEY }), f);
+    expect(result).toMatchObject({ version: '0.8.1', bundle: { key: BUNDLE_KEY } });
+    expect(f.calls).toEqual(ALL_READS);
+  });
+
+  test('a custom releases prefix decides the bundle key', async () => {
+    const f = fake((w) => {
+      w.objects.clear();
+      w.objects.set('vendor/gw/gateway-0.8.1.zip', { bytes: bundle, versionId: 'v9' });
+    });
+    const result = await pass(event({ version: '0.8.1' }, config({ bundle: { releasesPrefix: 'vendor/gw/' } })), f);
+    expect(result.bundle).toMatchObject({ key: 'vendor/gw/gateway-0.8.1.zip', versionId: 'v9' });
+  });
+
+  test('expectedAgentVersion, reason and trigger pass through to the result', async () => {
+    const f = fake();
+    const result = await pass(
+      event({ version: '0.8.1', expectedAgentVersion: '0.16.20', reason: 'vendor release 2025-06', trigger: 'cli' }),
+      f,
+    );
+    expect(result).toMatchObject({ expectedAgentVersion: '0.16.20', reason: 'vendor release 2025-06', trigger: 'cli' });
+  });
+
+  test('without expectedAgentVersion and reason the result has no such keys', async () => {
+    const result = await pass(event(), fake());
+    expect(result).not.toHaveProperty('expectedAgentVersion');
+    expect(result).not.toHaveProperty('reason');
+    expect(result).not.toHaveProperty('customGatewayTf');
+  });
+
+  test('a matching bundleSha256 (in upper case) passes', async () => {
+    const result = await pass(event({ version: '0.8.1', bundleSha256: bundleSha.toUpperCase() }), fake());
+    expect(result.bundle.sha256).toBe(bundleSha);
+  });
+
+  test('an unversioned bucket: no versionId in the result, the latest object is read', async () => {
+    const f = fake((w) => w.objects.set(BUNDLE_KEY, { bytes: bundle }));
+    const result = await pass(event(), f);
+    expect(result.bundle).not.toHaveProperty('versionId');
+    expect(f.calls).toContain(`getArtifact ${BUNDLE_KEY} (latest)`);
+  });
+
+  test.each([
+    ['an assumed role', ROLE_ARN],
+    ['an IAM user', `arn:aws:iam::${ACCOUNT}:user/deployer`],
+    ['an IAM user that happens to be called "root"', `arn:aws:iam::${ACCOUNT}:user/root`],
+  ])('%s in the target account may deploy', async (_what, arn) => {
+    const result = await pass(event(), fake((w) => (w.caller = { account: ACCOUNT, arn })));
+    expect(result.caller).toEqual({ account: ACCOUNT, arn });
+  });
+});
+
+describe('runPreflight: the execution input and the configuration are checked before any read', () => {
+  test.each([
+    ['an unknown (misspelt) field', { version: '0.8.1', allowDowngarde: true }, 'allowDowngarde: unknown field'],
+    ['neither version nor bundleKey', {}, 'give "version"'],
+    ['a version that is not semantic', { version: 'v0.8.1' }, '"v0.8.1" is not a semantic version'],
+    ['a version not matching the bundle key', { version: '0.8.2', bundleKey: BUNDLE_KEY }, 'does not match bundleKey'],
+    ['a malformed bundleSha256', { version: '0.8.1', bundleSha256: 'abc' }, 'bundleSha256: must be 64 hexadecimal characters'],
+    ['an unknown trigger', { version: '0.8.1', trigger: 'cron' }, 'trigger'],
+    ['no input at all', null, 'execution input is invalid'],
+  ])('%s → InputError, no port called', async (_what, input, problem) => {
+    const f = fake();
+    const error = await refusal(InputError, event(input), f);
+    expect(error.message).toContain('execution input is invalid');
+    expect(error.message).toContain(problem);
+    expect(f.calls).toEqual([]);
+  });
+
+  test('a bundle key outside the releases prefix → BundleError, no port called', async () => {
+    const f = fake();
+    const error = await refusal(BundleError, event({ bundleKey: 'uploads/gateway-0.8.1.zip' }), f);
+    expect(error.message).toContain('not directly under the releases prefix "releases/"');
+    expect(f.calls).toEqual([]);
+  });
+
+  test('an invalid configuration → ConfigError, no port called', async () => {
+    const f = fake();
+    const error = await refusal(ConfigError, event({ version: '0.8.1' }, config({ target: { account: '1234', region: 'eu-central-1' } })), f);
+    expect(error.message).toContain('target.account: must be a 12-digit AWS account id');
+    expect(f.calls).toEqual([]);
+  });
+
+  test('a config that is not JSON → ConfigError, no port called', async () => {
+    const f = fake();
+    await refusal(ConfigError, event({ version: '0.8.1' }, '{not json'), f);
+    expect(f.calls).toEqual([]);
+  });
+});
+
+describe('runPreflight: identity', () => {
+  test('another account → IdentityError naming both accounts; nothing else is read', async () => {
+    const f = fake((w) => (w.caller = { account: OTHER_ACCOUNT, arn: `arn:aws:sts::${OTHER_ACCOUNT}:assumed-role/x/y` }));
+    const error = await refusal(IdentityError, event(), f);
+    expect(error.message).toContain(OTHER_ACCOUNT);
+    expect(error.message).toContain(ACCOUNT);
+    expect(error.message).toBe(`running in AWS account ${OTHER_ACCOUNT}, but the gateway config targets account ${ACCOUNT}`);
+    expect(f.calls).toEqual(['callerIdentity']);
+  });
+
+  test('the root user → IdentityError naming it; nothing else is read', async () => {
+    const f = fake((w) => (w.caller = { account: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:root` }));
+    const error = await refusal(IdentityError, event(), f);
+    expect(error.message).toContain('root user');
+    expect(error.message).toContain(`arn:aws:iam::${ACCOUNT}:root`);
+    expect(f.calls).toEqual(['callerIdentity']);
+  });
+});
+
+describe('runPreflight: the bundle', () => {
+  test('a missing bundle → BundleError with its S3 URL; no download, no secret read', async () => {
+    const f = fake((w) => w.objects.clear());
+    const error = await refusal(BundleError, event(), f);
+    expect(error.message).toContain(`s3://${BUCKET}/${BUNDLE_KEY} not found`);
+    expect(error.message).toContain('gateway-0.8.1.zip');
+    expect(f.calls).toEqual(ALL_READS.slice(0, 3));
+  });
+
+  test('a bundle over bundle.maxBytes → BundleError, getArtifact never called', async () => {
+    const f = fake();
+    const error = await refusal(BundleError, event({ version: '0.8.1' }, config({ bundle: { maxBytes: 100 } })), f);
+    expect(error.message).toBe(`gateway-0.8.1.zip is ${bundle.length} bytes, over the limit of 100 (bundle.maxBytes)`);
+    expect(f.calls).toEqual(ALL_READS.slice(0, 3));
+    expect(f.calls.some((c) => c.startsWith('getArtifact'))).toBe(false);
+  });
+
+  test('a bundle of exactly bundle.maxBytes passes', async () => {
+    const result = await pass(event({ version: '0.8.1' }, config({ bundle: { maxBytes: bundle.length } })), fake());
+    expect(result.bundle.sizeBytes).toBe(bundle.length);
+  });
+
+  test('an unsafe bundle → BundleError naming the entry; the secret is never read', async () => {
+    const evil = renameEntry(await sampleModuleZip([{ name: 'xx/evil.tf', content: 'x' }]), 'xx/evil.tf', '../evil.tf');
+    const f = fake((w) => w.objects.set(BUNDLE_KEY, { bytes: evil, versionId: BUNDLE_VERSION_ID }));
+    const error = await refusal(BundleError, event(), f);
+    expect(error.message).toContain('gateway-0.8.1.zip: unsafe entry');
+    expect(error.message).toContain('../evil.tf');
+    expect(f.calls).toEqual(ALL_READS.slice(0, 4));
+  });
+
+  test('bytes that are not a zip → BundleError', async () => {
+    const f = fake((w) => w.objects.set(BUNDLE_KEY, { bytes: Buffer.from('<html>not a zip</html>'), versionId: 'v1' }));
+    const error = await refusal(BundleError, event(), f);
+    expect(error.message).toContain('gateway-0.8.1.zip is not a valid zip archive');
+    expect(f.calls.some((c) => c.startsWith('getValuesSecret'))).toBe(false);
+  });
+
+  test('a sha256 mismatch → BundleError naming both digests; the secret is never read', async () => {
+    const given = 'ab'.repeat(32);
+    const f = fake();
+    const error = await refusal(BundleError, event({ version: '0.8.1', bundleSha256: given }), f);
+    expect(error.message).toBe(`gateway-0.8.1.zip has sha256 ${bundleSha}, not the ${given} given in the input`);
+    expect(f.calls).toEqual(ALL_READS.slice(0, 4));
+  });
+});
+
+describe('runPreflight: the values secret', () => {
+  test('a missing secret → ValuesError naming it and valuesSecretName', async () => {
+    const f = fake((w) => w.secrets.clear());
+    const error = await refusal(ValuesError, event(), f);
+    expect(error.message).toContain(`values secret "${SECRET_NAME}" (valuesSecretName) not found`);
+    expect(f.calls).toEqual(ALL_READS);
+  });
+
+  test('the HOWTO placeholders → ValuesError naming the keys, not the values', async () => {
+    const f = fake((w) => w.secrets.set(SECRET_NAME, { text: PLACEHOLDER_YAML, arn: SECRET_ARN, versionId: SECRET_VERSION }));
+    const error = await refusal(ValuesError, event(), f);
+    expect(error.message).toContain(SECRET_NAME);
+    expect(error.message).toContain("still holds the HOWTO's example values at tenant, auth.orchestrator.clientId, helmRepoPassword");
+    expect(f.calls).toEqual(ALL_READS);
+  });
+
+  test('invalid YAML → ValuesError with positions only', async () => {
+    const f = fake((w) => w.secrets.set(SECRET_NAME, { text: INVALID_YAML, arn: SECRET_ARN, versionId: SECRET_VERSION }));
+    const error = await refusal(ValuesError, event(), f);
+    expect(error.message).toContain(`values secret "${SECRET_NAME}" is not valid YAML`);
+    expect(error.message).toMatch(/line \d+ column \d+/);
+  });
+
+  test('an incomplete secret → ValuesError naming the missing key', async () => {
+    const text = VALUES_YAML.split('\n').filter((line) => !line.startsWith('helmRepoPassword')).join('\n');
+    const f = fake((w) => w.secrets.set(SECRET_NAME, { text, arn: SECRET_ARN, versionId: SECRET_VERSION }));
+    const error = await refusal(ValuesError, event(), f);
+    expect(error.message).toContain('helmRepoPassword: is missing or not a string');
+  });
+
+  test('a secret without a SecretString (binary) → ValuesError "is empty"', async () => {
+    const f = fake((w) => w.secrets.set(SECRET_NAME, { text: undefined, arn: SECRET_ARN, versionId: SECRET_VERSION }));
+    const error = await refusal(ValuesError, event(), f);
+    expect(error.message).toContain(`values secret "${SECRET_NAME}" is empty`);
+  });
+});
+
+describe('runPreflight: a customized gateway.tf', () => {
+  test('configured but missing → BundleError naming the key', async () => {
+    const f = fake();
+    const error = await refusal(BundleError, event({ version: '0.8.1' }, config({ customGatewayTfKey: CUSTOM_KEY })), f);
+    expect(error.message).toContain(`s3://${BUCKET}/${CUSTOM_KEY}`);
+    expect(error.message).toContain('customGatewayTfKey');
+    expect(f.calls).toEqual([...ALL_READS, `headArtifact ${CUSTOM_KEY}`]);
+  });
+
+  test('present → the result carries its key and version', async () => {
+    const f = fake((w) => w.objects.set(CUSTOM_KEY, { bytes: Buffer.from('module "gateway" {}\n'), versionId: 'tf-v2' }));
+    const result = await pass(event({ version: '0.8.1' }, config({ customGatewayTfKey: CUSTOM_KEY })), f);
+    expect(result.customGatewayTf).toEqual({ key: CUSTOM_KEY, versionId: 'tf-v2' });
+    expect(f.calls).toEqual([...ALL_READS, `headArtifact ${CUSTOM_KEY}`]);
+  });
+
+  test('present in an unversioned bucket → the key alone', async () => {
+    const f = fake((w) => w.objects.set(CUSTOM_KEY, { bytes: Buffer.from('module "gateway" {}\n') }));
+    const result = await pass(event({ version: '0.8.1' }, config({ customGatewayTfKey: CUSTOM_KEY })), f);
+    expect(result.customGatewayTf).toEqual({ key: CUSTOM_KEY });
+  });
+});
+
+describe('runPreflight: the version decision against the last deployed version', () => {
+  const deployed = (version: string) => fake((w) => w.deployed.set(GATEWAY, version));
+
+  test('an older deployed version → upgrade', async () => {
+    const result = await pass(event(), deployed('0.8.0'));
+    expect(result).toMatchObject({ change: 'upgrade', previousVersion: '0.8.0', version: '0.8.1' });
+  });
+
+  test('another gateway\'s deployment does not count', async () => {
+    const result = await pass(event(), fake((w) => w.deployed.set('gw-other', '0.9.0')));
+    expect(result).toMatchObject({ change: 'install', previousVersion: null });
+  });
+
+  test('the same version → VersionError pointing at allowRedeploy', async () => {
+    const f = deployed('0.8.1');
+    const error = await refusal(VersionError, event(), f);
+    expect(error.message).toContain('0.8.1 is already deployed');
+    expect(error.message).toContain('"allowRedeploy": true');
+    // Decided from one table read, before the bundle is downloaded.
+    expect(f.calls).toEqual(ALL_READS.slice(0, 2));
+  });
+
+  test('the same version with allowRedeploy → redeploy', async () => {
+    const result = await pass(event({ version: '0.8.1', allowRedeploy: true }), deployed('0.8.1'));
+    expect(result).toMatchObject({ change: 'redeploy', previousVersion: '0.8.1' });
+  });
+
+  test('the same version with only allowDowngrade is still refused', async () => {
+    await refusal(VersionError, event({ version: '0.8.1', allowDowngrade: true }), deployed('0.8.1'));
+  });
+
+  test('a newer deployed version → VersionError naming both versions and allowDowngrade', async () => {
+    const error = await refusal(VersionError, event(), deployed('0.9.0'));
+    expect(error.message).toContain('0.8.1');
+    expect(error.message).toContain('0.9.0');
+    expect(error.message).toContain('"allowDowngrade": true');
+  });
+
+  test('a downgrade with only allowRedeploy is still refused', async () => {
+    await refusal(VersionError, event({ version: '0.8.1', allowRedeploy: true }), deployed('0.9.0'));
+  });
+
+  test('a downgrade with allowDowngrade → downgrade', async () => {
+    const result = await pass(event({ version: '0.8.1', allowDowngrade: true }), deployed('0.9.0'));
+    expect(result).toMatchObject({ change: 'downgrade', previousVersion: '0.9.0', version: '0.8.1' });
+  });
+
+  test('versions compare as semver, not as text (0.10.0 is newer than 0.9.0)', async () => {
+    const f = fake((w) => {
+      w.objects.set('releases/gateway-0.10.0.zip', { bytes: bundle, versionId: 'v10' });
+      w.deployed.set(GATEWAY, '0.9.0');
+    });
+    const result = await pass(event({ version: '0.10.0' }), f);
+    expect(result).toMatchObject({ change: 'upgrade', previousVersion: '0.9.0' });
+  });
+
+  test('a pre-release of the deployed version counts as older', async () => {
+    const f = fake((w) => {
+      w.objects.set('releases/gateway-0.9.0-rc.1.zip', { bytes: bundle, versionId: 'rc' });
+      w.deployed.set(GATEWAY, '0.9.0');
+    });
+    const error = await refusal(VersionError, event({ version: '0.9.0-rc.1' }), f);
+    expect(error.message).toContain('older than the deployed 0.9.0');
+  });
+});
