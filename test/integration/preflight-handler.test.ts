@@ -15,6 +15,7 @@ import {
   ValuesError,
   VersionError,
 } from '../../lambdas/shared/domain/errors';
+import { INVALID_YAML, VALUES_YAML, expectNoCanary, placeholderYaml } from '../support/values-fixtures';
 import { SAMPLE_MODULE_FILES, buildZip, renameEntry, sampleModuleZip } from '../support/zip-fixtures';
 import {
   TEST_REGION,
@@ -38,44 +39,8 @@ const PLACEHOLDER_SECRET = `gw-it/${SUFFIX}/values-placeholders`;
 const INVALID_SECRET = `gw-it/${SUFFIX}/values-invalid`;
 const BUNDLE_KEY = 'releases/gateway-0.8.1.zip';
 
-/** Unique canaries: no error, result or log line may contain one of them. */
-const CANARY = {
-  tenant: 'CANARY-tenant-1f7b',
-  domain: 'canary-domain-0d4e.auth.example',
-  clientId: 'CANARY-client-id-a93c',
-  clientSecret: 'CANARY-client-secret-6e28',
-  helmRepoUsername: 'CANARY-helm-user-b5f0',
-  helmRepoPassword: 'CANARY-helm-pw-47d9',
-};
-
-/** The seed's values.yaml layout, as the operator pastes it from the Bitwarden link. */
-const VALUES_YAML = [
-  `tenant: "${CANARY.tenant}"`,
-  'auth:',
-  `  domain: ${CANARY.domain}`,
-  '  orchestrator:',
-  `    clientId: "${CANARY.clientId}"`,
-  `    clientSecret: "${CANARY.clientSecret}"`,
-  `helmRepoUsername: "${CANARY.helmRepoUsername}"`,
-  `helmRepoPassword: "${CANARY.helmRepoPassword}"`,
-  '',
-].join('\n');
-
 /** The HOWTO's example values pasted unchanged for the credentials. */
-const PLACEHOLDER_YAML = [
-  'tenant: tenantID',
-  'auth:',
-  `  domain: ${CANARY.domain}`,
-  '  orchestrator:',
-  '    clientId: clientId',
-  '    clientSecret: clientSecret',
-  `helmRepoUsername: "${CANARY.helmRepoUsername}"`,
-  `helmRepoPassword: "${CANARY.helmRepoPassword}"`,
-  '',
-].join('\n');
-
-/** Real values with an unterminated quote and flow sequence: the YAML library would quote these lines. */
-const INVALID_YAML = `tenant: "${CANARY.tenant}"\nauth:\n  domain: ${CANARY.domain}\n  orchestrator:\n    clientId: "${CANARY.clientId}\n    clientSecret: [${CANARY.clientSecret}\n`;
+const PLACEHOLDER_YAML = placeholderYaml('tenant', 'clientId', 'clientSecret');
 
 type Handler = (event: PreflightEvent) => Promise<PreflightResult>;
 
@@ -154,11 +119,6 @@ async function snapshot(): Promise<{ objects: string[]; items: string[] }> {
     s3.destroy();
     ddb.destroy();
   }
-}
-
-function expectNoCanary(text: string): void {
-  for (const canary of Object.values(CANARY)) expect(text).not.toContain(canary);
-  expect(text.toLowerCase()).not.toContain('canary');
 }
 
 /** Invokes the handler expecting a refusal of `type`, and proves that the refused run changed nothing. */

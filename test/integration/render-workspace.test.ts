@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RenderEvent, RenderResult } from '../../lambdas/render-workspace/render';
 import type { GatewayConfigInput } from '../../lambdas/shared/domain/gateway-config';
+import { CANARY, VALUES_YAML, expectNoCanary } from '../support/values-fixtures';
 import { createBucket, getObjectText, listKeys, motoEndpoint, putObject, s3Client } from './support/aws-clients';
 import { copyDir, runTerraform, writeMotoBackendOverride, type TerraformResult } from './support/terraform';
 
@@ -21,18 +22,6 @@ const suffix = `${process.pid}-${Date.now().toString(36)}`;
 const artifactsBucket = `artifacts-render-${suffix}`;
 const stateBucket = `state-render-${suffix}`;
 const deployerRoleArn = 'arn:aws:iam::123456789012:role/GatewayDeployer-TerraformRole';
-const VALUES_YAML = [
-  'tenant: "tenant-render-canary"',
-  'auth:',
-  '  domain: auth.app.apheris.net',
-  '  orchestrator:',
-  '    clientId: "client-render-canary"',
-  '    clientSecret: "secret-render-canary"',
-  'helmRepoUsername: "helm-user-render-canary"',
-  'helmRepoPassword: "helm-pass-render-canary"',
-  '',
-].join('\n');
-
 const config: GatewayConfigInput = {
   gatewayName: 'gw-render',
   target: { account: '123456789012', region: 'eu-central-1' },
@@ -79,7 +68,7 @@ afterAll(async () => {
 });
 
 const run = (dir: string, args: string[]): Promise<TerraformResult> =>
-  runTerraform(dir, args, { TF_VAR_helm_repository_username: 'helm-user-render-canary', TF_VAR_helm_repository_password: 'helm-pass-render-canary' });
+  runTerraform(dir, args, { TF_VAR_helm_repository_username: CANARY.helmRepoUsername, TF_VAR_helm_repository_password: CANARY.helmRepoPassword });
 
 function expectOk(step: string, result: TerraformResult): void {
   if (result.code !== 0) throw new Error(`terraform ${step} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
@@ -107,10 +96,7 @@ test('writes the four workspace files under the run prefix, with no secret in th
   const keys = await listKeys(artifactsBucket, result.workspacePrefix);
   expect(keys.sort()).toEqual(['backend.tf.json', 'gateway.tf.json', 'providers.tf.json', 'variables.tf.json'].map((f) => `${result.workspacePrefix}${f}`));
   for (const key of keys) {
-    const text = await getObjectText(artifactsBucket, key);
-    for (const canary of ['tenant-render-canary', 'client-render-canary', 'secret-render-canary', 'helm-user-render-canary', 'helm-pass-render-canary']) {
-      expect(text).not.toContain(canary);
-    }
+    expectNoCanary(await getObjectText(artifactsBucket, key));
   }
 });
 

@@ -20,6 +20,7 @@ import {
   ValuesError,
   VersionError,
 } from '../../lambdas/shared/domain/errors';
+import { INVALID_YAML, VALUES_YAML, expectNoCanary, placeholderYaml, valuesYaml } from '../support/values-fixtures';
 import { SAMPLE_MODULE_FILES, renameEntry, sampleModuleZip } from '../support/zip-fixtures';
 
 const BUCKET = 'gw-artifacts-test';
@@ -34,44 +35,8 @@ const BUNDLE_VERSION_ID = 'bundle-version-3';
 const ROLE_ARN = `arn:aws:sts::${ACCOUNT}:assumed-role/gateway-deployer/preflight`;
 const CUSTOM_KEY = 'custom/gateway.tf';
 
-/** Unique canaries: no message, and no result, may ever contain one of them. */
-const CANARY = {
-  tenant: 'CANARY-tenant-e41d',
-  domain: 'canary-domain-77c3.auth.example',
-  clientId: 'CANARY-client-id-0b9f',
-  clientSecret: 'CANARY-client-secret-5a2e',
-  helmRepoUsername: 'CANARY-helm-user-c6d1',
-  helmRepoPassword: 'CANARY-helm-pw-93fa',
-};
-const ALL_CANARIES = Object.values(CANARY);
-
-const VALUES_YAML = [
-  `tenant: "${CANARY.tenant}"`,
-  'auth:',
-  `  domain: ${CANARY.domain}`,
-  '  orchestrator:',
-  `    clientId: "${CANARY.clientId}"`,
-  `    clientSecret: "${CANARY.clientSecret}"`,
-  `helmRepoUsername: "${CANARY.helmRepoUsername}"`,
-  `helmRepoPassword: "${CANARY.helmRepoPassword}"`,
-  '',
-].join('\n');
-
 /** The HOWTO's example values for the credentials, with canaries left where the seed has real-looking data. */
-const PLACEHOLDER_YAML = [
-  'tenant: tenantID',
-  'auth:',
-  `  domain: ${CANARY.domain}`,
-  '  orchestrator:',
-  '    clientId: clientId',
-  `    clientSecret: "${CANARY.clientSecret}"`,
-  `helmRepoUsername: "${CANARY.helmRepoUsername}"`,
-  'helmRepoPassword: helmRepoPassword',
-  '',
-].join('\n');
-
-/** An unterminated quote after real values: the YAML parser's own message would quote the line. */
-const INVALID_YAML = `tenant: "${CANARY.tenant}"\nauth:\n  domain: ${CANARY.domain}\n  orchestrator:\n    clientId: "${CANARY.clientId}\n    clientSecret: [${CANARY.clientSecret}\n`;
+const PLACEHOLDER_YAML = placeholderYaml('tenant', 'clientId', 'helmRepoPassword');
 
 interface StoredFake {
   bytes: Buffer;
@@ -162,11 +127,6 @@ const ALL_READS = [
   `getArtifact ${BUNDLE_KEY} ${BUNDLE_VERSION_ID}`,
   `getValuesSecret ${SECRET_NAME}`,
 ];
-
-function expectNoCanary(text: string): void {
-  for (const canary of ALL_CANARIES) expect(text).not.toContain(canary);
-  expect(text.toLowerCase()).not.toContain('canary');
-}
 
 /** Runs preflight expecting a refusal of `type`; checks that nothing of the values secret leaks into it. */
 async function refusal<E extends DeploymentError>(
@@ -403,7 +363,7 @@ describe('runPreflight: the values secret', () => {
   });
 
   test('an incomplete secret → ValuesError naming the missing key', async () => {
-    const text = VALUES_YAML.split('\n').filter((line) => !line.startsWith('helmRepoPassword')).join('\n');
+    const text = valuesYaml({ helmRepoPassword: null });
     const f = fake((w) => w.secrets.set(SECRET_NAME, { text, arn: SECRET_ARN, versionId: SECRET_VERSION }));
     const error = await refusal(ValuesError, event(), f);
     expect(error.message).toContain('helmRepoPassword: is missing or not a string');

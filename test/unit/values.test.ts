@@ -1,50 +1,8 @@
 import { ValuesError } from '../../lambdas/shared/domain/errors';
 import { PLACEHOLDERS, parseValues } from '../../lambdas/shared/domain/values';
+import { CANARY, expectNoCanary, valuesYaml } from '../support/values-fixtures';
 
 const SECRET = 'gateways/prod/values';
-
-/** Unique canaries: no thrown message may ever contain any of them. */
-const CANARY = {
-  tenant: 'CANARY-tenant-4f1c',
-  domain: 'CANARY-domain-9a7e.auth.example',
-  clientId: 'CANARY-client-id-77b2',
-  clientSecret: 'CANARY-s3cr3t-123',
-  helmRepoUsername: 'CANARY-helm-user-5d0a',
-  helmRepoPassword: 'CANARY-pw-8e3f',
-};
-const ALL_CANARIES = Object.values(CANARY);
-
-interface Parts {
-  tenant?: string | null;
-  domain?: string | null;
-  clientId?: string | null;
-  clientSecret?: string | null;
-  helmRepoUsername?: string | null;
-  helmRepoPassword?: string | null;
-}
-
-/** Builds a values.yaml in the seed's layout; `null` leaves a key out, a string is written verbatim after the colon. */
-function valuesYaml(overrides: Parts = {}): string {
-  const p: Required<Parts> = {
-    tenant: JSON.stringify(CANARY.tenant),
-    domain: CANARY.domain,
-    clientId: JSON.stringify(CANARY.clientId),
-    clientSecret: JSON.stringify(CANARY.clientSecret),
-    helmRepoUsername: JSON.stringify(CANARY.helmRepoUsername),
-    helmRepoPassword: JSON.stringify(CANARY.helmRepoPassword),
-    ...overrides,
-  };
-  const lines: string[] = [];
-  if (p.tenant !== null) lines.push(`tenant: ${p.tenant}`);
-  lines.push('auth:');
-  if (p.domain !== null) lines.push(`  domain: ${p.domain}`);
-  lines.push('  orchestrator:');
-  if (p.clientId !== null) lines.push(`    clientId: ${p.clientId}`);
-  if (p.clientSecret !== null) lines.push(`    clientSecret: ${p.clientSecret}`);
-  if (p.helmRepoUsername !== null) lines.push(`helmRepoUsername: ${p.helmRepoUsername}`);
-  if (p.helmRepoPassword !== null) lines.push(`helmRepoPassword: ${p.helmRepoPassword}`);
-  return `${lines.join('\n')}\n`;
-}
 
 function errorOf(text: string | undefined): ValuesError {
   try {
@@ -54,11 +12,6 @@ function errorOf(text: string | undefined): ValuesError {
     return e as ValuesError;
   }
   throw new Error('expected parseValues to throw');
-}
-
-function expectNoCanary(message: string): void {
-  for (const canary of ALL_CANARIES) expect(message).not.toContain(canary);
-  expect(message).not.toContain('CANARY');
 }
 
 describe('parseValues: valid values', () => {
