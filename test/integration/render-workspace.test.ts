@@ -81,20 +81,15 @@ async function layOut(result: RenderResult, dir: string): Promise<void> {
   }
   await copyDir(SAMPLE_MODULE, path.join(dir, 'gateway'));
   await fs.promises.writeFile(path.join(dir, 'values.yaml'), VALUES_YAML, { mode: 0o600 });
-  // Child module outputs are not in the state; the test reads them through root outputs.
-  await fs.promises.writeFile(
-    path.join(dir, 'outputs.tf.json'),
-    JSON.stringify({ output: { cluster_name: { value: '${module.gateway.cluster_name}' }, dal_role_arn: { value: '${module.gateway.dal_role_arn}' } } }),
-  );
   await writeMotoBackendOverride(dir, motoEndpoint());
 }
 
-test('writes the four workspace files under the run prefix, with no secret in them', async () => {
+test('writes the workspace files under the run prefix, with no secret in them', async () => {
   const result = await handler({ config: JSON.stringify(config), runId: 'run-files', preflight: { gateway: 'gw-render' } });
   expect(result.workspacePrefix).toBe('workspaces/gw-render/run-files/');
   expect(result.backend).toEqual({ bucket: stateBucket, key: 'gateways/gw-render/terraform.tfstate', region: 'eu-central-1' });
   const keys = await listKeys(artifactsBucket, result.workspacePrefix);
-  expect(keys.sort()).toEqual(['backend.tf.json', 'gateway.tf.json', 'providers.tf.json', 'variables.tf.json'].map((f) => `${result.workspacePrefix}${f}`));
+  expect(keys.sort()).toEqual(['backend.tf.json', 'gateway.tf.json', 'outputs.tf.json', 'providers.tf.json', 'variables.tf.json'].map((f) => `${result.workspacePrefix}${f}`));
   for (const key of keys) {
     expectNoCanary(await getObjectText(artifactsBucket, key));
   }
@@ -138,7 +133,11 @@ test('real terraform inits, validates, plans and applies the rendered workspace 
   expect(release.values_sha).toBe(createHash('sha256').update(expectedDocs.join('\n')).digest('hex'));
 
   const outputs = await run(workdir, ['output', '-json']);
-  expect(JSON.parse(outputs.stdout).cluster_name.value).toBe('gw-render');
+  expect(JSON.parse(outputs.stdout)).toMatchObject({
+    cluster_name: { value: 'gw-render' },
+    dal_role_arn: { value: 'arn:aws:iam::123456789012:role/gw-render-dal' },
+    endpoint: { value: expect.stringMatching(/^https:\/\//) },
+  });
 });
 
 test('a customized gateway.tf from S3 replaces the rendered one', async () => {

@@ -7,6 +7,7 @@ import {
   generatedHelmValues,
   literal,
   renderBackend,
+  renderOutputs,
   renderWorkspace,
   resolveBackend,
   type BackendSettings,
@@ -50,8 +51,8 @@ function gatewayModule(context: WorkspaceContext): Record<string, Json> {
 }
 
 describe('renderWorkspace: the files', () => {
-  test('renders gateway, providers, backend and variables as Terraform JSON', () => {
-    expect(renderWorkspace(ctx()).map((f) => f.name)).toEqual(['gateway.tf.json', 'providers.tf.json', 'backend.tf.json', 'variables.tf.json']);
+  test('renders gateway, providers, backend, variables and outputs as Terraform JSON', () => {
+    expect(renderWorkspace(ctx()).map((f) => f.name)).toEqual(['gateway.tf.json', 'providers.tf.json', 'backend.tf.json', 'variables.tf.json', 'outputs.tf.json']);
   });
 
   test('every file is valid JSON ending in a newline', () => {
@@ -64,7 +65,7 @@ describe('renderWorkspace: the files', () => {
   test('a customized gateway.tf replaces gateway.tf.json verbatim', () => {
     const custom = 'module "gateway" {\n  source = "./gateway"\n  name   = "${var.x}"\n}\n';
     const rendered = renderWorkspace(ctx(config(), { customGatewayTf: custom }));
-    expect(rendered.map((f) => f.name)).toEqual(['gateway.tf', 'providers.tf.json', 'backend.tf.json', 'variables.tf.json']);
+    expect(rendered.map((f) => f.name)).toEqual(['gateway.tf', 'providers.tf.json', 'backend.tf.json', 'variables.tf.json', 'outputs.tf.json']);
     expect(rendered[0].content).toBe(custom);
     expect(rendered.some((f) => f.name === 'gateway.tf.json')).toBe(false);
   });
@@ -472,5 +473,18 @@ describe('no secrets in the workspace', () => {
 
   test('values.yaml itself is not among the files', () => {
     expect(renderWorkspace(ctx()).map((f) => f.name)).not.toContain('values.yaml');
+  });
+});
+
+describe('renderOutputs', () => {
+  test("exposes the seed's module outputs as root outputs, for terraform output after the apply", () => {
+    expect(renderOutputs()).toEqual({
+      output: {
+        cluster_name: { value: '${module.gateway.cluster_name}' },
+        endpoint: { value: '${module.gateway.endpoint}' },
+        certificate_authority_data: { value: '${module.gateway.certificate_authority_data}' },
+        dal_role_arn: { value: '${module.gateway.dal_role_arn}' },
+      },
+    });
   });
 });

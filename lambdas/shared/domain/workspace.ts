@@ -75,7 +75,15 @@ export function renderWorkspace(ctx: WorkspaceContext): WorkspaceFile[] {
     json('providers.tf.json', renderProviders(ctx.config)),
     json('backend.tf.json', renderBackend(ctx.backend)),
     json('variables.tf.json', renderVariables()),
+    json('outputs.tf.json', renderOutputs()),
   ];
+}
+
+/** The module outputs the seed names, as root outputs: `terraform output` after the apply reads only those. */
+export const ROOT_OUTPUTS = ['cluster_name', 'endpoint', 'certificate_authority_data', 'dal_role_arn'] as const;
+
+export function renderOutputs(): object {
+  return { output: Object.fromEntries(ROOT_OUTPUTS.map((name) => [name, { value: `\${module.gateway.${name}}` }])) };
 }
 
 export function renderGatewayModule(ctx: WorkspaceContext): object {
