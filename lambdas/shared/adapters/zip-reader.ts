@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import yauzl from 'yauzl';
 import { BundleInspection, BundleLimits, ZipEntryInfo, inspectBundleEntries } from '../domain/bundle';
 import { BundleError } from '../domain/errors';
@@ -35,6 +38,49 @@ export async function inspectBundle(
   const entries = await readZipEntries(bundleName, zip);
   const inspection = inspectBundleEntries(bundleName, entries, limits);
   return { ...inspection, sha256: createHash('sha256').update(zip).digest('hex'), sizeBytes: zip.length };
+}
+
+/**
+ * The seed's `unzip gateway-<version>.zip -d gateway`, done safely: the same checks as Preflight first, then
+ * every entry written below the folder with plain file modes, its size held to what the zip declared.
+ */
+export async function extractBundle(bundleName: string, zip: Buffer, destDir: string, limits: BundleLimits): Promise<BundleInspection> {
+  const inspection = inspectBundleEntries(bundleName, await readZipEntries(bundleName, zip), limits);
+  const root = path.resolve(destDir);
+  await fs.promises.mkdir(root, { recursive: true });
+  const zipfile = await open(bundleName, zip);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      zipfile.on('error', (err: Error) => reject(translate(bundleName, err)));
+      zipfile.on('end', () => resolve());
+      zipfile.on('entry', (entry: yauzl.Entry) => {
+        const target = path.resolve(root, entry.fileName);
+        // Already refused by the entry checks; kept here because writing outside the folder must never happen.
+        if (target !== root && !target.startsWith(root + path.sep)) {
+          reject(new BundleError(`${bundleName}: entry ${JSON.stringify(entry.fileName)} escapes the module folder`));
+          return;
+        }
+        writeEntry(zipfile, entry, target).then(() => zipfile.readEntry(), (err: Error) => reject(translate(bundleName, err)));
+      });
+      zipfile.readEntry();
+    });
+  } finally {
+    zipfile.close();
+  }
+  return inspection;
+}
+
+async function writeEntry(zipfile: yauzl.ZipFile, entry: yauzl.Entry, target: string): Promise<void> {
+  if (entry.fileName.endsWith('/')) {
+    await fs.promises.mkdir(target, { recursive: true, mode: 0o755 });
+    return;
+  }
+  await fs.promises.mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
+  const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) =>
+    zipfile.openReadStream(entry, (err, s) => (err ? reject(err) : resolve(s))),
+  );
+  // flag "wx": never overwrite, so a duplicate name cannot replace a file that was already written.
+  await pipeline(stream, fs.createWriteStream(target, { mode: 0o644, flags: 'wx' }));
 }
 
 function open(bundleName: string, zip: Buffer): Promise<yauzl.ZipFile> {

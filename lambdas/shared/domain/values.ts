@@ -84,3 +84,30 @@ function placeholdersLeft(values: GatewayValues): string[] {
     .map(([path]) => path);
 }
 
+
+/** The credentials, which are redacted whatever their length (a short password is still a password). */
+const CREDENTIAL_PATHS = [
+  (v: GatewayValues) => v.auth.orchestrator.clientId,
+  (v: GatewayValues) => v.auth.orchestrator.clientSecret,
+  (v: GatewayValues) => v.helmRepoUsername,
+  (v: GatewayValues) => v.helmRepoPassword,
+];
+
+/**
+ * The strings to redact from anything stored or printed: the credentials, and every other string of the values
+ * long enough not to be an ordinary word (`true`, `s3`), since an unknown key may hold a secret too.
+ */
+export function secretStrings(values: GatewayValues, minLength = 6): string[] {
+  const out = new Set<string>(CREDENTIAL_PATHS.map((get) => get(values)).filter((s) => s.length >= 3));
+  const walk = (node: unknown): void => {
+    if (typeof node === 'string') {
+      if (node.length >= minLength) out.add(node);
+    } else if (Array.isArray(node)) {
+      node.forEach(walk);
+    } else if (node && typeof node === 'object') {
+      Object.values(node).forEach(walk);
+    }
+  };
+  walk(values);
+  return [...out];
+}
