@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import yazl from 'yazl';
 
 /** Builds zips in memory, so tests exercise the real reader without fixture files in the repository. */
@@ -64,4 +66,18 @@ export function renameEntry(zip: Buffer, from: string, to: string): Buffer {
   }
   if (found === 0) throw new Error(`renameEntry: "${from}" does not occur in the zip`);
   return out;
+}
+
+/** Zips a folder of the repository (such as the sample gateway module) the way the vendor ships it. */
+export async function zipDirectory(dir: string): Promise<Buffer> {
+  const files: ZipFixtureFile[] = [];
+  const walk = (rel: string): void => {
+    for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const name = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(name);
+      else files.push({ name, content: fs.readFileSync(path.join(dir, name)) });
+    }
+  };
+  walk('');
+  return buildZip(files);
 }

@@ -153,6 +153,15 @@ export const gatewayConfigSchema = z.strictObject({
       operatorEmails: emailList.default([]),
     })
     .default({ supportEmails: ['support@apheris.com'], operatorEmails: [] }),
+  /** The seed's "Do you want to perform these actions?", as a gate. */
+  approval: z
+    .strictObject({
+      /** How long a plan waits for an operator's decision before the run fails. */
+      timeoutHours: z.number().int().min(1).max(168).default(24),
+      /** Upgrades started by a bundle landing in S3 skip the question when the plan is low risk and destroys nothing. */
+      autoApproveS3Upgrades: z.boolean().default(false),
+    })
+    .default({ timeoutHours: 24, autoApproveS3Upgrades: false }),
   /** Limits on the bundle, so a damaged or hostile zip is refused before anything unpacks it. */
   bundle: z
     .strictObject({

@@ -1,0 +1,242 @@
+/**
+ * The Plan and Apply builds for real: the same buildspec files CodeBuild gets, run by the local buildspec runner
+ * with bash, the bundled terraform-step helper, real terraform, and moto standing in for S3 and Secrets
+ * Manager (terraform's S3 backend follows AWS_ENDPOINT_URL there too). The bundle is the sample module zipped;
+ * providers.tf.json is left out of the workspace since providers cannot be downloaded offline.
+ */
+import { DeleteObjectCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runAnalyze } from '../../lambdas/analyze-plan/analyze';
+import { parseGatewayConfig, type GatewayConfigInput } from '../../lambdas/shared/domain/gateway-config';
+import { renderWorkspace, resolveBackend } from '../../lambdas/shared/domain/workspace';
+import { buildTerraformStepSource } from '../../lib/terraform-step-source';
+import { runBuildspec, type BuildspecRunResult } from '../support/buildspec-runner';
+import { ALL_CANARIES, VALUES_YAML } from '../support/values-fixtures';
+import { zipDirectory } from '../support/zip-fixtures';
+import { createBucket, createSecret, getObjectText, listKeys, putObject, s3Client } from './support/aws-clients';
+
+jest.setTimeout(180_000);
+
+const ROOT = path.join(__dirname, '..', '..');
+const suffix = `${process.pid}-${Date.now().toString(36)}`;
+const artifacts = `artifacts-builds-${suffix}`;
+const stateBucket = `state-builds-${suffix}`;
+const secretName = `gw-builds/${suffix}/values`;
+const STATE_KEY = 'gateways/gw-builds/terraform.tfstate';
+const BUNDLE_KEY = 'releases/gateway-1.0.0.zip';
+
+let tmp: string;
+let sourceDir: string;
+let secretArn: string;
+let bundleSha: string;
+let bundleVersionId: string | undefined;
+const logs: string[] = [];
+
+const baseConfig: GatewayConfigInput = {
+  gatewayName: 'gw-builds',
+  target: { account: '123456789012', region: 'eu-central-1' },
+  valuesSecretName: secretName,
+  backend: { key: STATE_KEY },
+};
+
+beforeAll(async () => {
+  tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gw-builds-'));
+  sourceDir = path.join(tmp, 'source');
+  buildTerraformStepSource(sourceDir);
+  await createBucket(artifacts);
+  await createBucket(stateBucket);
+  for (const bucket of [artifacts, stateBucket]) {
+    await s3Client().send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  }
+  secretArn = await createSecret(secretName, VALUES_YAML);
+  const zip = await zipDirectory(path.join(ROOT, 'test', 'fixtures', 'sample-gateway-module'));
+  bundleSha = createHash('sha256').update(zip).digest('hex');
+  const put = await s3Client().send(new PutObjectCommand({ Bucket: artifacts, Key: BUNDLE_KEY, Body: zip }));
+  bundleVersionId = put.VersionId;
+});
+
+afterAll(async () => {
+  if (tmp) await fs.promises.rm(tmp, { recursive: true, force: true });
+});
+
+/** RenderWorkspace's files for this run, without providers.tf.json. */
+async function renderRun(runId: string, overrides: Partial<GatewayConfigInput> = {}): Promise<string> {
+  const config = parseGatewayConfig({ ...baseConfig, ...overrides });
+  const prefix = `workspaces/gw-builds/${runId}/`;
+  const files = renderWorkspace({ config, backend: resolveBackend(config, stateBucket), deployerRoleArn: 'arn:aws:iam::123456789012:role/deployer' });
+  for (const file of files.filter((f) => f.name !== 'providers.tf.json')) await putObject(artifacts, `${prefix}${file.name}`, file.content);
+  return prefix;
+}
+
+async function build(spec: 'plan' | 'apply', runId: string, extra: Record<string, string> = {}): Promise<BuildspecRunResult> {
+  const runDir = path.join(tmp, `${spec}-${runId}`);
+  const result = await runBuildspec({
+    buildspecPath: path.join(ROOT, 'buildspecs', `${spec}.yml`),
+    sourceDir,
+    projectEnv: { TF_VERSION: '1.11.4', ARTIFACTS_BUCKET: artifacts },
+    overrides: {
+      GATEWAY: 'gw-builds',
+      RUN_ID: runId,
+      WORKSPACE_PREFIX: `workspaces/gw-builds/${runId}/`,
+      BUNDLE_KEY,
+      ...(bundleVersionId ? { BUNDLE_VERSION_ID: bundleVersionId } : {}),
+      BUNDLE_SHA256: bundleSha,
+      VALUES_SECRET_ARN: secretArn,
+      WORK_DIR: path.join(runDir, 'workspace'),
+      STEP_EXPORTS: path.join(runDir, 'exports.env'),
+      TF_PLUGIN_CACHE_DIR: path.join(tmp, 'plugin-cache'),
+      ...extra,
+    },
+    timeoutMs: 120_000,
+  });
+  logs.push(result.log);
+  return result;
+}
+
+function expectSucceeded(result: BuildspecRunResult): void {
+  if (result.status !== 'SUCCEEDED') throw new Error(`build failed in ${result.failedPhase}:\n${result.log}`);
+}
+
+const analyze = async (plan: BuildspecRunResult, preflight = { trigger: 'console', change: 'upgrade' as const }, config = baseConfig) =>
+  runAnalyze(
+    { config: JSON.stringify(config), preflight, plan: { exported: Object.entries(plan.exported).map(([Name, Value]) => ({ Name, Value })) } },
+    async (key) => JSON.parse(await getObjectText(artifacts, key)),
+  );
+
+function expectNoSecretIn(text: string, where: string): void {
+  for (const canary of ALL_CANARIES) {
+    if (text.includes(canary)) throw new Error(`${where} contains the secret ${canary}`);
+  }
+}
+
+describe('install, no-change, upgrade', () => {
+  test('first install: plan exports the summary, the stored plan is redacted, apply applies it and exports the outputs', async () => {
+    await renderRun('install');
+    const plan = await build('plan', 'install');
+    expectSucceeded(plan);
+    expect(plan.exported).toMatchObject({ STEP_STATUS: 'succeeded', PLAN_HAS_CHANGES: 'true', PLAN_CHANGE: '0', PLAN_DESTROY: '0' });
+    expect(Number(plan.exported.PLAN_ADD)).toBeGreaterThan(3);
+    expect(plan.log).toContain(`Plan: ${plan.exported.PLAN_ADD} to add, 0 to change, 0 to destroy.`);
+    expect(await listKeys(artifacts, 'plans/gw-builds/install/')).toEqual(
+      ['plan.json', 'plan.txt', 'terraform.lock.hcl', 'tfplan'].map((f) => `plans/gw-builds/install/${f}`),
+    );
+
+    const analysis = await analyze(plan, { trigger: 'console', change: 'install' as never });
+    expect(analysis).toMatchObject({ hasChanges: true, destroy: 0, decision: 'ask', risk: { level: 'low' } });
+    expect(analysis.changes.map((c) => c.address)).toContain('module.gateway.terraform_data.cluster');
+
+    const apply = await build('apply', 'install', { PLAN_PREFIX: plan.exported.PLAN_PREFIX });
+    expectSucceeded(apply);
+    expect(apply.exported).toMatchObject({ STEP_STATUS: 'succeeded', CLUSTER_NAME: 'gw-builds', DAL_ROLE_ARN: 'arn:aws:iam::123456789012:role/gw-builds-dal' });
+    expect(apply.exported.CLUSTER_ENDPOINT).toMatch(/^https:\/\//);
+    const report = JSON.parse(await getObjectText(artifacts, apply.exported.APPLY_REPORT_KEY));
+    expect(report).toMatchObject({ status: 'applied', outputs: { cluster_name: 'gw-builds' } });
+    expect(await listKeys(stateBucket, 'gateways/gw-builds/')).toEqual([STATE_KEY]);
+  });
+
+  test('the same configuration again: the plan has no changes', async () => {
+    await renderRun('again');
+    const plan = await build('plan', 'again');
+    expectSucceeded(plan);
+    expect(plan.exported).toMatchObject({ PLAN_HAS_CHANGES: 'false', PLAN_ADD: '0', PLAN_CHANGE: '0', PLAN_DESTROY: '0' });
+    expect((await analyze(plan)).decision).toBe('no-changes');
+  });
+
+  test('an upgrade that changes the chart version: an in-place update, low risk, applied', async () => {
+    await renderRun('upgrade', { module: { helm_chart_version: '0.16.21' } });
+    const plan = await build('plan', 'upgrade');
+    expectSucceeded(plan);
+    expect(plan.exported).toMatchObject({ PLAN_HAS_CHANGES: 'true', PLAN_ADD: '0', PLAN_DESTROY: '0' });
+    expect(Number(plan.exported.PLAN_CHANGE)).toBeGreaterThan(0);
+    const analysis = await analyze(plan);
+    expect(analysis.risk.level).toBe('low');
+    expect(analysis.changes).toContainEqual({ address: 'module.gateway.module.gateway_agent.terraform_data.helm_release', action: 'update' });
+    expectSucceeded(await build('apply', 'upgrade', { PLAN_PREFIX: plan.exported.PLAN_PREFIX }));
+  });
+});
+
+describe('risk and stale plans', () => {
+  test('renaming the gateway replaces the cluster: high risk, never auto-approved', async () => {
+    await renderRun('rename', { gatewayName: 'gw-renamed', module: { helm_chart_version: '0.16.21' }, approval: { autoApproveS3Upgrades: true } });
+    const plan = await build('plan', 'rename');
+    expectSucceeded(plan);
+    const analysis = await analyze(plan, { trigger: 's3', change: 'upgrade' }, { ...baseConfig, approval: { autoApproveS3Upgrades: true } });
+    expect(analysis.replaced).toContain('module.gateway.terraform_data.cluster');
+    expect(analysis.risk.level).toBe('high');
+    expect(analysis.risk.reasons).toContain('replaces the EKS cluster: module.gateway.terraform_data.cluster');
+    expect(analysis.decision).toBe('ask');
+  });
+
+  test('a plan made before another apply is stale: apply refuses it and says so', async () => {
+    await renderRun('stale-a', { module: { helm_chart_version: '0.16.22' } });
+    await renderRun('stale-b', { module: { helm_chart_version: '0.16.23' } });
+    const planA = await build('plan', 'stale-a');
+    const planB = await build('plan', 'stale-b');
+    expectSucceeded(planA);
+    expectSucceeded(planB);
+    expectSucceeded(await build('apply', 'stale-b', { PLAN_PREFIX: planB.exported.PLAN_PREFIX }));
+
+    const applyA = await build('apply', 'stale-a', { PLAN_PREFIX: planA.exported.PLAN_PREFIX });
+    expect(applyA.status).toBe('FAILED');
+    expect(applyA.exported).toMatchObject({ STEP_STATUS: 'failed', FAILURE_CLASS: 'stale-plan' });
+    const failure = JSON.parse(await getObjectText(artifacts, applyA.exported.FAILURE_REPORT_KEY));
+    expect(failure).toMatchObject({ step: 'apply', failure: 'stale-plan' });
+  });
+});
+
+describe('known failures', () => {
+  test("the seed's Helm name-reuse error during apply is classified with the seed's advice", async () => {
+    const error = 'cannot re-use a name that is still in use';
+    await renderRun('name-reuse', { module: { helm_chart_version: '0.16.23', extra_inputs: { simulate_apply_error: error } } });
+    const plan = await build('plan', 'name-reuse');
+    expectSucceeded(plan);
+    const apply = await build('apply', 'name-reuse', { PLAN_PREFIX: plan.exported.PLAN_PREFIX });
+    expect(apply.status).toBe('FAILED');
+    expect(apply.failedPhase).toBe('BUILD');
+    expect(apply.log).toContain(error);
+    expect(apply.exported.FAILURE_CLASS).toBe('helm-release-name-in-use');
+    const failure = JSON.parse(await getObjectText(artifacts, apply.exported.FAILURE_REPORT_KEY));
+    expect(failure.advice).toContain('helm uninstall apheris-gateway -n apheris');
+  });
+
+  test('a state lock held by someone else fails the plan as state-lock-held, without touching the state', async () => {
+    const lockKey = `${STATE_KEY}.tflock`;
+    const before = await getObjectText(stateBucket, STATE_KEY);
+    await putObject(stateBucket, lockKey, JSON.stringify({ ID: 'f00d', Operation: 'OperationTypeApply', Who: 'someone@elsewhere', Version: '1.11.4', Created: new Date().toISOString(), Path: `${stateBucket}/${STATE_KEY}` }));
+    try {
+      await renderRun('locked');
+      const plan = await build('plan', 'locked');
+      expect(plan.status).toBe('FAILED');
+      expect(plan.exported).toMatchObject({ STEP_STATUS: 'failed', FAILURE_CLASS: 'state-lock-held' });
+      expect(plan.log).toContain('someone@elsewhere');
+      expect(await getObjectText(stateBucket, STATE_KEY)).toBe(before);
+    } finally {
+      await s3Client().send(new DeleteObjectCommand({ Bucket: stateBucket, Key: lockKey }));
+    }
+  });
+
+  test('a bundle that changed since Preflight is refused before terraform runs', async () => {
+    await renderRun('swapped');
+    const plan = await build('plan', 'swapped', { BUNDLE_SHA256: 'ab'.repeat(32), BUNDLE_VERSION_ID: '' });
+    expect(plan.status).toBe('FAILED');
+    expect(plan.exported).toMatchObject({ STEP_STATUS: 'failed', FAILURE_CLASS: 'setup' });
+    expect(plan.exported.FAILURE_MESSAGE).toContain('changed since Preflight checked it');
+    expect(plan.log).not.toContain('$ terraform');
+  });
+});
+
+describe('no secret leaves the build', () => {
+  test('no build log, exported variable or stored object except the state and the plan binary holds a secret', async () => {
+    expect(logs.length).toBeGreaterThan(5);
+    logs.forEach((log, i) => expectNoSecretIn(log, `build log ${i}`));
+    for (const key of await listKeys(artifacts)) {
+      if (key.endsWith('/tfplan') || key.startsWith('releases/')) continue;
+      expectNoSecretIn(await getObjectText(artifacts, key), `s3://${artifacts}/${key}`);
+    }
+    // Sanity: the secret really was in play (the state holds the values that Terraform passed to the module).
+    expect(ALL_CANARIES.some((c) => VALUES_YAML.includes(c))).toBe(true);
+  });
+});
