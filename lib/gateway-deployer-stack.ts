@@ -20,6 +20,7 @@ export class GatewayDeployerStack extends Stack {
   readonly notifications: Notifications;
   readonly terraform: TerraformRunner;
   readonly workflow: Workflow;
+  readonly approverPolicy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: GatewayDeployerStackProps) {
     super(scope, id, props);
@@ -28,13 +29,19 @@ export class GatewayDeployerStack extends Stack {
     this.artifacts = new Artifacts(this, 'Artifacts');
     const { artifactsBucket, stateBucket, table, key } = this.artifacts;
     this.notifications = new Notifications(this, 'Notifications', { key, ...config.notifications });
+    const valuesSecret = secretsmanager.Secret.fromSecretNameV2(this, 'ValuesSecret', config.valuesSecretName);
+    const valuesSecretKey = config.valuesSecretKmsKeyArn ? kms.Key.fromKeyArn(this, 'ValuesSecretKey', config.valuesSecretKmsKeyArn) : undefined;
     this.terraform = new TerraformRunner(this, 'Terraform', {
       artifactsBucket,
       stateBucket,
       key,
+      valuesSecret,
+      ...(valuesSecretKey ? { valuesSecretKey } : {}),
       terraformVersion: config.terraform.version,
+      bundleLimits: config.bundle,
+      managedPolicyArns: config.terraform.managedPolicyArns,
+      ...(config.terraform.permissionsBoundaryArn ? { permissionsBoundaryArn: config.terraform.permissionsBoundaryArn } : {}),
     });
-    const valuesSecret = secretsmanager.Secret.fromSecretNameV2(this, 'ValuesSecret', config.valuesSecretName);
 
     const preflight = new DeployerFunction(this, 'Preflight', {
       handlerDir: 'preflight',
@@ -54,9 +61,7 @@ export class GatewayDeployerStack extends Stack {
     preflight.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [artifactsBucket.bucketArn] }));
     key.grantDecrypt(preflight);
     valuesSecret.grantRead(preflight);
-    if (config.valuesSecretKmsKeyArn) {
-      kms.Key.fromKeyArn(this, 'ValuesSecretKey', config.valuesSecretKmsKeyArn).grantDecrypt(preflight);
-    }
+    valuesSecretKey?.grantDecrypt(preflight);
     table.grant(preflight, 'dynamodb:GetItem');
 
     const renderWorkspace = new DeployerFunction(this, 'RenderWorkspace', {
@@ -78,11 +83,53 @@ export class GatewayDeployerStack extends Stack {
     // Writing SSE-KMS objects needs a data key; exact actions rather than grantEncryptDecrypt's wildcards.
     key.grant(renderWorkspace, 'kms:GenerateDataKey', 'kms:Decrypt');
 
+    const analyzePlan = new DeployerFunction(this, 'AnalyzePlan', {
+      handlerDir: 'analyze-plan',
+      description: 'Summarizes the redacted plan, judges its risk and decides who approves it',
+      environment: { ARTIFACTS_BUCKET: artifactsBucket.bucketName },
+    }).function;
+    analyzePlan.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [artifactsBucket.arnForObjects('plans/*')] }));
+    key.grantDecrypt(analyzePlan);
+
+    const requestApproval = new DeployerFunction(this, 'RequestApproval', {
+      handlerDir: 'request-approval',
+      description: 'Stores the task token of a plan waiting for approval and asks the operators',
+      environment: {
+        ARTIFACTS_BUCKET: artifactsBucket.bucketName,
+        DEPLOYMENTS_TABLE: table.tableName,
+        OPERATORS_TOPIC_ARN: this.notifications.operatorsTopic.topicArn,
+        STACK_NAME: this.stackName,
+      },
+    }).function;
+    table.grant(requestApproval, 'dynamodb:PutItem');
+    requestApproval.addToRolePolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.notifications.operatorsTopic.topicArn] }));
+    key.grant(requestApproval, 'kms:GenerateDataKey', 'kms:Decrypt');
+
     this.workflow = new Workflow(this, 'Workflow', {
       config,
       preflight,
       renderWorkspace,
+      analyzePlan,
+      requestApproval,
+      planProject: this.terraform.planProject,
+      applyProject: this.terraform.applyProject,
       operatorsTopic: this.notifications.operatorsTopic,
+    });
+
+    // Deciding on a plan is an IAM permission: attach this policy to the operators who may approve.
+    // The SendTask* actions cannot be scoped to a resource; the gate is reading the token from the table.
+    this.approverPolicy = new iam.ManagedPolicy(this, 'ApproverPolicy', {
+      description: `Approve or reject Compute Gateway ${config.gatewayName} plans with the deployer CLI`,
+      statements: [
+        new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: ['*'] }),
+        new iam.PolicyStatement({
+          actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+          resources: [table.tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EXECUTION#*'] } },
+        }),
+        new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key.keyArn] }),
+        new iam.PolicyStatement({ actions: ['cloudformation:DescribeStacks'], resources: [this.stackId] }),
+      ],
     });
 
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn, description: 'Start a deployment here' });
@@ -91,6 +138,7 @@ export class GatewayDeployerStack extends Stack {
     new CfnOutput(this, 'DeploymentsTableName', { value: table.tableName });
     new CfnOutput(this, 'OperatorsTopicArn', { value: this.notifications.operatorsTopic.topicArn });
     new CfnOutput(this, 'SupportTopicArn', { value: this.notifications.supportTopic.topicArn });
+    new CfnOutput(this, 'ApproverPolicyArn', { value: this.approverPolicy.managedPolicyArn, description: 'Attach to operators who approve plans' });
     new CfnOutput(this, 'TerraformRoleArn', { value: this.terraform.role.roleArn, description: 'Admitted to the cluster via aws_auth_roles' });
   }
 }

@@ -55,7 +55,7 @@ export interface PreflightResult {
   readonly bundle: {
     readonly bucket: string;
     readonly key: string;
-    readonly versionId?: string;
+    readonly versionId: string;
     readonly sha256: string;
     readonly sizeBytes: number;
     readonly entryCount: number;
@@ -116,7 +116,8 @@ export async function runPreflight(event: PreflightEvent, ports: PreflightPorts,
     bundle: {
       bucket: artifactsBucket,
       key: input.bundleKey,
-      ...(head.versionId ? { versionId: head.versionId } : {}),
+      // Always present ('' for an unversioned bucket): the Plan and Apply states pass it on as it is.
+      versionId: head.versionId ?? '',
       sha256: inspection.sha256,
       sizeBytes: inspection.sizeBytes,
       entryCount: inspection.entryCount,

@@ -1,63 +1,118 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { buildTerraformStepSource } from '../terraform-step-source';
 
 export interface TerraformRunnerProps {
   readonly artifactsBucket: s3.IBucket;
   readonly stateBucket: s3.IBucket;
   readonly key: kms.IKey;
+  readonly valuesSecret: secretsmanager.ISecret;
+  /** The values secret's own KMS key, when it has one. */
+  readonly valuesSecretKey?: kms.IKey;
   /** The Terraform CLI version the builds install and check. */
   readonly terraformVersion: string;
+  /** Limits the builds apply again when they unzip the bundle. */
+  readonly bundleLimits: { readonly maxEntries: number; readonly maxUncompressedBytes: number };
+  /** Managed policies for what the gateway module builds (EKS, VPC, IAM, ...). */
+  readonly managedPolicyArns: readonly string[];
+  /** @default no permissions boundary */
+  readonly permissionsBoundaryArn?: string;
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
 }
 
 /**
- * Where Terraform runs: CodeBuild, with a role of its own. That role is the identity the gateway module's
- * aws-auth ConfigMap admits (added to aws_auth_roles), so every later run can reach the cluster.
+ * Where Terraform runs: two CodeBuild projects (Plan, Apply) sharing one role and one source, the bundled
+ * terraform-step helper. That role is the identity the gateway module's aws-auth ConfigMap admits (added to
+ * aws_auth_roles), so every later run can reach the cluster.
  */
 export class TerraformRunner extends Construct {
   readonly role: iam.Role;
   readonly planProject: codebuild.Project;
+  readonly applyProject: codebuild.Project;
   readonly logGroup: logs.LogGroup;
+  readonly source: s3assets.Asset;
 
   constructor(scope: Construct, id: string, props: TerraformRunnerProps) {
     super(scope, id);
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com'),
       description: 'Runs Terraform for the Compute Gateway; admitted to the cluster through aws_auth_roles',
+      managedPolicies: props.managedPolicyArns.map((arn, i) => iam.ManagedPolicy.fromManagedPolicyArn(this, `Policy${i}`, arn)),
+      ...(props.permissionsBoundaryArn
+        ? { permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyArn(this, 'Boundary', props.permissionsBoundaryArn) }
+        : {}),
     });
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-
-    this.planProject = new codebuild.Project(this, 'Plan', {
-      description: 'terraform init + plan of a rendered gateway workspace',
-      role: this.role,
-      encryptionKey: props.key,
-      buildSpec: codebuild.BuildSpec.fromObject(loadBuildspec('plan.yml')),
-      environment: {
-        buildImage: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0,
-        computeType: codebuild.ComputeType.SMALL,
-        environmentVariables: {
-          TF_VERSION: { value: props.terraformVersion },
-          ARTIFACTS_BUCKET: { value: props.artifactsBucket.bucketName },
+    this.source = new s3assets.Asset(this, 'StepSource', {
+      path: path.join(__dirname, '..', '..', 'buildspecs'),
+      // The helper also bundles lambdas/shared: hash what was built, not the folder.
+      assetHashType: AssetHashType.OUTPUT,
+      bundling: {
+        // Never pulled: local esbuild always succeeds (this machine kind has no Docker engine).
+        image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22-slim'),
+        local: {
+          tryBundle(outputDir: string): boolean {
+            buildTerraformStepSource(outputDir);
+            return true;
+          },
         },
       },
-      // Provider plugins are the slow part of `terraform init`; the S3 cache carries them between builds.
-      cache: codebuild.Cache.bucket(props.artifactsBucket, { prefix: 'codebuild-cache/plan' }),
-      timeout: Duration.minutes(60),
-      logging: { cloudWatch: { logGroup: this.logGroup } },
     });
+
+    const project = (name: 'Plan' | 'Apply', buildspec: string, description: string) =>
+      new codebuild.Project(this, name, {
+        description,
+        role: this.role,
+        encryptionKey: props.key,
+        source: codebuild.Source.s3({ bucket: this.source.bucket, path: this.source.s3ObjectKey }),
+        buildSpec: codebuild.BuildSpec.fromObject(loadBuildspec(buildspec)),
+        environment: {
+          buildImage: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0,
+          computeType: codebuild.ComputeType.SMALL,
+          environmentVariables: {
+            TF_VERSION: { value: props.terraformVersion },
+            ARTIFACTS_BUCKET: { value: props.artifactsBucket.bucketName },
+            BUNDLE_MAX_ENTRIES: { value: String(props.bundleLimits.maxEntries) },
+            BUNDLE_MAX_UNCOMPRESSED_BYTES: { value: String(props.bundleLimits.maxUncompressedBytes) },
+          },
+        },
+        // Provider plugins are the slow part of `terraform init`; the S3 cache carries them between builds.
+        cache: codebuild.Cache.bucket(props.artifactsBucket, { prefix: `codebuild-cache/${name.toLowerCase()}` }),
+        timeout: Duration.minutes(name === 'Plan' ? 30 : 90),
+        logging: { cloudWatch: { logGroup: this.logGroup, prefix: name.toLowerCase() } },
+      });
+    this.planProject = project('Plan', 'plan.yml', 'terraform init + plan of a rendered gateway workspace; stores the plan and a redacted copy');
+    this.applyProject = project('Apply', 'apply.yml', 'terraform apply of exactly the saved, approved plan');
+
+    this.source.grantRead(this.role);
     props.stateBucket.grantReadWrite(this.role);
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject', 's3:GetObjectVersion'],
+        resources: ['releases/*', 'workspaces/*', 'plans/*'].map((p) => props.artifactsBucket.arnForObjects(p)),
+      }),
+    );
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.artifactsBucket.bucketArn] }));
+    this.role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: ['plans/*', 'reports/*'].map((p) => props.artifactsBucket.arnForObjects(p)) }),
+    );
+    props.key.grantEncryptDecrypt(this.role);
+    props.valuesSecret.grantRead(this.role);
+    props.valuesSecretKey?.grantDecrypt(this.role);
   }
 }
 

@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -11,8 +12,12 @@ export interface WorkflowProps {
   readonly config: GatewayConfig;
   readonly preflight: lambda.IFunction;
   readonly renderWorkspace: lambda.IFunction;
+  readonly analyzePlan: lambda.IFunction;
+  readonly requestApproval: lambda.IFunction;
+  readonly planProject: codebuild.IProject;
+  readonly applyProject: codebuild.IProject;
   readonly operatorsTopic: sns.ITopic;
-  /** @default Duration.hours(48): room for a 24 h approval wait plus the Terraform runs */
+  /** @default Duration.hours(48): room for the approval wait plus the Terraform runs */
   readonly timeout?: Duration;
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
@@ -27,6 +32,8 @@ export const TRANSIENT_LAMBDA_ERRORS = [
   'Lambda.ClientExecutionTimeoutException',
 ];
 export const TRANSIENT_SDK_ERRORS = ['ThrottlingException', 'TooManyRequestsException', 'ServiceUnavailable', 'InternalFailure', 'InternalError', 'SlowDown', 'TimeoutError'];
+/** CodeBuild refusing to start a build. A build that ran and failed (States.TaskFailed) is never retried. */
+export const TRANSIENT_CODEBUILD_ERRORS = ['CodeBuild.AccountLimitExceededException', 'CodeBuild.CodeBuildException', 'CodeBuild.AWSCodeBuildException'];
 
 /**
  * The state machine "GatewayDeployment": the seed's procedure as states. Data between states is small and
@@ -39,7 +46,8 @@ export class Workflow extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkflowProps) {
     super(scope, id);
-    const configJson = JSON.stringify(props.config);
+    const { config } = props;
+    const configJson = JSON.stringify(config);
 
     const failed = new sfn.Fail(this, 'DeploymentFailed', {
       comment: 'The run stopped; the operators topic has the error and its cause.',
@@ -49,10 +57,10 @@ export class Workflow extends Construct {
     const notifyFailure = new tasks.SnsPublish(this, 'NotifyFailure', {
       comment: 'Tell operators which step failed and why (issue #4 adds the full failure report).',
       topic: props.operatorsTopic,
-      subject: `Compute Gateway ${props.config.gatewayName}: deployment failed`,
+      subject: `Compute Gateway ${config.gatewayName}: deployment failed`,
       message: sfn.TaskInput.fromJsonPathAt(
         sfn.JsonPath.format(
-          `Deployment of gateway ${props.config.gatewayName} failed.\nExecution: {}\nError: {}\nCause: {}`,
+          `Deployment of gateway ${config.gatewayName} failed.\nExecution: {}\nError: {}\nCause: {}`,
           sfn.JsonPath.stringAt('$$.Execution.Id'),
           sfn.JsonPath.stringAt('$.error.Error'),
           sfn.JsonPath.stringAt('$.error.Cause'),
@@ -64,6 +72,7 @@ export class Workflow extends Construct {
     // A failed notification must not hide the run's own error.
     notifyFailure.addCatch(failed, { resultPath: sfn.JsonPath.DISCARD });
     notifyFailure.next(failed);
+    const catchAll = (state: sfn.TaskStateBase) => state.addCatch(notifyFailure, { resultPath: '$.error' });
 
     const receive = new sfn.Pass(this, 'ReceiveRequest', {
       comment: 'Keep the operator input under $.request, so every later state works on an object whatever was typed.',
@@ -76,26 +85,92 @@ export class Workflow extends Construct {
       resultPath: '$.preflight',
     });
     const renderWorkspace = this.lambdaStep('RenderWorkspace', props.renderWorkspace, {
-      comment: 'Adding necessary Terraform files: gateway.tf.json, providers.tf.json, backend.tf.json, variables.tf.json.',
+      comment: 'Adding necessary Terraform files: gateway, providers, backend, variables and outputs as Terraform JSON.',
       payload: { config: configJson, 'runId.$': '$$.Execution.Name', 'preflight.$': '$.preflight' },
       resultPath: '$.workspace',
     });
-    for (const step of [preflight, renderWorkspace]) step.addCatch(notifyFailure, { resultPath: '$.error' });
 
-    const workspaceReady = new sfn.Succeed(this, 'WorkspaceReady', {
-      comment: 'The workspace is in S3 under $.workspace.workspacePrefix; the Terraform runs follow it (issue #3).',
+    const runOverrides = {
+      GATEWAY: { value: config.gatewayName },
+      RUN_ID: { value: sfn.JsonPath.stringAt('$$.Execution.Name') },
+      WORKSPACE_PREFIX: { value: sfn.JsonPath.stringAt('$.workspace.workspacePrefix') },
+      BUNDLE_KEY: { value: sfn.JsonPath.stringAt('$.preflight.bundle.key') },
+      BUNDLE_VERSION_ID: { value: sfn.JsonPath.stringAt('$.preflight.bundle.versionId') },
+      BUNDLE_SHA256: { value: sfn.JsonPath.stringAt('$.preflight.bundle.sha256') },
+      VALUES_SECRET_ARN: { value: sfn.JsonPath.stringAt('$.preflight.values.secretArn') },
+      VALUES_SECRET_VERSION_ID: { value: sfn.JsonPath.stringAt('$.preflight.values.versionId') },
+    };
+    const plan = this.buildStep('Plan', props.planProject, {
+      comment: 'Running terraform init, then plan -out: the plan binary and a redacted plan go to S3.',
+      overrides: runOverrides,
+      resultPath: '$.plan',
     });
+    const analyzePlan = this.lambdaStep('AnalyzePlan', props.analyzePlan, {
+      comment: '"Plan: X to add, Y to change, Z to destroy", replaced addresses, risk, and who must approve.',
+      payload: { config: configJson, 'preflight.$': '$.preflight', 'plan.$': '$.plan' },
+      resultPath: '$.analysis',
+    });
+
+    const requestApproval = new tasks.LambdaInvoke(this, 'RequestApproval', {
+      comment: '"Do you want to perform these actions?" asked of operators; the CLI answers with the stored task token.',
+      lambdaFunction: props.requestApproval,
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      payload: sfn.TaskInput.fromObject({
+        taskToken: sfn.JsonPath.taskToken,
+        'executionArn.$': '$$.Execution.Id',
+        'executionName.$': '$$.Execution.Name',
+        config: configJson,
+        'preflight.$': '$.preflight',
+        'analysis.$': '$.analysis',
+      }),
+      taskTimeout: sfn.Timeout.duration(Duration.hours(config.approval.timeoutHours)),
+      resultPath: '$.approval',
+    });
+    requestApproval.addRetry({ errors: TRANSIENT_LAMBDA_ERRORS, interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+    const approvalTimedOut = new sfn.Pass(this, 'ApprovalTimedOut', {
+      comment: 'Name the timeout for operators: nobody answered in time, nothing was applied.',
+      parameters: {
+        Error: 'ApprovalTimedOut',
+        Cause: `no operator approved or rejected the plan within ${config.approval.timeoutHours} h; nothing was applied`,
+      },
+      resultPath: '$.error',
+    });
+    approvalTimedOut.next(notifyFailure);
+    requestApproval.addCatch(approvalTimedOut, { errors: [sfn.Errors.TIMEOUT], resultPath: '$.error' });
+
+    const autoApprove = new sfn.Pass(this, 'AutoApprove', {
+      comment: 'Recorded like a person\'s decision: the configuration approved it, and why.',
+      parameters: { approved: true, decidedBy: 'policy: approval.autoApproveS3Upgrades', 'reason.$': '$.analysis.because' },
+      resultPath: '$.approval',
+    });
+
+    const apply = this.buildStep('Apply', props.applyProject, {
+      comment: 'Running terraform apply of exactly the saved plan; outputs and known failures go to S3.',
+      overrides: { ...runOverrides, PLAN_PREFIX: { value: sfn.JsonPath.stringAt('$.analysis.planPrefix') } },
+      resultPath: '$.apply',
+    });
+
+    for (const step of [preflight, renderWorkspace, plan, analyzePlan, requestApproval, apply]) catchAll(step);
+
+    const applied = new sfn.Succeed(this, 'Applied', { comment: 'The saved plan is applied; verification follows it (issue #4).' });
+    const nothingToApply = new sfn.Succeed(this, 'NothingToApply', { comment: 'The plan had no changes; verification follows it (issue #4).' });
+    apply.next(applied);
+
+    const gate = new sfn.Choice(this, 'ApprovalGate', { comment: 'Auto-approve only when the policy allows it and the plan is low risk.' })
+      .when(sfn.Condition.stringEquals('$.analysis.decision', 'no-changes'), nothingToApply)
+      .when(sfn.Condition.stringEquals('$.analysis.decision', 'auto-approve'), autoApprove.next(apply))
+      .otherwise(requestApproval.next(apply));
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      stateMachineName: `GatewayDeployment-${props.config.gatewayName}`,
+      stateMachineName: `GatewayDeployment-${config.gatewayName}`,
       stateMachineType: sfn.StateMachineType.STANDARD,
       queryLanguage: sfn.QueryLanguage.JSON_PATH,
-      definitionBody: sfn.DefinitionBody.fromChainable(receive.next(preflight).next(renderWorkspace).next(workspaceReady)),
-      timeout: props.timeout ?? Duration.hours(48),
+      definitionBody: sfn.DefinitionBody.fromChainable(receive.next(preflight).next(renderWorkspace).next(plan).next(analyzePlan).next(gate)),
+      timeout: props.timeout ?? Duration.hours(config.approval.timeoutHours + 24),
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
@@ -116,6 +191,24 @@ export class Workflow extends Construct {
     });
     step.addRetry({ errors: TRANSIENT_LAMBDA_ERRORS, interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
     step.addRetry({ errors: TRANSIENT_SDK_ERRORS, interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+    return step;
+  }
+
+  private buildStep(
+    id: string,
+    project: codebuild.IProject,
+    opts: { comment: string; overrides: Record<string, codebuild.BuildEnvironmentVariable>; resultPath: string },
+  ): tasks.CodeBuildStartBuild {
+    const step = new tasks.CodeBuildStartBuild(this, id, {
+      comment: opts.comment,
+      project,
+      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      environmentVariablesOverride: opts.overrides,
+      // Only the build id and the exported variables: the Build object repeats every override and phase.
+      resultSelector: { 'buildId.$': '$.Build.Id', 'exported.$': '$.Build.ExportedEnvironmentVariables' },
+      resultPath: opts.resultPath,
+    });
+    step.addRetry({ errors: TRANSIENT_CODEBUILD_ERRORS, interval: Duration.seconds(30), maxAttempts: 3, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
     return step;
   }
 }

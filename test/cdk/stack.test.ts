@@ -80,9 +80,11 @@ describe('notifications', () => {
 describe('lambdas', () => {
   const functions = template.findResources('AWS::Lambda::Function');
 
-  test('Preflight and RenderWorkspace run on Node 22, arm64, with tracing and a retained log group', () => {
-    const handlers = Object.values(functions).filter((f) => f.Properties.Environment?.Variables?.ARTIFACTS_BUCKET);
-    expect(handlers).toHaveLength(2);
+  test('every handler runs on Node 22, arm64, with tracing and a retained log group', () => {
+    const handlers = Object.values(functions).filter((f) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME);
+    expect(handlers.map((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).sort()).toEqual(
+      ['analyze-plan', 'preflight', 'render-workspace', 'request-approval'].map((h) => `gateway-deployer-${h}`),
+    );
     for (const fn of handlers) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
       expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
@@ -127,11 +129,65 @@ describe('lambdas', () => {
 });
 
 describe('Terraform runner', () => {
-  test('a CodeBuild project with its own role, KMS, an S3 cache and the pinned Terraform version', () => {
-    template.hasResourceProperties('AWS::CodeBuild::Project', {
-      EncryptionKey: Match.anyValue(),
-      Cache: Match.objectLike({ Type: 'S3' }),
-      Environment: Match.objectLike({ EnvironmentVariables: Match.arrayWith([{ Name: 'TF_VERSION', Type: 'PLAINTEXT', Value: '1.11.4' }]) }),
+  const projects = template.findResources('AWS::CodeBuild::Project');
+
+  test('Plan and Apply projects: the shared role, KMS, an S3 cache, the pinned Terraform, the helper as S3 source', () => {
+    expect(Object.keys(projects)).toHaveLength(2);
+    for (const project of Object.values(projects)) {
+      expect(project.Properties).toMatchObject({
+        EncryptionKey: expect.anything(),
+        Cache: expect.objectContaining({ Type: 'S3' }),
+        Source: expect.objectContaining({ Type: 'S3' }),
+        ServiceRole: { 'Fn::GetAtt': [stack.getLogicalId(stack.terraform.role.node.defaultChild as never), 'Arn'] },
+      });
+      expect(project.Properties.Environment.EnvironmentVariables).toContainEqual({ Name: 'TF_VERSION', Type: 'PLAINTEXT', Value: '1.11.4' });
+    }
+  });
+
+  test.each([
+    ['plan', 'PLAN_JSON_KEY'],
+    ['apply', 'APPLY_REPORT_KEY'],
+  ])('the %s buildspec is the file in buildspecs/, exporting %s', (step, exported) => {
+    const specs = Object.values(projects).map((p) => JSON.parse(p.Properties.Source.BuildSpec));
+    const spec = specs.find((sp) => sp.phases.build.commands.some((c: string) => c.includes(`terraform-step.js" ${step}`)));
+    expect(spec).toBeDefined();
+    expect(spec.env['exported-variables']).toContain(exported);
+    expect(spec.cache.paths[0]).toContain('plugin-cache');
+  });
+
+  test('the Terraform role gets AdministratorAccess by default, or the configured policies and boundary', () => {
+    const roleId = stack.getLogicalId(stack.terraform.role.node.defaultChild as never);
+    expect(template.toJSON().Resources[roleId].Properties.ManagedPolicyArns).toEqual(['arn:aws:iam::aws:policy/AdministratorAccess']);
+    const custom = synth({ terraform: { managedPolicyArns: ['arn:aws:iam::123456789012:policy/gateway-terraform'], permissionsBoundaryArn: 'arn:aws:iam::123456789012:policy/boundary' } });
+    const customRole = custom.template.toJSON().Resources[custom.stack.getLogicalId(custom.stack.terraform.role.node.defaultChild as never)];
+    expect(customRole.Properties).toMatchObject({
+      ManagedPolicyArns: ['arn:aws:iam::123456789012:policy/gateway-terraform'],
+      PermissionsBoundary: 'arn:aws:iam::123456789012:policy/boundary',
+    });
+  });
+
+  test('the Terraform role may read the values secret and write only plans/ and reports/ in the artifacts bucket', () => {
+    const roleId = stack.getLogicalId(stack.terraform.role.node.defaultChild as never);
+    const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))!;
+    const statements = policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>;
+    const puts = statements.filter((st) => [st.Action].flat().includes('s3:PutObject'));
+    expect(JSON.stringify(puts)).toContain('/plans/*');
+    expect(JSON.stringify(puts)).toContain('/reports/*');
+    expect(JSON.stringify(puts)).not.toContain('/releases/');
+    expect(statements.some((st) => [st.Action].flat().includes('secretsmanager:GetSecretValue'))).toBe(true);
+  });
+});
+
+describe('approval permission', () => {
+  test('an approver policy is an output, scoped to the table items of executions', () => {
+    template.hasOutput('ApproverPolicyArn', {});
+    template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: ['states:SendTaskFailure', 'states:SendTaskSuccess'], Resource: '*' }),
+          Match.objectLike({ Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EXECUTION#*'] } } }),
+        ]),
+      },
     });
   });
 });
@@ -150,15 +206,60 @@ describe('state machine', () => {
     expect(def.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
   });
 
-  test('runs ReceiveRequest → Preflight → RenderWorkspace → WorkspaceReady', () => {
+  test('runs ReceiveRequest → Preflight → RenderWorkspace → Plan → AnalyzePlan → ApprovalGate', () => {
     expect(def.StartAt).toBe('ReceiveRequest');
     expect(def.States.ReceiveRequest.Next).toBe('Preflight');
     expect(def.States.Preflight.Next).toBe('RenderWorkspace');
-    expect(def.States.RenderWorkspace.Next).toBe('WorkspaceReady');
-    expect(def.States.WorkspaceReady.Type).toBe('Succeed');
+    expect(def.States.RenderWorkspace.Next).toBe('Plan');
+    expect(def.States.Plan.Next).toBe('AnalyzePlan');
+    expect(def.States.AnalyzePlan.Next).toBe('ApprovalGate');
   });
 
-  test.each(['Preflight', 'RenderWorkspace'])('%s retries transient errors and catches the rest into NotifyFailure', (name) => {
+  test('the gate: no changes ends the run, auto-approve goes straight to Apply, otherwise an operator is asked', () => {
+    const gate = def.States.ApprovalGate as unknown as { Type: string; Choices: Array<{ Variable: string; StringEquals: string; Next: string }>; Default: string };
+    expect(gate.Type).toBe('Choice');
+    expect(gate.Choices).toEqual([
+      { Variable: '$.analysis.decision', StringEquals: 'no-changes', Next: 'NothingToApply' },
+      { Variable: '$.analysis.decision', StringEquals: 'auto-approve', Next: 'AutoApprove' },
+    ]);
+    expect(gate.Default).toBe('RequestApproval');
+    expect(def.States.AutoApprove.Next).toBe('Apply');
+    expect(def.States.RequestApproval.Next).toBe('Apply');
+    expect(def.States.Apply.Next).toBe('Applied');
+  });
+
+  test('RequestApproval waits for a task token, with the configured timeout, and names a timeout', () => {
+    const state = def.States.RequestApproval;
+    expect(state.Resource).toMatch(/:states:::lambda:invoke\.waitForTaskToken$/);
+    expect(state.TimeoutSeconds).toBe(24 * 3600);
+    expect(state.Parameters).toMatchObject({ Payload: { 'taskToken.$': '$$.Task.Token', 'executionName.$': '$$.Execution.Name' } });
+    expect(state.Catch).toEqual([
+      { ErrorEquals: ['States.Timeout'], Next: 'ApprovalTimedOut', ResultPath: '$.error' },
+      { ErrorEquals: ['States.ALL'], Next: 'NotifyFailure', ResultPath: '$.error' },
+    ]);
+    expect(def.States.ApprovalTimedOut).toMatchObject({ Type: 'Pass', Next: 'NotifyFailure', Parameters: { Error: 'ApprovalTimedOut' } });
+  });
+
+  test('the approval timeout comes from the config', () => {
+    const t = synth({ approval: { timeoutHours: 4 } }).template;
+    expect(definitionOf(t).States.RequestApproval.TimeoutSeconds).toBe(4 * 3600);
+  });
+
+  test.each(['Plan', 'Apply'])('%s runs its CodeBuild project synchronously with the run as overrides, keeping only the exported variables', (name) => {
+    const state = def.States[name];
+    expect(state.Resource).toMatch(/:states:::codebuild:startBuild\.sync$/);
+    const overrides = (state.Parameters!.EnvironmentVariablesOverride as Array<{ Name: string; 'Value.$'?: string }>).map((o) => o.Name);
+    expect(overrides).toEqual(expect.arrayContaining(['RUN_ID', 'WORKSPACE_PREFIX', 'BUNDLE_KEY', 'BUNDLE_VERSION_ID', 'BUNDLE_SHA256', 'VALUES_SECRET_ARN', 'VALUES_SECRET_VERSION_ID']));
+    if (name === 'Apply') expect(overrides).toContain('PLAN_PREFIX');
+    expect(state.ResultSelector).toEqual({ 'buildId.$': '$.Build.Id', 'exported.$': '$.Build.ExportedEnvironmentVariables' });
+    // A failed build is never retried: that would apply twice.
+    const retried = state.Retry!.flatMap((r) => r.ErrorEquals);
+    expect(retried).not.toContain('States.TaskFailed');
+    expect(retried).not.toContain('States.ALL');
+    expect(state.Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: 'NotifyFailure', ResultPath: '$.error' }]);
+  });
+
+  test.each(['Preflight', 'RenderWorkspace', 'AnalyzePlan'])('%s retries transient errors and catches the rest into NotifyFailure', (name) => {
     const state = def.States[name];
     expect(state.Type).toBe('Task');
     expect(state.Retry!.flatMap((r) => r.ErrorEquals)).toEqual(expect.arrayContaining(['Lambda.ServiceException', 'Lambda.TooManyRequestsException', 'ThrottlingException']));

@@ -13,6 +13,8 @@ import validVersion from 'semver/functions/valid';
  * the "Inputs" section of the module's README.md and should be able to copy names from it unchanged.
  */
 
+const ADMINISTRATOR_ACCESS = 'arn:aws:iam::aws:policy/AdministratorAccess';
+
 const awsAccountId = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
 const awsRegion = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'must be an AWS region such as eu-central-1');
 const semverString = z
@@ -134,8 +136,17 @@ export const gatewayConfigSchema = z.strictObject({
   terraform: z
     .strictObject({
       version: semverString.default('1.11.4'),
+      /**
+       * What the Terraform role may do in the account. The gateway module builds a VPC, an EKS cluster, IAM roles
+       * and node pools, so the default is AdministratorAccess, as the seed's operator has; narrow it with a
+       * permissions boundary or your own policies.
+       */
+      managedPolicyArns: z
+        .array(z.string().regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/.+$/, 'must be an IAM managed policy ARN'))
+        .default([ADMINISTRATOR_ACCESS]),
+      permissionsBoundaryArn: z.string().regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/.+$/, 'must be an IAM managed policy ARN').optional(),
     })
-    .default({ version: '1.11.4' }),
+    .default({ version: '1.11.4', managedPolicyArns: [ADMINISTRATOR_ACCESS] }),
   /** The seed's terraform_backend.tf. Without a bucket, the stack's own state bucket is used. */
   backend: z
     .strictObject({

@@ -67,15 +67,18 @@ export function maskSensitive(value: unknown, mask: unknown): unknown {
 }
 
 /**
- * Every form in which a secret string can stand in text: as is, and escaped inside a JSON string. Longest
- * first, so a secret that contains another is replaced whole.
+ * Every form in which a secret string can stand in text: as is, and escaped once, twice or three times inside
+ * JSON strings (a password inside jsonencode() inside a plan inside a log). Longest first, so a secret that
+ * contains another is replaced whole.
  */
 export function secretForms(secrets: readonly string[]): string[] {
   const forms = new Set<string>();
   for (const secret of secrets) {
-    if (!secret) continue;
-    forms.add(secret);
-    forms.add(JSON.stringify(secret).slice(1, -1));
+    let form = secret;
+    for (let level = 0; form && level < 4; level += 1) {
+      forms.add(form);
+      form = JSON.stringify(form).slice(1, -1);
+    }
   }
   return [...forms].sort((a, b) => b.length - a.length);
 }
@@ -113,7 +116,20 @@ export function redactPlan(plan: TerraformPlan, secrets: readonly string[]): Ter
     resource_drift: (plan.resource_drift ?? []).map((rc) => ({ ...rc, change: redactChange(rc.change) })),
     output_changes: Object.fromEntries(Object.entries(plan.output_changes ?? {}).map(([name, oc]) => [name, redactChange(oc)])),
   };
-  return JSON.parse(redactText(JSON.stringify(kept), secrets)) as TerraformPlan;
+  return redactValues(kept, secrets) as TerraformPlan;
+}
+
+/**
+ * Redacts every string (and key) of a JSON value except the change actions: a secret that happens to read
+ * "delete" must not turn a destroy into something the risk check cannot see.
+ */
+export function redactValues(value: unknown, secrets: readonly string[], key?: string): unknown {
+  if (typeof value === 'string') return key === 'actions' ? value : redactText(value, secrets);
+  if (Array.isArray(value)) return value.map((item) => redactValues(item, secrets, key));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [redactText(k, secrets), redactValues(v, secrets, k)]));
+  }
+  return value;
 }
 
 export type SummaryAction = 'create' | 'update' | 'replace' | 'delete';
@@ -183,10 +199,15 @@ export interface RiskVerdict {
 
 /** What a gateway cannot lose without an outage: matched on the resource type or on the address. */
 const CRITICAL: ReadonlyArray<{ readonly what: string; readonly type?: RegExp; readonly address: RegExp }> = [
-  { what: 'the EKS cluster', type: /^aws_eks_(cluster|addon|access_entry)$/, address: /(^|[._])(eks|cluster)([._[]|$)/ },
+  // Node groups first: their type and address also contain "eks".
   { what: 'node groups', type: /^aws_(eks_node_group|eks_fargate_profile|autoscaling_group|launch_template)$/, address: /node_?group/ },
   { what: 'Karpenter node pools', address: /karpenter|node_?pool/ },
-  { what: 'the VPC or its subnets', type: /^aws_(vpc|subnet|nat_gateway|internet_gateway|route_table|route|vpc_endpoint)/, address: /(^|\.)module\.vpc\.|(^|[._])(vpc|subnet)s?([._[]|$)/ },
+  { what: 'the EKS cluster', type: /^aws_eks_(cluster|addon|access_entry)$/, address: /(^|[._])(eks|cluster)([._[]|$)/ },
+  {
+    what: 'the VPC or its subnets',
+    type: /^aws_(vpc|vpc_endpoint|subnet|nat_gateway|internet_gateway|egress_only_internet_gateway|route|route_table|route_table_association|eip)$/,
+    address: /(^|\.)module\.vpc\.|(^|[._])(vpc|subnet)s?([._[]|$)/,
+  },
   { what: 'IAM', type: /^aws_iam_/, address: /(^|[._])iam([._]|$)/ },
 ];
 

@@ -24,7 +24,8 @@ const RULES: ReadonlyArray<{ readonly failure: Exclude<FailureClass, 'unknown'>;
   },
   {
     failure: 'state-lock-held',
-    pattern: /Error acquiring the state lock/i,
+    // Only with Lock Info: the same error without it is a permission problem, not another run.
+    pattern: /Error acquiring the state lock[\s\S]*Lock Info/i,
     summary: 'another run holds the Terraform state lock',
     advice:
       'Wait for the other run to finish. If no run is active, the lock is stale: check who holds it (the Lock Info ' +

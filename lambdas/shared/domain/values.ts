@@ -109,5 +109,9 @@ export function secretStrings(values: GatewayValues, minLength = 6): string[] {
     }
   };
   walk(values);
+  // Terraform's output is redacted line by line, so a multi-line secret is also redacted by its lines.
+  for (const secret of [...out]) {
+    if (secret.includes('\n')) secret.split('\n').filter((line) => line.trim().length >= minLength).forEach((line) => out.add(line));
+  }
   return [...out];
 }

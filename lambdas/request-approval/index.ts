@@ -1,0 +1,23 @@
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { env } from '../shared/adapters/aws';
+import { storePendingApproval } from '../shared/adapters/approvals';
+import { logger } from '../shared/adapters/logger';
+import { requestApproval, type RequestApprovalEvent, type RequestApprovalPorts } from './request';
+
+const sns = new SNSClient({});
+const table = env('DEPLOYMENTS_TABLE');
+const topicArn = env('OPERATORS_TOPIC_ARN');
+const deployment = { artifactsBucket: env('ARTIFACTS_BUCKET'), stackName: env('STACK_NAME'), region: env('AWS_REGION') };
+
+const ports: RequestApprovalPorts = {
+  store: (approval) => storePendingApproval(table, approval),
+  async publish(subject, text) {
+    await sns.send(new PublishCommand({ TopicArn: topicArn, Subject: subject, Message: text }));
+  },
+  now: () => new Date(),
+};
+
+export async function handler(event: RequestApprovalEvent): Promise<void> {
+  await requestApproval(event, ports, deployment);
+  logger.info('approval requested', { execution: event.executionName, gateway: event.preflight.gateway, line: event.analysis.line });
+}

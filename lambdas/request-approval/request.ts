@@ -1,0 +1,70 @@
+import { parseConfigJson } from '../shared/domain/gateway-config';
+import { approvalRequestMessage } from '../shared/domain/messages';
+import type { PendingApproval } from '../shared/adapters/approvals';
+
+/**
+ * The seed's "Only 'yes' will be accepted", asked of operators: the task token is stored (never mailed), the
+ * plan is described, and the state machine waits until the CLI answers or the timeout ends the run.
+ */
+
+export interface RequestApprovalEvent {
+  readonly taskToken: string;
+  readonly executionArn: string;
+  readonly executionName: string;
+  readonly config: string;
+  readonly preflight: { readonly gateway: string; readonly version: string; readonly previousVersion: string | null; readonly change: string };
+  readonly analysis: {
+    readonly line: string;
+    readonly changes: ReadonlyArray<{ readonly address: string; readonly action: string }>;
+    readonly changesNotListed: number;
+    readonly risk: { readonly level: string; readonly reasons: readonly string[] };
+    readonly because: string;
+    readonly planTextKey: string;
+    readonly planJsonKey: string;
+  };
+}
+
+export interface RequestApprovalPorts {
+  store(approval: PendingApproval): Promise<void>;
+  publish(subject: string, text: string): Promise<void>;
+  now(): Date;
+}
+
+export interface Deployment {
+  readonly artifactsBucket: string;
+  readonly stackName: string;
+  readonly region: string;
+}
+
+export async function requestApproval(event: RequestApprovalEvent, ports: RequestApprovalPorts, deployment: Deployment): Promise<void> {
+  const config = parseConfigJson(event.config);
+  const now = ports.now();
+  await ports.store({
+    executionName: event.executionName,
+    executionArn: event.executionArn,
+    gateway: event.preflight.gateway,
+    taskToken: event.taskToken,
+    requestedAt: now.toISOString(),
+    expiresAt: Math.floor(now.getTime() / 1000) + (config.approval.timeoutHours + 24) * 3600,
+  });
+  const s3Url = (key: string) => `s3://${deployment.artifactsBucket}/${key}`;
+  const message = approvalRequestMessage({
+    gateway: event.preflight.gateway,
+    executionName: event.executionName,
+    stackName: deployment.stackName,
+    region: deployment.region,
+    fromVersion: event.preflight.previousVersion,
+    toVersion: event.preflight.version,
+    change: event.preflight.change,
+    line: event.analysis.line,
+    changes: event.analysis.changes,
+    changesNotListed: event.analysis.changesNotListed,
+    riskLevel: event.analysis.risk.level,
+    riskReasons: event.analysis.risk.reasons,
+    because: event.analysis.because,
+    planTextUrl: s3Url(event.analysis.planTextKey),
+    planJsonUrl: s3Url(event.analysis.planJsonKey),
+    timeoutHours: config.approval.timeoutHours,
+  });
+  await ports.publish(message.subject, message.text);
+}

@@ -1,0 +1,130 @@
+import { diagnoseTerraformFailure } from '../../lambdas/shared/domain/terraform-failures';
+
+/** The seed HOWTO's FAQ, "How do I solve Error: cannot re-use a name that is still in use ?", verbatim. */
+const NAME_IN_USE = [
+  'module.gateway.module.gateway_agent[0].helm_release.gateway_agent[0]: Creating...',
+  '╷',
+  '│ Error: cannot re-use a name that is still in use',
+  '│',
+  '│   with module.gateway.module.gateway_agent[0].helm_release.gateway_agent[0],',
+  '│   on .terraform/modules/gateway.gateway_agent/gateway/modules/gateway_agent/gateway_agent.tf line 17, in resource "helm_release" "gateway_agent":',
+  '│   17: resource "helm_release" "gateway_agent" {',
+  '╵',
+].join('\n');
+
+const LOCK_HELD = [
+  'Acquiring state lock. This may take a few moments...',
+  '╷',
+  '│ Error: Error acquiring the state lock',
+  '│ ',
+  '│ Error message: operation error S3: PutObject, https response error StatusCode: 412, RequestID: 8QF2, HostID: x,',
+  '│ api error PreconditionFailed: At least one of the pre-conditions you specified did not hold',
+  '│ Lock Info:',
+  '│   ID:        2f1c9a4e-7b3d-4c5e-9f60-1a2b3c4d5e6f',
+  '│   Path:      gateway-deployer-state-123456789012/gateways/prod/terraform.tfstate',
+  '│   Operation: OperationTypeApply',
+  '│   Who:       root@ip-10-0-1-23',
+  '│   Version:   1.9.8',
+  '│   Created:   2025-06-01 10:00:00.000000000 +0000 UTC',
+  '│   Info:      ',
+  '│ ',
+  '│ ',
+  '│ Terraform acquires a state lock to protect the state from being written',
+  '│ by multiple users at the same time. Please resolve the issue above and try',
+  '│ again. For most commands, you can disable locking with the "-lock=false"',
+  '│ flag, but this is not recommended.',
+  '╵',
+].join('\n');
+
+const STALE_PLAN = [
+  '╷',
+  '│ Error: Saved plan is stale',
+  '│ ',
+  '│ The given plan file can no longer be applied because the state was changed by another operation after the',
+  '│ plan was created.',
+  '╵',
+].join('\n');
+
+describe('diagnoseTerraformFailure', () => {
+  test("the seed FAQ's name-reuse error: the FAQ's advice, with the exact helm uninstall command", () => {
+    const d = diagnoseTerraformFailure(NAME_IN_USE);
+    expect(d.failure).toBe('helm-release-name-in-use');
+    expect(d.advice).toContain('helm uninstall apheris-gateway -n apheris');
+    expect(d.advice).toMatch(/not managed by another system/);
+    expect(d.advice).toMatch(/run the deployment again/);
+    expect(d.summary).toMatch(/Helm release/);
+    expect(d.firstError).toBe('cannot re-use a name that is still in use');
+  });
+
+  test('a held state lock (with Lock Info) points at the lock and force-unlock', () => {
+    const d = diagnoseTerraformFailure(LOCK_HELD);
+    expect(d.failure).toBe('state-lock-held');
+    expect(d.advice).toMatch(/Lock Info/);
+    expect(d.advice).toMatch(/terraform force-unlock/);
+    expect(d.firstError).toBe('Error acquiring the state lock');
+  });
+
+  test('a stale saved plan says to start again', () => {
+    const d = diagnoseTerraformFailure(STALE_PLAN);
+    expect(d.failure).toBe('stale-plan');
+    expect(d.advice).toMatch(/Start the deployment again/);
+    expect(d.firstError).toBe('Saved plan is stale');
+  });
+
+  test.each([
+    ['AccessDenied', '│ Error: reading EKS Cluster (apheris-gateway): operation error EKS: DescribeCluster, https response error StatusCode: 403, api error AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/x/y is not authorized to perform: eks:DescribeCluster'],
+    ['Unauthorized', '│ Error: Kubernetes cluster unreachable: the server has asked for the client to provide credentials\n│ Error: Unauthorized'],
+    ['ExpiredToken', '│ Error: validating provider credentials: retrieving caller identity from STS: operation error STS: GetCallerIdentity, api error ExpiredToken: The security token included in the request is expired'],
+    ['InvalidClientTokenId', '│ Error: configuring Terraform AWS Provider: api error InvalidClientTokenId: The security token included in the request is invalid.'],
+    ['no valid credential sources', '│ Error: No valid credential sources found'],
+    ['not authorized to perform', 'Error: creating IAM Role (dal): operation error IAM: CreateRole, User: x is not authorized to perform: iam:CreateRole'],
+  ])('%s is a credentials failure that names the Terraform role', (_, output) => {
+    const d = diagnoseTerraformFailure(`Planning...\n╷\n${output}\n╵`);
+    expect(d.failure).toBe('credentials');
+    expect(d.advice).toMatch(/TerraformRoleArn/);
+    expect(d.advice).toMatch(/aws_auth_roles/);
+    expect(d.firstError).toBe(/Error: ([^\n]+)/.exec(output)![1].trim());
+  });
+
+  test('anything else is unknown, and still names its first error', () => {
+    const d = diagnoseTerraformFailure('╷\n│ Error: Unsupported argument\n│ \n│   on gateway.tf line 4\n╵\n╷\n│ Error: Missing required argument\n╵');
+    expect(d.failure).toBe('unknown');
+    expect(d.summary).toBe('Terraform failed');
+    expect(d.advice).toMatch(/build log/);
+    expect(d.firstError).toBe('Unsupported argument');
+  });
+
+  test('without any "Error:" line there is no firstError key at all', () => {
+    const d = diagnoseTerraformFailure('Killed\n');
+    expect(d).toEqual({ failure: 'unknown', summary: 'Terraform failed', advice: expect.any(String) });
+    expect(d).not.toHaveProperty('firstError');
+    expect(diagnoseTerraformFailure('')).not.toHaveProperty('firstError');
+  });
+
+  test('the first error is trimmed and stops at the end of its line', () => {
+    expect(diagnoseTerraformFailure('Error: Saved plan is stale   \nmore').firstError).toBe('Saved plan is stale');
+  });
+
+  test('matching is case-insensitive', () => {
+    expect(diagnoseTerraformFailure('error: CANNOT RE-USE A NAME THAT IS STILL IN USE').failure).toBe('helm-release-name-in-use');
+  });
+
+  // Reported: the lock could not be taken because the role lacks the S3/DynamoDB permission; no run holds it,
+  // so "another run holds the lock ... force-unlock" sends the operator the wrong way. No Lock Info is printed.
+  test('a state lock error caused by AccessDenied, without Lock Info, is a credentials failure', () => {
+    const output = [
+      '╷',
+      '│ Error: Error acquiring the state lock',
+      '│ ',
+      '│ Error message: operation error S3: PutObject, https response error StatusCode: 403, RequestID: 1, HostID: 2,',
+      '│ api error AccessDenied: User: arn:aws:sts::123456789012:assumed-role/gateway-deployer-terraform/x is not',
+      '│ authorized to perform: s3:PutObject on resource: "arn:aws:s3:::state/gateways/prod/terraform.tfstate.tflock"',
+      '│ ',
+      '│ Terraform acquires a state lock to protect the state from being written',
+      '│ by multiple users at the same time. Please resolve the issue above and try',
+      '│ again.',
+      '╵',
+    ].join('\n');
+    expect(diagnoseTerraformFailure(output).failure).toBe('credentials');
+  });
+});
