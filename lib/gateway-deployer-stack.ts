@@ -39,6 +39,7 @@ export class GatewayDeployerStack extends Stack {
       ...(valuesSecretKey ? { valuesSecretKey } : {}),
       terraformVersion: config.terraform.version,
       bundleLimits: config.bundle,
+      dataBuckets: config.module.additional_data_buckets,
       managedPolicyArns: config.terraform.managedPolicyArns,
       ...(config.terraform.permissionsBoundaryArn ? { permissionsBoundaryArn: config.terraform.permissionsBoundaryArn } : {}),
     });

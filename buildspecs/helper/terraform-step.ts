@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { redactPlan, redactText, summarizePlan, type TerraformPlan } from '../../lambdas/shared/domain/plan';
+import { dalBucketPolicies } from '../../lambdas/shared/domain/bucket-policy';
 import { diagnoseTerraformFailure } from '../../lambdas/shared/domain/terraform-failures';
 import { terraform, type TerraformResult } from './terraform-cli';
 import { contextFromEnv, getBytes, prepareWorkspace, putBytes, writeExports, type PreparedWorkspace, type StepContext } from './workspace';
@@ -76,6 +77,8 @@ export interface ApplyReport {
   readonly status: 'applied';
   readonly outputs: Record<string, unknown>;
   readonly sensitiveOutputs: string[];
+  /** The seed's bucket policy for each additional data bucket, with the real dal_role_arn. */
+  readonly dataBucketPolicies?: Record<string, object>;
 }
 
 /** Non-sensitive outputs as values; sensitive ones only by name. */
@@ -104,7 +107,9 @@ export async function apply(ctx: StepContext, planPrefixKey: string, exportsFile
 
   const out = await run(ws, ['output', '-json', '-no-color'], { echo: false, raw: true });
   if (out.code !== 0) await failWith(ctx, 'apply', out, exportsFile);
-  const report = splitOutputs(JSON.parse(out.rawStdout || '{}'), ws.secrets);
+  const outputs = splitOutputs(JSON.parse(out.rawStdout || '{}'), ws.secrets);
+  const buckets = (process.env.DATA_BUCKETS ?? '').split(',').filter(Boolean);
+  const report: ApplyReport = { ...outputs, dataBucketPolicies: dalBucketPolicies(outputs.outputs.dal_role_arn, buckets) };
   const key = `${reportPrefix(ctx)}apply.json`;
   await putBytes(ctx.bucket, key, JSON.stringify(report, null, 2), 'application/json');
   const str = (v: unknown) => (typeof v === 'string' ? v : '');

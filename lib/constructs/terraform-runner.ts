@@ -23,6 +23,8 @@ export interface TerraformRunnerProps {
   readonly terraformVersion: string;
   /** Limits the builds apply again when they unzip the bundle. */
   readonly bundleLimits: { readonly maxEntries: number; readonly maxUncompressedBytes: number };
+  /** additional_data_buckets: the Apply report carries the seed's bucket policy for each. */
+  readonly dataBuckets: readonly string[];
   /** Managed policies for what the gateway module builds (EKS, VPC, IAM, ...). */
   readonly managedPolicyArns: readonly string[];
   /** @default no permissions boundary */
@@ -88,6 +90,7 @@ export class TerraformRunner extends Construct {
             ARTIFACTS_BUCKET: { value: props.artifactsBucket.bucketName },
             BUNDLE_MAX_ENTRIES: { value: String(props.bundleLimits.maxEntries) },
             BUNDLE_MAX_UNCOMPRESSED_BYTES: { value: String(props.bundleLimits.maxUncompressedBytes) },
+            DATA_BUCKETS: { value: props.dataBuckets.join(',') },
           },
         },
         // Provider plugins are the slow part of `terraform init`; the S3 cache carries them between builds.

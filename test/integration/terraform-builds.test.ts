@@ -34,6 +34,7 @@ let secretArn: string;
 let bundleSha: string;
 let bundleVersionId: string | undefined;
 const logs: string[] = [];
+const exportedByBuild: Array<Record<string, string>> = [];
 
 const baseConfig: GatewayConfigInput = {
   gatewayName: 'gw-builds',
@@ -93,6 +94,7 @@ async function build(spec: 'plan' | 'apply', runId: string, extra: Record<string
     timeoutMs: 120_000,
   });
   logs.push(result.log);
+  exportedByBuild.push(result.exported);
   return result;
 }
 
@@ -112,9 +114,11 @@ function expectNoSecretIn(text: string, where: string): void {
   }
 }
 
+const INSTALL: Partial<GatewayConfigInput> = { module: { additional_data_buckets: ['example-data-bucket'] } };
+
 describe('install, no-change, upgrade', () => {
   test('first install: plan exports the summary, the stored plan is redacted, apply applies it and exports the outputs', async () => {
-    await renderRun('install');
+    await renderRun('install', INSTALL);
     const plan = await build('plan', 'install');
     expectSucceeded(plan);
     expect(plan.exported).toMatchObject({ STEP_STATUS: 'succeeded', PLAN_HAS_CHANGES: 'true', PLAN_CHANGE: '0', PLAN_DESTROY: '0' });
@@ -128,17 +132,23 @@ describe('install, no-change, upgrade', () => {
     expect(analysis).toMatchObject({ hasChanges: true, destroy: 0, decision: 'ask', risk: { level: 'low' } });
     expect(analysis.changes.map((c) => c.address)).toContain('module.gateway.terraform_data.cluster');
 
-    const apply = await build('apply', 'install', { PLAN_PREFIX: plan.exported.PLAN_PREFIX });
+    const apply = await build('apply', 'install', { PLAN_PREFIX: plan.exported.PLAN_PREFIX, DATA_BUCKETS: 'example-data-bucket' });
     expectSucceeded(apply);
     expect(apply.exported).toMatchObject({ STEP_STATUS: 'succeeded', CLUSTER_NAME: 'gw-builds', DAL_ROLE_ARN: 'arn:aws:iam::123456789012:role/gw-builds-dal' });
     expect(apply.exported.CLUSTER_ENDPOINT).toMatch(/^https:\/\//);
     const report = JSON.parse(await getObjectText(artifacts, apply.exported.APPLY_REPORT_KEY));
     expect(report).toMatchObject({ status: 'applied', outputs: { cluster_name: 'gw-builds' } });
+    // The seed's bucket policy for the external data bucket, with the real DAL role as principal.
+    expect(report.dataBucketPolicies['example-data-bucket'].Statement[0]).toMatchObject({
+      Principal: { AWS: ['arn:aws:iam::123456789012:role/gw-builds-dal'] },
+      Action: ['s3:ListBucket', 's3:GetObject'],
+      Resource: ['arn:aws:s3:::example-data-bucket', 'arn:aws:s3:::example-data-bucket/*'],
+    });
     expect(await listKeys(stateBucket, 'gateways/gw-builds/')).toEqual([STATE_KEY]);
   });
 
   test('the same configuration again: the plan has no changes', async () => {
-    await renderRun('again');
+    await renderRun('again', INSTALL);
     const plan = await build('plan', 'again');
     expectSucceeded(plan);
     expect(plan.exported).toMatchObject({ PLAN_HAS_CHANGES: 'false', PLAN_ADD: '0', PLAN_CHANGE: '0', PLAN_DESTROY: '0' });
@@ -232,6 +242,7 @@ describe('no secret leaves the build', () => {
   test('no build log, exported variable or stored object except the state and the plan binary holds a secret', async () => {
     expect(logs.length).toBeGreaterThan(5);
     logs.forEach((log, i) => expectNoSecretIn(log, `build log ${i}`));
+    exportedByBuild.forEach((vars, i) => expectNoSecretIn(JSON.stringify(vars), `exported variables of build ${i}`));
     for (const key of await listKeys(artifacts)) {
       if (key.endsWith('/tfplan') || key.startsWith('releases/')) continue;
       expectNoSecretIn(await getObjectText(artifacts, key), `s3://${artifacts}/${key}`);
