@@ -19,7 +19,7 @@ export interface PendingApproval {
 }
 
 export interface StoredApproval extends PendingApproval {
-  readonly status: 'pending' | 'approved' | 'rejected';
+  readonly status: 'pending' | 'approved' | 'rejected' | 'expired';
   readonly decidedBy?: string;
   readonly reason?: string;
   readonly decidedAt?: string;
@@ -60,7 +60,10 @@ export async function readApproval(table: string, executionName: string): Promis
   };
 }
 
-/** Records the decision once: a second approve or reject of the same run is refused. Returns false then. */
+/**
+ * Records the decision once: a second approve or reject of the same run is refused (returns false). The token
+ * stays until the answer is delivered (forgetToken), so a failed delivery can be retried (revertDecision).
+ */
 export async function recordDecision(
   table: string,
   executionName: string,
@@ -71,7 +74,7 @@ export async function recordDecision(
       new UpdateItemCommand({
         TableName: table,
         Key: approvalKey(executionName),
-        UpdateExpression: 'SET #s = :s, decidedBy = :by, reason = :r, decidedAt = :at REMOVE taskToken',
+        UpdateExpression: 'SET #s = :s, decidedBy = :by, reason = :r, decidedAt = :at',
         ConditionExpression: '#s = :pending',
         ExpressionAttributeNames: { '#s': 'status' },
         ExpressionAttributeValues: {
@@ -88,4 +91,22 @@ export async function recordDecision(
     if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') return false;
     throw error;
   }
+}
+
+/** After the run received the answer: the token is of no further use, and nobody should be able to read it. */
+export async function forgetToken(table: string, executionName: string): Promise<void> {
+  await dynamodb.send(new UpdateItemCommand({ TableName: table, Key: approvalKey(executionName), UpdateExpression: 'REMOVE taskToken' }));
+}
+
+/** The answer could not be delivered: back to pending (or to expired, when the run no longer waits). */
+export async function revertDecision(table: string, executionName: string, to: 'pending' | 'expired'): Promise<void> {
+  await dynamodb.send(
+    new UpdateItemCommand({
+      TableName: table,
+      Key: approvalKey(executionName),
+      UpdateExpression: to === 'pending' ? 'SET #s = :to REMOVE decidedBy, reason, decidedAt' : 'SET #s = :to REMOVE taskToken',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':to': { S: to } },
+    }),
+  );
 }

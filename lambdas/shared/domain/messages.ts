@@ -46,6 +46,6 @@ export function approvalRequestMessage(f: ApprovalRequestFacts): { subject: stri
     `  npm run deployer -- reject  --stack ${f.stackName} --region ${f.region} --execution ${f.executionName} --reason "<why>"`,
   ];
   const subject = `Compute Gateway ${f.gateway}: approve ${f.change} to ${f.toVersion}? ${f.line}`;
-  // SNS subjects are limited to 100 characters.
-  return { subject: subject.length > 100 ? `${subject.slice(0, 99)}…` : subject, text: lines.join('\n') };
+  // SNS subjects must be shorter than 100 characters.
+  return { subject: subject.length > 99 ? `${subject.slice(0, 98)}…` : subject, text: lines.join('\n') };
 }

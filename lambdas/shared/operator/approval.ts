@@ -1,4 +1,4 @@
-import { readApproval, recordDecision } from '../adapters/approvals';
+import { forgetToken, readApproval, recordDecision, revertDecision } from '../adapters/approvals';
 
 /**
  * The operator's answer to a pending plan, as the CLI gives it. IAM decides who may answer (the caller needs
@@ -65,9 +65,13 @@ export async function decide(table: string, execution: string, decision: Decisio
   } catch (error) {
     const name = (error as Error).name;
     if (name === 'TaskTimedOut' || name === 'TaskDoesNotExist') {
+      await revertDecision(table, executionName, 'expired');
       throw new ApprovalCommandError(`execution ${executionName} is no longer waiting (${name}): the approval timed out or the run ended`);
     }
+    // Not delivered: the decision is undone, so the same command can be run again.
+    await revertDecision(table, executionName, 'pending');
     throw error;
   }
+  await forgetToken(table, executionName);
   return { executionName, gateway: pending.gateway, decision, decidedBy, reason: why };
 }

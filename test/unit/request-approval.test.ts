@@ -1,0 +1,135 @@
+/**
+ * RequestApproval: the task token is stored (never mailed), and operators get one message describing the plan.
+ */
+import type { PendingApproval } from '../../lambdas/shared/adapters/approvals';
+import { requestApproval, type Deployment, type RequestApprovalEvent, type RequestApprovalPorts } from '../../lambdas/request-approval/request';
+
+/** Distinctive, so any leak into a message is found by a plain substring search. */
+const TASK_TOKEN = 'AQCEAAAAKgAAAAMAAAAAAAAAAQ-TOKEN-CANARY-7f3c9e1d-b2a4-4e6f-8d0c-5a9b3e2f1c7d';
+const NOW = new Date('2024-06-01T08:15:30.500Z');
+const NOW_EPOCH = Math.floor(NOW.getTime() / 1000);
+const EXECUTION_ARN = 'arn:aws:states:eu-central-1:123456789012:execution:GatewayDeployment-gw-prod:run-7';
+
+const deployment: Deployment = { artifactsBucket: 'gw-artifacts-123456789012', stackName: 'GatewayDeployer-gw-prod', region: 'eu-central-1' };
+
+function event(approval?: Record<string, unknown>, overrides: Partial<RequestApprovalEvent> = {}): RequestApprovalEvent {
+  return {
+    taskToken: TASK_TOKEN,
+    executionArn: EXECUTION_ARN,
+    executionName: 'run-7',
+    config: JSON.stringify({
+      gatewayName: 'gw-prod',
+      target: { account: '123456789012', region: 'eu-central-1' },
+      valuesSecretName: 'gateways/prod/values',
+      ...(approval ? { approval } : {}),
+    }),
+    preflight: { gateway: 'gw-prod', version: '0.9.0', previousVersion: '0.8.1', change: 'upgrade' },
+    analysis: {
+      line: 'Plan: 1 to add, 1 to change, 1 to destroy.',
+      changes: [
+        { address: 'module.gateway.helm_release.gateway', action: 'update' },
+        { address: 'module.gateway.kubernetes_config_map.settings', action: 'replace' },
+      ],
+      changesNotListed: 0,
+      risk: { level: 'medium', reasons: ['replaces module.gateway.kubernetes_config_map.settings'] },
+      because: 'every plan is approved by an operator (approval.autoApproveS3Upgrades is off)',
+      planTextKey: 'plans/gw-prod/run-7/plan.redacted.txt',
+      planJsonKey: 'plans/gw-prod/run-7/plan.redacted.json',
+    },
+    ...overrides,
+  };
+}
+
+function fakePorts() {
+  const calls: string[] = [];
+  const stored: PendingApproval[] = [];
+  const published: Array<{ subject: string; text: string }> = [];
+  const ports: RequestApprovalPorts = {
+    async store(approval) {
+      calls.push('store');
+      stored.push(approval);
+    },
+    async publish(subject, text) {
+      calls.push('publish');
+      published.push({ subject, text });
+    },
+    now: () => NOW,
+  };
+  return { ports, calls, stored, published };
+}
+
+describe('requestApproval', () => {
+  test('stores the pending approval with the token, then publishes once', async () => {
+    const fake = fakePorts();
+    await requestApproval(event(), fake.ports, deployment);
+    expect(fake.calls).toEqual(['store', 'publish']);
+    expect(fake.stored).toEqual([
+      {
+        executionName: 'run-7',
+        executionArn: EXECUTION_ARN,
+        gateway: 'gw-prod',
+        taskToken: TASK_TOKEN,
+        requestedAt: '2024-06-01T08:15:30.500Z',
+        // The default timeout (24 h) plus a day, in epoch seconds.
+        expiresAt: NOW_EPOCH + (24 + 24) * 3600,
+      },
+    ]);
+    expect(Number.isInteger(fake.stored[0].expiresAt)).toBe(true);
+    expect(fake.published).toHaveLength(1);
+  });
+
+  test.each([1, 12, 168])('expiresAt follows approval.timeoutHours = %d', async (timeoutHours) => {
+    const fake = fakePorts();
+    await requestApproval(event({ timeoutHours }), fake.ports, deployment);
+    expect(fake.stored[0].expiresAt).toBe(NOW_EPOCH + (timeoutHours + 24) * 3600);
+    expect(fake.published[0].text).toContain(`within ${timeoutHours} h`);
+  });
+
+  test('the message describes the plan, with the S3 URLs and the commands', async () => {
+    const fake = fakePorts();
+    await requestApproval(event({ timeoutHours: 8 }), fake.ports, deployment);
+    const { subject, text } = fake.published[0];
+    expect(subject).toBe('Compute Gateway gw-prod: approve upgrade to 0.9.0? Plan: 1 to add, 1 to change, 1 to destroy.');
+    expect(text).toContain('Gateway gw-prod: upgrade 0.8.1 → 0.9.0 waits for your approval.');
+    expect(text).toContain('  -/+ module.gateway.kubernetes_config_map.settings');
+    expect(text).toContain('Full plan (redacted): s3://gw-artifacts-123456789012/plans/gw-prod/run-7/plan.redacted.txt');
+    expect(text).toContain('Plan JSON (redacted): s3://gw-artifacts-123456789012/plans/gw-prod/run-7/plan.redacted.json');
+    expect(text).toContain('approve --stack GatewayDeployer-gw-prod --region eu-central-1 --execution run-7');
+    expect(text).toContain('reject  --stack GatewayDeployer-gw-prod --region eu-central-1 --execution run-7');
+  });
+
+  test('a first install says so', async () => {
+    const fake = fakePorts();
+    const base = event();
+    await requestApproval({ ...base, preflight: { ...base.preflight, previousVersion: null, change: 'install' } }, fake.ports, deployment);
+    expect(fake.published[0].text).toContain('install 0.9.0 (first install)');
+  });
+
+  test('the task token never reaches the subject or the text', async () => {
+    const fake = fakePorts();
+    await requestApproval(event(), fake.ports, deployment);
+    const { subject, text } = fake.published[0];
+    for (const part of [TASK_TOKEN, 'TOKEN-CANARY', TASK_TOKEN.slice(0, 20)]) {
+      expect(subject).not.toContain(part);
+      expect(text).not.toContain(part);
+    }
+  });
+
+  test('an invalid config: nothing stored, nothing published', async () => {
+    const fake = fakePorts();
+    await expect(requestApproval(event(undefined, { config: '{' }), fake.ports, deployment)).rejects.toThrow('not valid JSON');
+    expect(fake.calls).toEqual([]);
+  });
+
+  test('a failing store: nothing is published (no mail for an approval nobody could give)', async () => {
+    const fake = fakePorts();
+    const ports: RequestApprovalPorts = {
+      ...fake.ports,
+      store: async () => {
+        throw new Error('ProvisionedThroughputExceededException');
+      },
+    };
+    await expect(requestApproval(event(), ports, deployment)).rejects.toThrow('ProvisionedThroughputExceededException');
+    expect(fake.published).toEqual([]);
+  });
+});
