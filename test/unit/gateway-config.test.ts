@@ -83,7 +83,8 @@ describe('parseGatewayConfig: valid configurations', () => {
       module: { aws_auth_roles: [], aws_auth_users: [], additional_data_buckets: [], extra_inputs: {} },
       addDeployerRoleToAwsAuth: true,
       helmValues: { extra: [] },
-      terraform: { version: '1.11.4' },
+      terraform: { version: '1.11.4', managedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'] },
+      approval: { timeoutHours: 24, autoApproveS3Upgrades: false },
       backend: { useLockfile: true },
       notifications: { supportEmails: ['support@apheris.com'], operatorEmails: [] },
       bundle: { releasesPrefix: 'releases/', maxBytes: 50 * 1024 * 1024, maxEntries: 5000, maxUncompressedBytes: 256 * 1024 * 1024 },
@@ -334,5 +335,24 @@ describe('formatPath', () => {
     [['helmValues', 'nodePoolMapping', '4'], 'helmValues.nodePoolMapping["4"]'],
   ] as Array<[PropertyKey[], string]>)('%j → %s', (path, expected) => {
     expect(formatPath(path)).toBe(expected);
+  });
+});
+
+describe('parseGatewayConfig: approval and the Terraform role', () => {
+  test.each([0, 169, 1.5])('approval.timeoutHours %p is refused', (timeoutHours) => {
+    expect(messageOf({ ...MINIMAL, approval: { timeoutHours } })).toContain('- approval.timeoutHours:');
+  });
+
+  test('approval settings are kept', () => {
+    expect(parseGatewayConfig({ ...MINIMAL, approval: { timeoutHours: 4, autoApproveS3Upgrades: true } }).approval).toEqual({ timeoutHours: 4, autoApproveS3Upgrades: true });
+  });
+
+  test('a managed policy that is not an IAM policy ARN is named', () => {
+    expect(messageOf({ ...MINIMAL, terraform: { managedPolicyArns: ['AdministratorAccess'] } })).toContain('- terraform.managedPolicyArns[0]: must be an IAM managed policy ARN');
+  });
+
+  test('a customer policy and a permissions boundary are accepted', () => {
+    const terraform = { managedPolicyArns: ['arn:aws:iam::123456789012:policy/gw'], permissionsBoundaryArn: 'arn:aws:iam::123456789012:policy/boundary' };
+    expect(parseGatewayConfig({ ...MINIMAL, terraform }).terraform).toMatchObject(terraform);
   });
 });
