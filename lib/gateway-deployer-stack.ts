@@ -40,6 +40,7 @@ export class GatewayDeployerStack extends Stack {
       terraformVersion: config.terraform.version,
       bundleLimits: config.bundle,
       dataBuckets: config.module.additional_data_buckets,
+      verify: config.verify,
       managedPolicyArns: config.terraform.managedPolicyArns,
       ...(config.terraform.permissionsBoundaryArn ? { permissionsBoundaryArn: config.terraform.permissionsBoundaryArn } : {}),
     });
@@ -106,15 +107,58 @@ export class GatewayDeployerStack extends Stack {
     requestApproval.addToRolePolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.notifications.operatorsTopic.topicArn] }));
     key.grant(requestApproval, 'kms:GenerateDataKey', 'kms:Decrypt');
 
+    const evaluateVerification = new DeployerFunction(this, 'EvaluateVerification', {
+      handlerDir: 'evaluate-verification',
+      description: 'Compares the running agent version with the expected one; fails on mismatch, rollout or connectivity',
+      environment: { ARTIFACTS_BUCKET: artifactsBucket.bucketName },
+    }).function;
+
+    const recordDeployment = new DeployerFunction(this, 'RecordDeployment', {
+      handlerDir: 'record-deployment',
+      description: 'Writes the deployment history item and the last deployed version',
+      environment: { DEPLOYMENTS_TABLE: table.tableName },
+    }).function;
+    table.grant(recordDeployment, 'dynamodb:PutItem');
+    key.grant(recordDeployment, 'kms:GenerateDataKey', 'kms:Decrypt');
+
+    // Where a failed step's log is, for the failure notice.
+    const stepLogGroups = Object.fromEntries(
+      ['Preflight', 'RenderWorkspace', 'AnalyzePlan', 'RequestApproval', 'EvaluateVerification', 'RecordDeployment'].map((id) => [
+        id,
+        (this.node.findChild(id) as DeployerFunction).logGroup.logGroupName,
+      ]),
+    );
+    const notify = new DeployerFunction(this, 'Notify', {
+      handlerDir: 'notify',
+      description: 'Completion report to support and operators; failure report to operators; records failed runs',
+      environment: {
+        ARTIFACTS_BUCKET: artifactsBucket.bucketName,
+        DEPLOYMENTS_TABLE: table.tableName,
+        SUPPORT_TOPIC_ARN: this.notifications.supportTopic.topicArn,
+        OPERATORS_TOPIC_ARN: this.notifications.operatorsTopic.topicArn,
+        ACCOUNT_ID: this.account,
+        STEP_LOG_GROUPS: this.toJsonString(stepLogGroups),
+      },
+    }).function;
+    notify.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [artifactsBucket.arnForObjects('reports/*')] }));
+    notify.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.notifications.supportTopic.topicArn, this.notifications.operatorsTopic.topicArn] }),
+    );
+    table.grant(notify, 'dynamodb:PutItem');
+    key.grant(notify, 'kms:GenerateDataKey', 'kms:Decrypt');
+
     this.workflow = new Workflow(this, 'Workflow', {
       config,
       preflight,
       renderWorkspace,
       analyzePlan,
       requestApproval,
+      evaluateVerification,
+      recordDeployment,
+      notify,
       planProject: this.terraform.planProject,
       applyProject: this.terraform.applyProject,
-      operatorsTopic: this.notifications.operatorsTopic,
+      verifyProject: this.terraform.verifyProject,
     });
 
     // Deciding on a plan is an IAM permission: attach this policy to the operators who may approve.

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { redactPlan, redactText, summarizePlan, type TerraformPlan } from '../../lambdas/shared/domain/plan';
 import { dalBucketPolicies } from '../../lambdas/shared/domain/bucket-policy';
 import { diagnoseTerraformFailure } from '../../lambdas/shared/domain/terraform-failures';
-import { terraform, type TerraformResult } from './terraform-cli';
+import { runCommand, type CommandResult as TerraformResult } from './run-command';
 import { contextFromEnv, getBytes, prepareWorkspace, putBytes, writeExports, type PreparedWorkspace, type StepContext } from './workspace';
 
 const PLAN_FILE = 'tfplan';
@@ -21,7 +21,8 @@ class StepFailed extends Error {}
 
 async function run(ws: PreparedWorkspace, args: string[], opts: { echo?: boolean; raw?: boolean } = {}): Promise<TerraformResult> {
   console.log(`$ terraform ${args.join(' ')}`);
-  return terraform({
+  return runCommand({
+    bin: process.env.TF_BIN || 'terraform',
     args,
     cwd: ws.dir,
     env: { ...process.env, ...ws.tfVars, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1' },
@@ -60,6 +61,8 @@ export async function plan(ctx: StepContext, exportsFile: string): Promise<void>
   await putBytes(ctx.bucket, `${prefix}terraform.lock.hcl`, await fs.promises.readFile(path.join(ws.dir, LOCK_FILE)).catch(() => ''), 'text/plain');
   await putBytes(ctx.bucket, `${prefix}plan.json`, JSON.stringify(redacted), 'application/json');
   await putBytes(ctx.bucket, `${prefix}plan.txt`, redactText(text.output, ws.secrets), 'text/plain');
+  // The outputs as they will be after this plan: Verify reads them when there was nothing to apply.
+  await putBytes(ctx.bucket, `${prefix}outputs.json`, JSON.stringify({ outputs: plannedOutputs(redacted) }, null, 2), 'application/json');
   console.log(summary.line);
   await writeExports(exportsFile, {
     STEP_STATUS: 'succeeded',
@@ -71,6 +74,16 @@ export async function plan(ctx: StepContext, exportsFile: string): Promise<void>
     PLAN_DESTROY: summary.destroy,
     PLAN_HAS_CHANGES: summary.hasChanges,
   });
+}
+
+/** Known, non-sensitive output values after the plan (sensitive ones are already masked by redactPlan). */
+export function plannedOutputs(plan: TerraformPlan): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, change] of Object.entries(plan.output_changes ?? {})) {
+    if (change.after_sensitive === true || change.after_unknown === true || change.actions.includes('delete')) continue;
+    out[name] = change.after;
+  }
+  return out;
 }
 
 export interface ApplyReport {

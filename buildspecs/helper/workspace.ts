@@ -97,16 +97,29 @@ export async function prepareWorkspace(ctx: StepContext): Promise<PreparedWorksp
   await extractBundle(bundleName, zip, path.join(dir, MODULE_DIR), ctx.limits);
   console.log(`unzipped ${bundleName} (sha256 ${sha256}) into ${MODULE_DIR}/`);
 
-  const secret = await secretsManager.send(new GetSecretValueCommand({ SecretId: ctx.valuesSecretArn, VersionId: ctx.valuesSecretVersionId }));
-  const values = parseValues(secret.SecretString, ctx.valuesSecretArn);
-  await fs.promises.writeFile(path.join(dir, VALUES_FILE), secret.SecretString!, { mode: 0o600 });
+  const values = await readValuesSecret(ctx.valuesSecretArn, ctx.valuesSecretVersionId);
+  await fs.promises.writeFile(path.join(dir, VALUES_FILE), values.text, { mode: 0o600 });
   console.log(`wrote ${VALUES_FILE} (mode 0600) from the values secret`);
+  return { dir, secrets: values.secrets, tfVars: values.tfVars };
+}
 
+export interface ValuesSecret {
+  readonly text: string;
+  /** Strings to redact from everything printed or stored. */
+  readonly secrets: string[];
+  /** TF_VAR_* for the sensitive root variables. */
+  readonly tfVars: Record<string, string>;
+}
+
+/** The exact secret version Preflight checked, parsed again; what may never be printed comes back with it. */
+export async function readValuesSecret(arn: string, versionId: string | undefined): Promise<ValuesSecret> {
+  const secret = await secretsManager.send(new GetSecretValueCommand({ SecretId: arn, VersionId: versionId }));
+  const values = parseValues(secret.SecretString, arn);
   const tfVars: Record<string, string> = {};
   for (const [variable, key] of Object.entries(HELM_CREDENTIAL_VARIABLES)) {
     tfVars[`TF_VAR_${variable}`] = values[key];
   }
-  return { dir, secrets: [...secretStrings(values), secret.SecretString!], tfVars };
+  return { text: secret.SecretString!, secrets: [...secretStrings(values), secret.SecretString!], tfVars };
 }
 
 /** Writes `export NAME='value'` lines for the buildspec to source, so CodeBuild can export them. */

@@ -10,7 +10,7 @@ import { Construct } from 'constructs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { buildTerraformStepSource } from '../terraform-step-source';
+import { buildStepSource } from '../step-source';
 
 export interface TerraformRunnerProps {
   readonly artifactsBucket: s3.IBucket;
@@ -27,6 +27,8 @@ export interface TerraformRunnerProps {
   readonly dataBuckets: readonly string[];
   /** Managed policies for what the gateway module builds (EKS, VPC, IAM, ...). */
   readonly managedPolicyArns: readonly string[];
+  /** Pinned kubectl and helm, and the Verify timeouts. */
+  readonly verify: { readonly kubectlVersion: string; readonly helmVersion: string; readonly rolloutTimeoutMinutes: number; readonly helmTestTimeoutMinutes: number };
   /** @default no permissions boundary */
   readonly permissionsBoundaryArn?: string;
   /** @default logs.RetentionDays.THREE_MONTHS */
@@ -34,14 +36,15 @@ export interface TerraformRunnerProps {
 }
 
 /**
- * Where Terraform runs: two CodeBuild projects (Plan, Apply) sharing one role and one source, the bundled
- * terraform-step helper. That role is the identity the gateway module's aws-auth ConfigMap admits (added to
- * aws_auth_roles), so every later run can reach the cluster.
+ * Where Terraform and the checks run: three CodeBuild projects (Plan, Apply, Verify) sharing one role and one
+ * source, the bundled step helpers. That role is the identity the gateway module's aws-auth ConfigMap admits
+ * (added to aws_auth_roles), so Verify and every later run can reach the cluster.
  */
 export class TerraformRunner extends Construct {
   readonly role: iam.Role;
   readonly planProject: codebuild.Project;
   readonly applyProject: codebuild.Project;
+  readonly verifyProject: codebuild.Project;
   readonly logGroup: logs.LogGroup;
   readonly source: s3assets.Asset;
 
@@ -68,14 +71,14 @@ export class TerraformRunner extends Construct {
         image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22-slim'),
         local: {
           tryBundle(outputDir: string): boolean {
-            buildTerraformStepSource(outputDir);
+            buildStepSource(outputDir);
             return true;
           },
         },
       },
     });
 
-    const project = (name: 'Plan' | 'Apply', buildspec: string, description: string) =>
+    const project = (name: 'Plan' | 'Apply' | 'Verify', buildspec: string, description: string, extraEnv: Record<string, string> = {}) =>
       new codebuild.Project(this, name, {
         description,
         role: this.role,
@@ -91,22 +94,29 @@ export class TerraformRunner extends Construct {
             BUNDLE_MAX_ENTRIES: { value: String(props.bundleLimits.maxEntries) },
             BUNDLE_MAX_UNCOMPRESSED_BYTES: { value: String(props.bundleLimits.maxUncompressedBytes) },
             DATA_BUCKETS: { value: props.dataBuckets.join(',') },
+            ...Object.fromEntries(Object.entries(extraEnv).map(([k, value]) => [k, { value }])),
           },
         },
         // Provider plugins are the slow part of `terraform init`; the S3 cache carries them between builds.
         cache: codebuild.Cache.bucket(props.artifactsBucket, { prefix: `codebuild-cache/${name.toLowerCase()}` }),
-        timeout: Duration.minutes(name === 'Plan' ? 30 : 90),
+        timeout: Duration.minutes(name === 'Apply' ? 90 : name === 'Plan' ? 30 : 20 + props.verify.rolloutTimeoutMinutes + props.verify.helmTestTimeoutMinutes),
         logging: { cloudWatch: { logGroup: this.logGroup, prefix: name.toLowerCase() } },
       });
     this.planProject = project('Plan', 'plan.yml', 'terraform init + plan of a rendered gateway workspace; stores the plan and a redacted copy');
     this.applyProject = project('Apply', 'apply.yml', 'terraform apply of exactly the saved, approved plan');
+    this.verifyProject = project('Verify', 'verify.yml', 'agent version, rollout, helm connectivity tests and capacity report', {
+      KUBECTL_VERSION: props.verify.kubectlVersion,
+      HELM_VERSION: props.verify.helmVersion,
+      ROLLOUT_TIMEOUT_SECONDS: String(props.verify.rolloutTimeoutMinutes * 60),
+      HELM_TEST_TIMEOUT: `${props.verify.helmTestTimeoutMinutes}m`,
+    });
 
     this.source.grantRead(this.role);
     props.stateBucket.grantReadWrite(this.role);
     this.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['s3:GetObject', 's3:GetObjectVersion'],
-        resources: ['releases/*', 'workspaces/*', 'plans/*'].map((p) => props.artifactsBucket.arnForObjects(p)),
+        resources: ['releases/*', 'workspaces/*', 'plans/*', 'reports/*'].map((p) => props.artifactsBucket.arnForObjects(p)),
       }),
     );
     this.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.artifactsBucket.bucketArn] }));

@@ -2,7 +2,6 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -14,9 +13,12 @@ export interface WorkflowProps {
   readonly renderWorkspace: lambda.IFunction;
   readonly analyzePlan: lambda.IFunction;
   readonly requestApproval: lambda.IFunction;
+  readonly evaluateVerification: lambda.IFunction;
+  readonly recordDeployment: lambda.IFunction;
+  readonly notify: lambda.IFunction;
   readonly planProject: codebuild.IProject;
   readonly applyProject: codebuild.IProject;
-  readonly operatorsTopic: sns.ITopic;
+  readonly verifyProject: codebuild.IProject;
   /** @default Duration.hours(48): room for the approval wait plus the Terraform runs */
   readonly timeout?: Duration;
   /** @default logs.RetentionDays.THREE_MONTHS */
@@ -54,21 +56,18 @@ export class Workflow extends Construct {
       errorPath: '$.error.Error',
       causePath: '$.error.Cause',
     });
-    const notifyFailure = new tasks.SnsPublish(this, 'NotifyFailure', {
-      comment: 'Tell operators which step failed and why (issue #4 adds the full failure report).',
-      topic: props.operatorsTopic,
-      subject: `Compute Gateway ${config.gatewayName}: deployment failed`,
-      message: sfn.TaskInput.fromJsonPathAt(
-        sfn.JsonPath.format(
-          `Deployment of gateway ${config.gatewayName} failed.\nExecution: {}\nError: {}\nCause: {}`,
-          sfn.JsonPath.stringAt('$$.Execution.Id'),
-          sfn.JsonPath.stringAt('$.error.Error'),
-          sfn.JsonPath.stringAt('$.error.Cause'),
-        ),
-      ),
+    const execution = {
+      gateway: config.gatewayName,
+      'executionArn.$': '$$.Execution.Id',
+      'executionName.$': '$$.Execution.Name',
+      'startTime.$': '$$.Execution.StartTime',
+      'state.$': '$',
+    };
+    const notifyFailure = this.lambdaStep('NotifyFailure', props.notify, {
+      comment: 'Tell operators which step failed, why, where its log is and what to do next; record the failed run.',
+      payload: { kind: 'failure', ...execution },
       resultPath: sfn.JsonPath.DISCARD,
     });
-    notifyFailure.addRetry({ errors: ['SNS.SdkClientException', 'SNS.InternalErrorException', 'SNS.ThrottledException'], maxAttempts: 3, backoffRate: 2, interval: Duration.seconds(2) });
     // A failed notification must not hide the run's own error.
     notifyFailure.addCatch(failed, { resultPath: sfn.JsonPath.DISCARD });
     notifyFailure.next(failed);
@@ -150,11 +149,39 @@ export class Workflow extends Construct {
       resultPath: '$.apply',
     });
 
-    for (const step of [preflight, renderWorkspace, plan, analyzePlan, requestApproval, apply]) catchAll(step);
+    const verify = this.buildStep('Verify', props.verifyProject, {
+      comment: 'Post-install / Post-upgrade: agent image and rollout, helm test connectivity, capacity report.',
+      overrides: {
+        GATEWAY: runOverrides.GATEWAY,
+        RUN_ID: runOverrides.RUN_ID,
+        VALUES_SECRET_ARN: runOverrides.VALUES_SECRET_ARN,
+        VALUES_SECRET_VERSION_ID: runOverrides.VALUES_SECRET_VERSION_ID,
+      },
+      resultPath: '$.verify',
+    });
+    const evaluate = this.lambdaStep('EvaluateVerification', props.evaluateVerification, {
+      comment: 'The running agent version against the one communicated with the deliverables; rollout; connectivity.',
+      payload: { 'preflight.$': '$.preflight', 'verify.$': '$.verify' },
+      resultPath: '$.evaluation',
+    });
+    const record = this.lambdaStep('RecordDeployment', props.recordDeployment, {
+      comment: 'A history item for the run and the last deployed version that Preflight compares against.',
+      payload: execution,
+      resultPath: '$.record',
+    });
+    const notifySuccess = this.lambdaStep('NotifySuccess', props.notify, {
+      comment: 'Wrapping up: the completion report to support with the request to run the smoke tests; operators too.',
+      payload: { kind: 'success', ...execution },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    const deployed = new sfn.Succeed(this, 'Deployed', { comment: 'Applied, verified, recorded, and support told.' });
 
-    const applied = new sfn.Succeed(this, 'Applied', { comment: 'The saved plan is applied; verification follows it (issue #4).' });
-    const nothingToApply = new sfn.Succeed(this, 'NothingToApply', { comment: 'The plan had no changes; verification follows it (issue #4).' });
-    apply.next(applied);
+    for (const step of [preflight, renderWorkspace, plan, analyzePlan, requestApproval, apply, verify, evaluate, record, notifySuccess]) catchAll(step);
+
+    const nothingToApply = new sfn.Pass(this, 'NothingToApply', { comment: 'The plan had no changes: nothing to approve or apply, but still verify.' });
+    const verification = verify.next(evaluate).next(record).next(notifySuccess).next(deployed);
+    nothingToApply.next(verification);
+    apply.next(verify);
 
     const gate = new sfn.Choice(this, 'ApprovalGate', { comment: 'Auto-approve only when the policy allows it and the plan is low risk.' })
       .when(sfn.Condition.stringEquals('$.analysis.decision', 'no-changes'), nothingToApply)

@@ -83,7 +83,9 @@ describe('lambdas', () => {
   test('every handler runs on Node 22, arm64, with tracing and a retained log group', () => {
     const handlers = Object.values(functions).filter((f) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME);
     expect(handlers.map((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).sort()).toEqual(
-      ['analyze-plan', 'preflight', 'render-workspace', 'request-approval'].map((h) => `gateway-deployer-${h}`),
+      ['analyze-plan', 'evaluate-verification', 'notify', 'preflight', 'record-deployment', 'render-workspace', 'request-approval'].map(
+        (h) => `gateway-deployer-${h}`,
+      ),
     );
     for (const fn of handlers) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
@@ -131,8 +133,8 @@ describe('lambdas', () => {
 describe('Terraform runner', () => {
   const projects = template.findResources('AWS::CodeBuild::Project');
 
-  test('Plan and Apply projects: the shared role, KMS, an S3 cache, the pinned Terraform, the helper as S3 source', () => {
-    expect(Object.keys(projects)).toHaveLength(2);
+  test('Plan, Apply and Verify projects: the shared role, KMS, an S3 cache, the pinned Terraform, the helpers as S3 source', () => {
+    expect(Object.keys(projects)).toHaveLength(3);
     for (const project of Object.values(projects)) {
       expect(project.Properties).toMatchObject({
         EncryptionKey: expect.anything(),
@@ -145,14 +147,26 @@ describe('Terraform runner', () => {
   });
 
   test.each([
-    ['plan', 'PLAN_JSON_KEY'],
-    ['apply', 'APPLY_REPORT_KEY'],
-  ])('the %s buildspec is the file in buildspecs/, exporting %s', (step, exported) => {
+    ['terraform-step.js" plan', 'PLAN_JSON_KEY'],
+    ['terraform-step.js" apply', 'APPLY_REPORT_KEY'],
+    ['verify-step.js"', 'AGENT_VERSION'],
+  ])('the buildspec running %s is the file in buildspecs/, exporting %s', (command, exported) => {
     const specs = Object.values(projects).map((p) => JSON.parse(p.Properties.Source.BuildSpec));
-    const spec = specs.find((sp) => sp.phases.build.commands.some((c: string) => c.includes(`terraform-step.js" ${step}`)));
+    const spec = specs.find((sp) => sp.phases.build.commands.some((c: string) => c.includes(command)));
     expect(spec).toBeDefined();
     expect(spec.env['exported-variables']).toContain(exported);
-    expect(spec.cache.paths[0]).toContain('plugin-cache');
+  });
+
+  test('Verify pins kubectl and helm and takes its timeouts from the config', () => {
+    const verify = Object.values(projects).find((p) => String(p.Properties.Source.BuildSpec).includes('verify-step.js'))!;
+    expect(verify.Properties.Environment.EnvironmentVariables).toEqual(
+      expect.arrayContaining([
+        { Name: 'KUBECTL_VERSION', Type: 'PLAINTEXT', Value: '1.32.4' },
+        { Name: 'HELM_VERSION', Type: 'PLAINTEXT', Value: '3.17.3' },
+        { Name: 'ROLLOUT_TIMEOUT_SECONDS', Type: 'PLAINTEXT', Value: '600' },
+        { Name: 'HELM_TEST_TIMEOUT', Type: 'PLAINTEXT', Value: '10m' },
+      ]),
+    );
   });
 
   test('the Terraform role gets AdministratorAccess by default, or the configured policies and boundary', () => {
@@ -225,7 +239,20 @@ describe('state machine', () => {
     expect(gate.Default).toBe('RequestApproval');
     expect(def.States.AutoApprove.Next).toBe('Apply');
     expect(def.States.RequestApproval.Next).toBe('Apply');
-    expect(def.States.Apply.Next).toBe('Applied');
+  });
+
+  test('after Apply, and when there was nothing to apply: Verify → EvaluateVerification → RecordDeployment → NotifySuccess → Deployed', () => {
+    expect(def.States.Apply.Next).toBe('Verify');
+    expect(def.States.NothingToApply).toMatchObject({ Type: 'Pass', Next: 'Verify' });
+    expect(def.States.Verify.Next).toBe('EvaluateVerification');
+    expect(def.States.EvaluateVerification.Next).toBe('RecordDeployment');
+    expect(def.States.RecordDeployment.Next).toBe('NotifySuccess');
+    expect(def.States.NotifySuccess.Next).toBe('Deployed');
+    expect(def.States.Deployed.Type).toBe('Succeed');
+  });
+
+  test.each(['Verify', 'EvaluateVerification', 'RecordDeployment', 'NotifySuccess'])('%s notifies operators when it fails', (name) => {
+    expect(def.States[name].Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: 'NotifyFailure', ResultPath: '$.error' }]);
   });
 
   test('RequestApproval waits for a task token, with the configured timeout, and names a timeout', () => {
@@ -267,11 +294,12 @@ describe('state machine', () => {
     expect(state.Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: 'NotifyFailure', ResultPath: '$.error' }]);
   });
 
-  test('NotifyFailure publishes to the operators topic and always ends in the DeploymentFailed Fail state', () => {
+  test('NotifyFailure hands the whole run state to the Notify Lambda and always ends in the DeploymentFailed Fail state', () => {
     const notify = def.States.NotifyFailure;
-    expect(notify.Resource).toMatch(/:states:::sns:publish$/);
+    expect(notify.Parameters).toMatchObject({ kind: 'failure', 'state.$': '$', 'executionArn.$': '$$.Execution.Id', 'startTime.$': '$$.Execution.StartTime' });
+    expect(notify.ResultPath).toBeNull();
     expect(notify.Next).toBe('DeploymentFailed');
-    expect(notify.Catch?.[0].Next).toBe('DeploymentFailed');
+    expect(notify.Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: 'DeploymentFailed', ResultPath: null }]);
     expect(def.States.DeploymentFailed).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
   });
 

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { runAnalyze } from '../../lambdas/analyze-plan/analyze';
 import { parseGatewayConfig, type GatewayConfigInput } from '../../lambdas/shared/domain/gateway-config';
 import { renderWorkspace, resolveBackend } from '../../lambdas/shared/domain/workspace';
-import { buildTerraformStepSource } from '../../lib/terraform-step-source';
+import { buildStepSource } from '../../lib/step-source';
 import { runBuildspec, type BuildspecRunResult } from '../support/buildspec-runner';
 import { ALL_CANARIES, VALUES_YAML } from '../support/values-fixtures';
 import { zipDirectory } from '../support/zip-fixtures';
@@ -46,7 +46,7 @@ const baseConfig: GatewayConfigInput = {
 beforeAll(async () => {
   tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gw-builds-'));
   sourceDir = path.join(tmp, 'source');
-  buildTerraformStepSource(sourceDir);
+  buildStepSource(sourceDir);
   await createBucket(artifacts);
   await createBucket(stateBucket);
   for (const bucket of [artifacts, stateBucket]) {
@@ -125,7 +125,7 @@ describe('install, no-change, upgrade', () => {
     expect(Number(plan.exported.PLAN_ADD)).toBeGreaterThan(3);
     expect(plan.log).toContain(`Plan: ${plan.exported.PLAN_ADD} to add, 0 to change, 0 to destroy.`);
     expect(await listKeys(artifacts, 'plans/gw-builds/install/')).toEqual(
-      ['plan.json', 'plan.txt', 'terraform.lock.hcl', 'tfplan'].map((f) => `plans/gw-builds/install/${f}`),
+      ['outputs.json', 'plan.json', 'plan.txt', 'terraform.lock.hcl', 'tfplan'].map((f) => `plans/gw-builds/install/${f}`),
     );
 
     const analysis = await analyze(plan, { trigger: 'console', change: 'install' as never });

@@ -173,6 +173,18 @@ export const gatewayConfigSchema = z.strictObject({
       autoApproveS3Upgrades: z.boolean().default(false),
     })
     .default({ timeoutHours: 24, autoApproveS3Upgrades: false }),
+  /** The seed's "Post-install / Post-upgrade" checks. */
+  verify: z
+    .strictObject({
+      /** Pinned tool versions, installed (checksum-verified) in the Verify build unless already there. */
+      kubectlVersion: semverString.default('1.32.4'),
+      helmVersion: semverString.default('3.17.3'),
+      /** How long the agent rollout may take to finish after the apply. */
+      rolloutTimeoutMinutes: z.number().int().min(1).max(60).default(10),
+      /** `helm test --timeout` for the connectivity tests. */
+      helmTestTimeoutMinutes: z.number().int().min(1).max(60).default(10),
+    })
+    .default({ kubectlVersion: '1.32.4', helmVersion: '3.17.3', rolloutTimeoutMinutes: 10, helmTestTimeoutMinutes: 10 }),
   /** Limits on the bundle, so a damaged or hostile zip is refused before anything unpacks it. */
   bundle: z
     .strictObject({

@@ -49,3 +49,86 @@ export function approvalRequestMessage(f: ApprovalRequestFacts): { subject: stri
   // SNS subjects must be shorter than 100 characters.
   return { subject: subject.length > 99 ? `${subject.slice(0, 98)}…` : subject, text: lines.join('\n') };
 }
+
+export interface CompletionFacts {
+  readonly gateway: string;
+  readonly accountId: string;
+  readonly region: string;
+  readonly change: string;
+  readonly fromVersion: string | null;
+  readonly toVersion: string;
+  readonly planSummary: string;
+  readonly approvedBy: string;
+  readonly agentImage: string;
+  readonly agentVersion: string;
+  readonly expectedAgentVersion: string | null;
+  readonly connectivity: string;
+  readonly capacity: string | null;
+  readonly finishedAt: string;
+  readonly executionArn: string;
+  readonly reportUrl: string;
+}
+
+/** The seed's wrap-up: "contact your Apheris representative … to confirm the completion and request to run the smoke tests". */
+export function completionMessages(f: CompletionFacts, reportJson: object): { support: { subject: string; text: string }; operators: { subject: string; text: string } } {
+  const did = f.change === 'install' ? 'installed' : f.change === 'redeploy' ? 'redeployed' : f.change === 'downgrade' ? 'downgraded' : 'upgraded';
+  const versions = f.fromVersion && f.fromVersion !== f.toVersion ? `from ${f.fromVersion} to ${f.toVersion}` : `at ${f.toVersion}`;
+  const versionLine = f.expectedAgentVersion
+    ? `Agent version: ${f.agentVersion}, as communicated (${f.expectedAgentVersion}). Image: ${f.agentImage}`
+    : `Agent version: ${f.agentVersion} (not compared: no expected version was given). Image: ${f.agentImage}`;
+  const summary = [
+    `Compute Gateway "${f.gateway}" (AWS account ${f.accountId}, ${f.region}) was ${did} ${versions} on ${f.finishedAt}.`,
+    '',
+    `Terraform: ${f.planSummary}`,
+    `Approved by: ${f.approvedBy}`,
+    versionLine,
+    `Connectivity tests (helm test apheris-gateway): ${f.connectivity}`,
+    ...(f.capacity ? [`Capacity: ${f.capacity}`] : []),
+  ];
+  const json = `Report (JSON):\n${JSON.stringify(reportJson, null, 2)}`;
+  const support = [
+    'Hello Apheris support,',
+    '',
+    ...summary,
+    '',
+    'Please confirm the completion and run the smoke tests for this gateway.',
+    '',
+    json,
+  ].join('\n');
+  const operators = [...summary, '', `Execution: ${f.executionArn}`, `Full report: ${f.reportUrl}`, '', 'Support has been asked to run the smoke tests.'].join('\n');
+  const cut = (s: string) => (s.length > 99 ? `${s.slice(0, 98)}…` : s);
+  return {
+    support: { subject: cut(`Compute Gateway ${f.gateway} ${did} to ${f.toVersion}: please run the smoke tests`), text: support },
+    operators: { subject: cut(`Compute Gateway ${f.gateway}: ${did} to ${f.toVersion}, verified`), text: operators },
+  };
+}
+
+export interface FailureFacts {
+  readonly gateway: string;
+  readonly step: string;
+  readonly error: string;
+  readonly message: string;
+  readonly advice: string;
+  readonly logLocation: string;
+  readonly executionArn: string;
+  readonly fromVersion: string | null;
+  readonly toVersion: string | null;
+  readonly applied: boolean;
+}
+
+export function failureMessage(f: FailureFacts): { subject: string; text: string } {
+  const what = f.toVersion ? ` (${f.fromVersion ? `${f.fromVersion} → ` : ''}${f.toVersion})` : '';
+  const text = [
+    `Deployment of Compute Gateway "${f.gateway}"${what} failed at step ${f.step}.`,
+    '',
+    `Error: ${f.error}`,
+    `What happened: ${f.message}`,
+    `What to do: ${f.advice}`,
+    '',
+    f.applied ? 'Terraform applied changes before the failure; the state is in the state bucket.' : 'Nothing was applied.',
+    `Log: ${f.logLocation}`,
+    `Execution: ${f.executionArn}`,
+  ].join('\n');
+  const subject = `Compute Gateway ${f.gateway}: deployment failed at ${f.step} (${f.error})`;
+  return { subject: subject.length > 99 ? `${subject.slice(0, 98)}…` : subject, text };
+}

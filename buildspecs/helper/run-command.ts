@@ -2,30 +2,30 @@ import { spawn } from 'node:child_process';
 import * as readline from 'node:readline';
 import { redactText } from '../../lambdas/shared/domain/plan';
 
-export interface TerraformCall {
+export interface CommandCall {
+  readonly bin: string;
   readonly args: readonly string[];
-  readonly cwd: string;
+  readonly cwd?: string;
   readonly env: NodeJS.ProcessEnv;
   /** Known secret strings: removed from every line before it reaches the build log or the returned output. */
   readonly secrets: readonly string[];
   /** Print the (redacted) output to the build log. @default true */
   readonly echo?: boolean;
-  /** Keep raw stdout, for JSON that is redacted structurally by the caller and never printed. @default false */
+  /** Keep raw stdout, for JSON that the caller parses or redacts structurally and never prints. @default false */
   readonly captureRawStdout?: boolean;
 }
 
-export interface TerraformResult {
+export interface CommandResult {
   readonly code: number;
   /** stdout and stderr, redacted, in the order they arrived line by line. */
   readonly output: string;
   readonly rawStdout: string;
 }
 
-/** Runs the terraform binary (TF_BIN, or `terraform` on PATH) with its output redacted line by line. */
-export function terraform(call: TerraformCall): Promise<TerraformResult> {
-  const bin = call.env.TF_BIN || 'terraform';
+/** Runs a tool (terraform, kubectl, helm) with its output redacted line by line before anything is printed. */
+export function runCommand(call: CommandCall): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, [...call.args], { cwd: call.cwd, env: call.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(call.bin, [...call.args], { cwd: call.cwd, env: call.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: string[] = [];
     const raw: Buffer[] = [];
     const follow = (stream: NodeJS.ReadableStream, sink: NodeJS.WriteStream) => {
@@ -41,7 +41,7 @@ export function terraform(call: TerraformCall): Promise<TerraformResult> {
     const streams = call.captureRawStdout
       ? [follow(child.stderr, process.stderr)]
       : [follow(child.stdout, process.stdout), follow(child.stderr, process.stderr)];
-    child.on('error', (err) => reject(new Error(`cannot run ${bin}: ${err.message}`)));
+    child.on('error', (err) => reject(new Error(`cannot run ${call.bin}: ${err.message}`)));
     child.on('close', async (code) => {
       await Promise.all(streams);
       resolve({ code: code ?? 1, output: lines.join('\n'), rawStdout: Buffer.concat(raw).toString('utf-8') });

@@ -1,0 +1,40 @@
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { env, isNotFound, s3 } from '../shared/adapters/aws';
+import { recordFailure } from '../shared/adapters/history-table';
+import { logger } from '../shared/adapters/logger';
+import { notify, type NotifyEvent, type NotifyPorts } from './notify';
+
+const sns = new SNSClient({});
+const artifactsBucket = env('ARTIFACTS_BUCKET');
+const table = env('DEPLOYMENTS_TABLE');
+const topics = { support: env('SUPPORT_TOPIC_ARN'), operators: env('OPERATORS_TOPIC_ARN') };
+const settings = {
+  artifactsBucket,
+  accountId: env('ACCOUNT_ID'),
+  region: env('AWS_REGION'),
+  stepLogGroups: JSON.parse(process.env.STEP_LOG_GROUPS || '{}') as Record<string, string>,
+};
+
+const ports: NotifyPorts = {
+  async readJson(key) {
+    try {
+      const out = await s3.send(new GetObjectCommand({ Bucket: artifactsBucket, Key: key }));
+      return JSON.parse(await out.Body!.transformToString('utf-8'));
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  },
+  async publish(topic, subject, text) {
+    await sns.send(new PublishCommand({ TopicArn: topics[topic], Subject: subject, Message: text }));
+  },
+  recordFailure: (record) => recordFailure(table, record),
+  now: () => new Date(),
+};
+
+export async function handler(event: NotifyEvent): Promise<{ notified: string[] }> {
+  const result = await notify(event, ports, settings);
+  logger.info('notified', { kind: event.kind, gateway: event.gateway, execution: event.executionName, topics: result.notified });
+  return result;
+}

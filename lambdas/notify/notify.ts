@@ -1,0 +1,105 @@
+import { exportedVariables } from '../shared/domain/build-result';
+import { adviceFor, describeCause } from '../shared/domain/failure';
+import { deploymentRecord, type DeploymentRecord } from '../shared/domain/history';
+import { completionMessages, failureMessage } from '../shared/domain/messages';
+import { failedStep, type ExecutionFacts, type RunState } from '../shared/domain/run-state';
+import { formatBytes, type CapacityReport } from '../shared/domain/verification';
+
+/** The seed's "Wrapping up" on success, and a failure report operators can act on. No secret in either. */
+
+export interface NotifyEvent extends ExecutionFacts {
+  readonly kind: 'success' | 'failure';
+  readonly gateway: string;
+  readonly state: RunState;
+}
+
+export interface NotifyPorts {
+  readJson(key: string): Promise<unknown | null>;
+  publish(topic: 'support' | 'operators', subject: string, text: string): Promise<void>;
+  recordFailure(record: DeploymentRecord): Promise<void>;
+  now(): Date;
+}
+
+export interface NotifySettings {
+  readonly artifactsBucket: string;
+  readonly accountId: string;
+  readonly region: string;
+  /** State name → CloudWatch log group of its Lambda. */
+  readonly stepLogGroups: Readonly<Record<string, string>>;
+}
+
+export function capacitySummary(capacity: CapacityReport | null | undefined): string | null {
+  if (!capacity) return null;
+  const rate = capacity.utilisation === null ? 'n/a' : `${Math.round(capacity.utilisation * 100)} %`;
+  const head =
+    `${capacity.computations} running computation(s) request ${formatBytes(capacity.totalRequestedBytes)} of ` +
+    `${formatBytes(capacity.totalAllocatableBytes)} allocatable node memory (${rate})`;
+  return capacity.recommendation ? `${head}. ${capacity.recommendation}` : `${head}.`;
+}
+
+export async function notify(event: NotifyEvent, ports: NotifyPorts, settings: NotifySettings): Promise<{ notified: string[] }> {
+  const s = event.state;
+  const p = s.preflight;
+  const now = ports.now().toISOString();
+  if (event.kind === 'success') {
+    const reportKey = s.evaluation?.reportKey || exportedVariables(s.verify).VERIFICATION_REPORT_KEY || '';
+    const verification = (reportKey ? await ports.readJson(reportKey) : null) as { capacity?: CapacityReport } | null;
+    const record = deploymentRecord(s, event, event.gateway, 'succeeded', now);
+    const messages = completionMessages(
+      {
+        gateway: event.gateway,
+        accountId: settings.accountId,
+        region: settings.region,
+        change: p?.change ?? 'deploy',
+        fromVersion: p?.previousVersion ?? null,
+        toVersion: p?.version ?? '',
+        planSummary: s.analysis?.line ?? '',
+        approvedBy: record.approvedBy,
+        agentImage: s.evaluation?.agentImage ?? '',
+        agentVersion: s.evaluation?.agentVersion ?? '',
+        expectedAgentVersion: s.evaluation?.expectedAgentVersion ?? null,
+        connectivity: s.evaluation?.connectivityDetail ? `passed (${s.evaluation.connectivityDetail})` : 'passed',
+        capacity: capacitySummary(verification?.capacity),
+        finishedAt: now,
+        executionArn: event.executionArn,
+        reportUrl: reportKey ? `s3://${settings.artifactsBucket}/${reportKey}` : '(no report)',
+      },
+      { ...record, capacity: verification?.capacity ?? null },
+    );
+    await ports.publish('support', messages.support.subject, messages.support.text);
+    await ports.publish('operators', messages.operators.subject, messages.operators.text);
+    return { notified: ['support', 'operators'] };
+  }
+
+  const step = failedStep(s);
+  const cause = describeCause(s.error?.Cause);
+  const buildStep = step === 'Plan' || step === 'Apply' ? step.toLowerCase() : null;
+  const stepReport = (buildStep && p ? await ports.readJson(`reports/${event.gateway}/${event.executionName}/${buildStep}-failure.json`) : null) as {
+    summary?: string;
+    advice?: string;
+  } | null;
+  const logLocation =
+    cause.logLink ??
+    (cause.logGroup ? `CloudWatch log group ${cause.logGroup}${cause.logStream ? `, stream ${cause.logStream}` : ''}` : undefined) ??
+    (settings.stepLogGroups[step] ? `CloudWatch log group ${settings.stepLogGroups[step]}` : 'the execution history of the run');
+  const record = deploymentRecord(s, event, event.gateway, 'failed', now);
+  // The history must not hide the failure notice: a failed write is reported in the message instead.
+  let recorded = true;
+  await ports.recordFailure(record).catch(() => {
+    recorded = false;
+  });
+  const message = failureMessage({
+    gateway: event.gateway,
+    step,
+    error: s.error?.Error ?? 'unknown',
+    message: stepReport?.summary ? `${stepReport.summary} (${cause.message})` : cause.message,
+    advice: adviceFor(s.error?.Error, stepReport?.advice),
+    logLocation,
+    executionArn: event.executionArn,
+    fromVersion: p?.previousVersion ?? null,
+    toVersion: p?.version ?? null,
+    applied: step !== 'Apply' && s.apply !== undefined,
+  });
+  await ports.publish('operators', message.subject, recorded ? message.text : `${message.text}\n(The deployment history could not be written.)`);
+  return { notified: ['operators'] };
+}

@@ -1,0 +1,42 @@
+import { PutItemCommand, TransactWriteItemsCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { DeploymentRecord } from '../domain/history';
+import { dynamodb } from './aws';
+import { CURRENT_SORT_KEY, gatewayPartition } from './deployment-table';
+
+/** History items sort by start time under the gateway: `RUN#<startedAt>#<execution>`. */
+export const historySortKey = (r: Pick<DeploymentRecord, 'startedAt' | 'executionName'>) => `RUN#${r.startedAt}#${r.executionName}`;
+
+function item(record: DeploymentRecord): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = { pk: { S: gatewayPartition(record.gateway) }, sk: { S: historySortKey(record) } };
+  for (const [k, v] of Object.entries(record)) if (v !== '') out[k] = { S: v };
+  return out;
+}
+
+/** A successful run: its history item and the new "last deployed version", both or neither. */
+export async function recordSuccess(table: string, record: DeploymentRecord): Promise<void> {
+  await dynamodb.send(
+    new TransactWriteItemsCommand({
+      TransactItems: [
+        { Put: { TableName: table, Item: item(record) } },
+        {
+          Put: {
+            TableName: table,
+            Item: {
+              pk: { S: gatewayPartition(record.gateway) },
+              sk: { S: CURRENT_SORT_KEY },
+              version: { S: record.toVersion },
+              deployedAt: { S: record.finishedAt },
+              executionArn: { S: record.executionArn },
+              bundleSha256: { S: record.bundleSha256 },
+              ...(record.agentVersion ? { agentVersion: { S: record.agentVersion } } : {}),
+            },
+          },
+        },
+      ],
+    }),
+  );
+}
+
+export async function recordFailure(table: string, record: DeploymentRecord): Promise<void> {
+  await dynamodb.send(new PutItemCommand({ TableName: table, Item: item(record) }));
+}

@@ -1,0 +1,70 @@
+/**
+ * What operators need when a run fails: which step, what went wrong in plain words, where the log is, and what
+ * to do next. Step Functions hands over only an error name and a cause string (JSON for Lambda and CodeBuild
+ * failures); this turns them into that.
+ */
+
+export interface CauseDetails {
+  /** One or two sentences, no stack trace. */
+  readonly message: string;
+  readonly buildId?: string;
+  readonly logLink?: string;
+  readonly logGroup?: string;
+  readonly logStream?: string;
+}
+
+interface BuildLike {
+  readonly Id?: string;
+  readonly BuildStatus?: string;
+  readonly Logs?: { readonly DeepLink?: string; readonly GroupName?: string; readonly StreamName?: string };
+  readonly Phases?: ReadonlyArray<{ readonly PhaseType?: string; readonly PhaseStatus?: string; readonly Contexts?: ReadonlyArray<{ readonly Message?: string }> }>;
+}
+
+export function describeCause(cause: string | undefined): CauseDetails {
+  if (!cause) return { message: 'no cause was given' };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(cause);
+  } catch {
+    return { message: cause.slice(0, 1000) };
+  }
+  if (parsed && typeof parsed === 'object') {
+    const o = parsed as { errorMessage?: string; Build?: BuildLike } & BuildLike;
+    if (typeof o.errorMessage === 'string') return { message: o.errorMessage.slice(0, 2000) };
+    const build = o.Build ?? (o.BuildStatus ? o : undefined);
+    if (build) {
+      const phase = build.Phases?.find((p) => p.PhaseStatus && p.PhaseStatus !== 'SUCCEEDED');
+      const context = phase?.Contexts?.map((c) => c.Message).filter(Boolean).join('; ');
+      return {
+        message: `build ${build.Id ?? '?'} ${build.BuildStatus ?? 'FAILED'}${phase ? ` in phase ${phase.PhaseType}` : ''}${context ? `: ${context}` : ''}`,
+        ...(build.Id ? { buildId: build.Id } : {}),
+        ...(build.Logs?.DeepLink ? { logLink: build.Logs.DeepLink } : {}),
+        ...(build.Logs?.GroupName ? { logGroup: build.Logs.GroupName } : {}),
+        ...(build.Logs?.StreamName ? { logStream: build.Logs.StreamName } : {}),
+      };
+    }
+  }
+  return { message: cause.slice(0, 1000) };
+}
+
+/** What to do next, by error name, when no build left a more specific diagnosis. */
+const ADVICE: Readonly<Record<string, string>> = {
+  InputError: 'Correct the execution input (see the README, "Starting a deployment") and start a new run.',
+  ConfigError: 'Correct the gateway config and redeploy the stack with cdk deploy.',
+  BundleError: 'Upload the gateway-<version>.zip exactly as the vendor delivered it under the releases prefix, and start a new run.',
+  ValuesError: 'Store the values.yaml from the Bitwarden link, unchanged, as the values secret, and start a new run.',
+  IdentityError: 'Deploy the stack into the target account of the gateway config, and use an IAM role rather than the root user.',
+  VersionError: 'Start the run with the version you mean, or allow the redeploy or downgrade in the input if it is intended.',
+  NodePoolError: 'Add the nvidia.com/gpu NoSchedule taint to the GPU node pool in the config.',
+  VerificationError:
+    'Check the agent as the HOWTO describes (kubectl get deployment -l apheris-component=agent -n apheris; helm test apheris-gateway -n apheris) ' +
+    'and contact your Apheris representative if the version or the connectivity is not as communicated.',
+  ApprovalRejected: 'Nothing was applied. Start a new run when the plan is what you expect.',
+  ApprovalTimedOut: 'Nothing was applied. Start a new run and approve or reject within the approval timeout.',
+  'States.Timeout': 'The step took longer than allowed; look at its log and start a new run.',
+};
+
+export function adviceFor(error: string | undefined, stepAdvice?: string): string {
+  if (stepAdvice) return stepAdvice;
+  return ADVICE[error ?? ''] ?? 'Look at the log of the failed step; start a new run once the cause is fixed.';
+}
