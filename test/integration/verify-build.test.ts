@@ -1,0 +1,241 @@
+/**
+ * The Verify build for real: buildspecs/verify.yml run by the local buildspec runner, the bundled verify-step
+ * helper, real kubectl (credentials from a real `aws eks get-token`) against a Kubernetes API stand-in over
+ * TLS, and a helm stand-in on PATH that prints what helm prints. The cluster is reached from the run's
+ * Terraform outputs in S3 (moto), exactly as after an apply.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { VerificationError, evaluateVerification } from '../../lambdas/shared/domain/evaluation';
+import { buildStepSource } from '../../lib/step-source';
+import { runBuildspec, type BuildspecRunResult } from '../support/buildspec-runner';
+import { agentDeployment, jobPod, node, startKubeStandin, testPod, type KubeStandin, type KubeState } from '../support/kube-standin';
+import { CANARY, VALUES_YAML, expectNoCanary } from '../support/values-fixtures';
+import { createBucket, createSecret, getObjectText, putObject } from './support/aws-clients';
+
+jest.setTimeout(120_000);
+
+const ROOT = path.join(__dirname, '..', '..');
+const HELM_STANDIN_DIR = path.join(ROOT, 'test', 'support', 'helm-standin');
+const suffix = `${process.pid}-${Date.now().toString(36)}`;
+const bucket = `artifacts-verify-${suffix}`;
+let tmp: string;
+let sourceDir: string;
+let secretArn: string;
+let kubectlVersion: string;
+let runs = 0;
+
+beforeAll(async () => {
+  tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gw-verify-'));
+  sourceDir = path.join(tmp, 'source');
+  buildStepSource(sourceDir);
+  await createBucket(bucket);
+  secretArn = await createSecret(`gw-verify/${suffix}/values`, VALUES_YAML);
+  // The pinned version is whatever kubectl this machine has, so the installer finds it and downloads nothing.
+  const client = JSON.parse(execFileSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf-8' }));
+  kubectlVersion = /^v(\d+\.\d+\.\d+)/.exec(client.clientVersion.gitVersion)![1];
+});
+
+afterAll(async () => {
+  if (tmp) await fs.promises.rm(tmp, { recursive: true, force: true });
+});
+
+interface Run {
+  result: BuildspecRunResult;
+  standin: KubeStandin;
+  report: any;
+}
+
+/** One Verify build against a cluster in the given state, after an apply whose outputs point at it. */
+async function verifyRun(state: Partial<KubeState>, helmEnv: Record<string, string> = {}, extra: Record<string, string> = {}): Promise<Run> {
+  const runId = `run-${(runs += 1)}`;
+  const standin = await startKubeStandin(state);
+  try {
+    await putObject(
+      bucket,
+      `reports/gw-verify/${runId}/apply.json`,
+      JSON.stringify({ status: 'applied', outputs: { cluster_name: 'gw-verify', endpoint: standin.url, certificate_authority_data: standin.caPem } }),
+    );
+    const runDir = path.join(tmp, runId);
+    await fs.promises.mkdir(path.join(runDir, 'home'), { recursive: true });
+    const result = await runBuildspec({
+      buildspecPath: path.join(ROOT, 'buildspecs', 'verify.yml'),
+      sourceDir,
+      projectEnv: { ARTIFACTS_BUCKET: bucket, KUBECTL_VERSION: kubectlVersion, HELM_VERSION: '3.17.3', ROLLOUT_TIMEOUT_SECONDS: '3', ROLLOUT_POLL_SECONDS: '1', HELM_TEST_TIMEOUT: '1m' },
+      overrides: {
+        GATEWAY: 'gw-verify',
+        RUN_ID: runId,
+        VALUES_SECRET_ARN: secretArn,
+        WORK_DIR: path.join(runDir, 'work'),
+        STEP_EXPORTS: path.join(runDir, 'exports.env'),
+        PATH: `${HELM_STANDIN_DIR}:${process.env.PATH}`,
+        HOME: path.join(runDir, 'home'),
+        KUBECACHEDIR: path.join(runDir, 'kube-cache'),
+        HELM_STANDIN_KUBE_URL: standin.url,
+        ...helmEnv,
+        ...extra,
+      },
+      timeoutMs: 90_000,
+    });
+    if (result.status !== 'SUCCEEDED') throw new Error(`verify build failed in ${result.failedPhase}:\n${result.log}`);
+    const report = JSON.parse(await getObjectText(bucket, result.exported.VERIFICATION_REPORT_KEY));
+    expectNoCanary(result.log);
+    expectNoCanary(JSON.stringify(report));
+    return { result, standin, report };
+  } finally {
+    await standin.stop();
+  }
+}
+
+const healthyCluster = (): Partial<KubeState> => ({
+  deployments: [agentDeployment({ image: 'quay.io/apheris/gateway-agent:0.16.20', digest: `sha256:${'ab'.repeat(32)}` })],
+  nodes: [node({ name: 'node-a', allocatableMemory: '16Gi' }), node({ name: 'node-b', allocatableMemory: '14Gi' })],
+  pods: [
+    jobPod({ name: 'job-1', jobId: 'j1', memoryRequest: '4Gi' }),
+    jobPod({ name: 'job-2', jobId: 'j2', memoryRequest: '4Gi' }),
+    jobPod({ name: 'job-3', jobId: 'j3', memoryRequest: '4096Mi' }),
+    jobPod({ name: 'job-4', jobId: 'j4', memoryRequest: '3Gi' }),
+  ],
+});
+
+const toResult = (r: BuildspecRunResult) => ({ exported: Object.entries(r.exported).map(([Name, Value]) => ({ Name, Value })) });
+
+test('a healthy cluster: the agent version, digest, rollout, connectivity and capacity are reported; the expected version matches', async () => {
+  const { result, standin, report } = await verifyRun(healthyCluster());
+  expect(result.exported).toMatchObject({
+    STEP_STATUS: 'succeeded',
+    AGENT_FOUND: 'true',
+    AGENT_DEPLOYMENT: 'apheris-gateway-agent',
+    AGENT_VERSION: '0.16.20',
+    AGENT_DIGEST: `sha256:${'ab'.repeat(32)}`,
+    ROLLOUT_READY: 'true',
+    CONNECTIVITY: 'passed',
+  });
+  // kubectl authenticated with a real `aws eks get-token` token.
+  expect(standin.requests.some((r) => r.authorization?.startsWith('Bearer k8s-aws-v1.'))).toBe(true);
+  expect(report.agent.foundBy).toBe('found by label apheris-component=agent');
+  expect(report.connectivity.logs).toContain('POD LOGS: apheris-gateway-connectivity-test');
+
+  // Capacity: 4+4+4+3 GiB requested of 30 GiB; the 14 GiB node is not a multiple of the common 4 GiB request.
+  expect(report.capacity).toMatchObject({
+    computations: 4,
+    mostCommonRequest: { memory: '4Gi', pods: 3 },
+    totalRequestedBytes: 15 * 2 ** 30,
+    totalAllocatableBytes: 30 * 2 ** 30,
+    utilisation: 0.5,
+  });
+  expect(report.capacity.nodes).toEqual([
+    { node: 'node-a', allocatableMemory: '16Gi', bytes: 16 * 2 ** 30, fits: 4 },
+    { node: 'node-b', allocatableMemory: '14Gi', bytes: 14 * 2 ** 30, fits: 3 },
+  ]);
+  expect(report.capacity.recommendation).toContain('node-b (14Gi fits 3, leaving 2Gi unused)');
+
+  expect(evaluateVerification(toResult(result), '0.16.20', bucket)).toMatchObject({ agentVersion: '0.16.20', versionCompared: true, connectivity: 'passed' });
+  expect(evaluateVerification(toResult(result), 'v0.16.20', bucket).versionCompared).toBe(true);
+  expect(evaluateVerification(toResult(result), undefined, bucket)).toMatchObject({ versionCompared: false, expectedAgentVersion: null });
+});
+
+test('another agent version than communicated fails the evaluation, naming both', async () => {
+  const { result } = await verifyRun(healthyCluster());
+  const act = () => evaluateVerification(toResult(result), '0.17.0', bucket);
+  expect(act).toThrow(VerificationError);
+  expect(act).toThrow('agent version mismatch: expected 0.17.0, running 0.16.20 (quay.io/apheris/gateway-agent:0.16.20@sha256:');
+});
+
+test("the label finds nothing: the seed's fallback finds the Deployment by name", async () => {
+  const state = healthyCluster();
+  state.deployments = [agentDeployment({ labels: { app: 'gateway' }, image: 'quay.io/apheris/gateway-agent:0.16.21' })];
+  const { result, report } = await verifyRun(state);
+  expect(result.exported).toMatchObject({ AGENT_FOUND: 'true', AGENT_VERSION: '0.16.21' });
+  expect(report.agent.foundBy).toBe('no Deployment has the label apheris-component=agent; found by name apheris-gateway-agent');
+});
+
+test('no agent at all: reported as not found, and the evaluation fails saying so', async () => {
+  const { result } = await verifyRun({ ...healthyCluster(), deployments: [] });
+  expect(result.exported).toMatchObject({ AGENT_FOUND: 'false', ROLLOUT_READY: 'false' });
+  expect(() => evaluateVerification(toResult(result), '0.16.20', bucket)).toThrow(/the agent Deployment was not found: .*no Deployment named apheris-gateway-agent either/);
+});
+
+test('a rollout that does not finish within the timeout is reported and fails the evaluation', async () => {
+  const state = healthyCluster();
+  state.deployments = [agentDeployment({ replicas: 2, readyReplicas: 1 })];
+  const { result } = await verifyRun(state);
+  expect(result.exported).toMatchObject({ ROLLOUT_READY: 'false', ROLLOUT_DETAIL: '1/2 replicas ready, 2/2 updated' });
+  expect(() => evaluateVerification(toResult(result), '0.16.20', bucket)).toThrow('the agent rollout did not finish: 1/2 replicas ready, 2/2 updated');
+});
+
+test('failed connectivity tests: judged failed, their logs kept, secrets in them redacted', async () => {
+  const logs = `checking auth.app.apheris.net ... FAILED\nclient secret used: ${CANARY.clientSecret}`;
+  const { result, report } = await verifyRun(healthyCluster(), { HELM_STANDIN_TEST_PHASE: 'Failed', HELM_STANDIN_LOGS: logs });
+  expect(result.exported).toMatchObject({ CONNECTIVITY: 'failed' });
+  expect(report.connectivity.logs).toContain('checking auth.app.apheris.net ... FAILED');
+  expect(report.connectivity.logs).toContain('(redacted)');
+  expect(() => evaluateVerification(toResult(result), '0.16.20', bucket)).toThrow(/the connectivity tests did not pass: connectivity test pod Failed/);
+});
+
+test('helm exits non-zero although the test pod succeeded: judged by the phase, passed', async () => {
+  const { result } = await verifyRun(healthyCluster(), { HELM_STANDIN_EXIT: '1' });
+  expect(result.exported.CONNECTIVITY).toBe('passed');
+  expect(result.exported.CONNECTIVITY_DETAIL).toBe('connectivity test pod Succeeded (helm exited 1, but the test pod succeeded)');
+});
+
+test('a test pod left by an earlier run does not fail the new one', async () => {
+  const state = healthyCluster();
+  state.pods = [...(state.pods ?? []), testPod({ phase: 'Failed' })];
+  const { result } = await verifyRun(state);
+  expect(result.exported.CONNECTIVITY).toBe('passed');
+});
+
+test('without an apply (no changes), the planned outputs lead to the cluster', async () => {
+  const runId = `run-${(runs += 1)}`;
+  const standin = await startKubeStandin(healthyCluster());
+  try {
+    await putObject(bucket, `plans/gw-verify/${runId}/outputs.json`, JSON.stringify({ outputs: { cluster_name: 'gw-verify', endpoint: standin.url, certificate_authority_data: standin.caPem } }));
+    const runDir = path.join(tmp, runId);
+    await fs.promises.mkdir(path.join(runDir, 'home'), { recursive: true });
+    const result = await runBuildspec({
+      buildspecPath: path.join(ROOT, 'buildspecs', 'verify.yml'),
+      sourceDir,
+      projectEnv: { ARTIFACTS_BUCKET: bucket, KUBECTL_VERSION: kubectlVersion, HELM_VERSION: '3.17.3', ROLLOUT_TIMEOUT_SECONDS: '3', ROLLOUT_POLL_SECONDS: '1' },
+      overrides: {
+        GATEWAY: 'gw-verify',
+        RUN_ID: runId,
+        VALUES_SECRET_ARN: secretArn,
+        WORK_DIR: path.join(runDir, 'work'),
+        STEP_EXPORTS: path.join(runDir, 'exports.env'),
+        PATH: `${HELM_STANDIN_DIR}:${process.env.PATH}`,
+        HOME: path.join(runDir, 'home'),
+        KUBECACHEDIR: path.join(runDir, 'kube-cache'),
+        HELM_STANDIN_KUBE_URL: standin.url,
+      },
+      timeoutMs: 90_000,
+    });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.exported.AGENT_VERSION).toBe('0.16.20');
+  } finally {
+    await standin.stop();
+  }
+});
+
+test('no Terraform outputs for the run: the build fails saying where it looked', async () => {
+  const runDir = path.join(tmp, 'missing');
+  const result = await runBuildspec({
+    buildspecPath: path.join(ROOT, 'buildspecs', 'verify.yml'),
+    sourceDir,
+    projectEnv: { ARTIFACTS_BUCKET: bucket, KUBECTL_VERSION: kubectlVersion, HELM_VERSION: '3.17.3' },
+    overrides: {
+      GATEWAY: 'gw-verify',
+      RUN_ID: 'never-applied',
+      VALUES_SECRET_ARN: secretArn,
+      WORK_DIR: path.join(runDir, 'work'),
+      STEP_EXPORTS: path.join(runDir, 'exports.env'),
+      PATH: `${HELM_STANDIN_DIR}:${process.env.PATH}`,
+    },
+    timeoutMs: 60_000,
+  });
+  expect(result.status).toBe('FAILED');
+  expect(result.exported).toMatchObject({ STEP_STATUS: 'failed', FAILURE_CLASS: 'setup' });
+  expect(result.exported.FAILURE_MESSAGE).toContain('no Terraform outputs for run never-applied');
+});
