@@ -6,12 +6,15 @@ import { EXAMPLE_CONFIG, type GatewayConfigInput } from '../../lib/config';
 import { parseGatewayConfig } from '../../lambdas/shared/domain/gateway-config';
 import { GatewayDeployerStack } from '../../lib/gateway-deployer-stack';
 
-/** Synthesizes the stack for a config (the built-in example by default). Lambdas are really bundled with esbuild. */
-export function synth(overrides: Partial<GatewayConfigInput> = {}): { stack: GatewayDeployerStack; template: Template } {
+/**
+ * Synthesizes the stack for a config (the built-in example by default). The default synthesis really bundles the
+ * Lambdas and the build helpers with esbuild; variants skip bundling, which only their assets would differ by.
+ */
+export function synth(overrides: Partial<GatewayConfigInput> = {}, bundle = Object.keys(overrides).length === 0): { stack: GatewayDeployerStack; template: Template } {
   const config = parseGatewayConfig({ ...EXAMPLE_CONFIG, ...overrides });
   // The feature flags of cdk.json, so tests synthesize what `cdk synth` does.
   const { context } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf-8'));
-  const app = new App({ context });
+  const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': bundle ? ['**'] : [] } });
   const stack = new GatewayDeployerStack(app, 'Test', { config, env: { account: config.target.account, region: config.target.region } });
   return { stack, template: Template.fromStack(stack) };
 }

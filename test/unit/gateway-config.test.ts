@@ -85,6 +85,7 @@ describe('parseGatewayConfig: valid configurations', () => {
       helmValues: { extra: [] },
       terraform: { version: '1.11.4', managedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'] },
       approval: { timeoutHours: 24, autoApproveS3Upgrades: false },
+      verify: { kubectlVersion: '1.32.4', helmVersion: '3.17.3', rolloutTimeoutMinutes: 10, helmTestTimeoutMinutes: 10 },
       backend: { useLockfile: true },
       notifications: { supportEmails: ['support@apheris.com'], operatorEmails: [] },
       bundle: { releasesPrefix: 'releases/', maxBytes: 50 * 1024 * 1024, maxEntries: 5000, maxUncompressedBytes: 256 * 1024 * 1024 },
