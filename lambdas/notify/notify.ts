@@ -98,7 +98,7 @@ export async function notify(event: NotifyEvent, ports: NotifyPorts, settings: N
     executionArn: event.executionArn,
     fromVersion: p?.previousVersion ?? null,
     toVersion: p?.version ?? null,
-    applied: step !== 'Apply' && s.apply !== undefined,
+    applied: step === 'Apply' ? 'partly' : s.apply !== undefined ? 'all' : 'nothing',
   });
   await ports.publish('operators', message.subject, recorded ? message.text : `${message.text}\n(The deployment history could not be written.)`);
   return { notified: ['operators'] };

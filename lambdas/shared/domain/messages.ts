@@ -113,8 +113,15 @@ export interface FailureFacts {
   readonly executionArn: string;
   readonly fromVersion: string | null;
   readonly toVersion: string | null;
-  readonly applied: boolean;
+  /** How much of the plan Terraform applied before the failure. */
+  readonly applied: 'nothing' | 'partly' | 'all';
 }
+
+const APPLIED: Readonly<Record<FailureFacts['applied'], string>> = {
+  nothing: 'Nothing was applied.',
+  partly: 'Terraform may have applied part of the plan before it failed; the state in the state bucket records what was done.',
+  all: 'Terraform applied the plan before the failure; the state is in the state bucket.',
+};
 
 export function failureMessage(f: FailureFacts): { subject: string; text: string } {
   const what = f.toVersion ? ` (${f.fromVersion ? `${f.fromVersion} → ` : ''}${f.toVersion})` : '';
@@ -125,7 +132,7 @@ export function failureMessage(f: FailureFacts): { subject: string; text: string
     `What happened: ${f.message}`,
     `What to do: ${f.advice}`,
     '',
-    f.applied ? 'Terraform applied changes before the failure; the state is in the state bucket.' : 'Nothing was applied.',
+    APPLIED[f.applied],
     `Log: ${f.logLocation}`,
     `Execution: ${f.executionArn}`,
   ].join('\n');
