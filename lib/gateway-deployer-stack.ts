@@ -141,6 +141,8 @@ export class GatewayDeployerStack extends Stack {
       },
     }).function;
     notify.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [artifactsBucket.arnForObjects('reports/*')] }));
+    // Without it S3 answers 403 instead of 404 for a report a failed build never wrote.
+    notify.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [artifactsBucket.bucketArn] }));
     notify.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.notifications.supportTopic.topicArn, this.notifications.operatorsTopic.topicArn] }),
     );

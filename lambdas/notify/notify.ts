@@ -74,7 +74,8 @@ export async function notify(event: NotifyEvent, ports: NotifyPorts, settings: N
   const step = failedStep(s);
   const cause = describeCause(s.error?.Cause);
   const buildStep = step === 'Plan' || step === 'Apply' ? step.toLowerCase() : null;
-  const stepReport = (buildStep && p ? await ports.readJson(`reports/${event.gateway}/${event.executionName}/${buildStep}-failure.json`) : null) as {
+  // Best effort: a report that cannot be read must not stop the failure notice.
+  const stepReport = (buildStep && p ? await ports.readJson(`reports/${event.gateway}/${event.executionName}/${buildStep}-failure.json`).catch(() => null) : null) as {
     summary?: string;
     advice?: string;
   } | null;

@@ -337,8 +337,8 @@ describe('redactPlan', () => {
     expect(JSON.parse(input.values_json)).toEqual({ tenant: REDACTED, user: REDACTED });
   });
 
-  // Known gap (reported): a secret with a quote or backslash, inside an attribute that itself holds encoded
-  // text (jsonencode, a YAML double-quoted scalar), is escaped twice in the plan JSON and no form matches.
+  // Found by these tests and fixed: a secret with a quote or backslash inside an attribute that itself holds
+  // encoded text (jsonencode, a YAML double-quoted scalar) is escaped twice in the plan JSON.
   test('a secret with a quote inside a JSON-encoded attribute is replaced too', () => {
     const plan: TerraformPlan = {
       resource_changes: [

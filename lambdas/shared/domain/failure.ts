@@ -66,5 +66,5 @@ const ADVICE: Readonly<Record<string, string>> = {
 
 export function adviceFor(error: string | undefined, stepAdvice?: string): string {
   if (stepAdvice) return stepAdvice;
-  return ADVICE[error ?? ''] ?? 'Look at the log of the failed step; start a new run once the cause is fixed.';
+  return (error && Object.hasOwn(ADVICE, error) ? ADVICE[error] : undefined) ?? 'Look at the log of the failed step; start a new run once the cause is fixed.';
 }

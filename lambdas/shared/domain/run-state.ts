@@ -31,6 +31,7 @@ export interface RunState {
   readonly apply?: BuildResult;
   readonly verify?: BuildResult;
   readonly evaluation?: Evaluation;
+  readonly record?: { readonly recordedAt: string; readonly version: string };
   readonly error?: { readonly Error?: string; readonly Cause?: string };
 }
 
@@ -50,6 +51,7 @@ export const STEPS: ReadonlyArray<{ readonly state: string; readonly key: keyof 
   { state: 'Apply', key: 'apply' },
   { state: 'Verify', key: 'verify' },
   { state: 'EvaluateVerification', key: 'evaluation' },
+  { state: 'RecordDeployment', key: 'record' },
 ];
 
 /**
@@ -60,5 +62,5 @@ export function failedStep(state: RunState): string {
   if (state.error?.Error === 'ApprovalRejected' || state.error?.Error === 'ApprovalTimedOut') return 'RequestApproval';
   const skipped = state.analysis?.decision === 'no-changes' ? new Set(['approval', 'apply']) : new Set<string>();
   const missing = STEPS.find((step) => !skipped.has(step.key) && state[step.key] === undefined);
-  return missing?.state ?? 'RecordDeployment';
+  return missing?.state ?? 'NotifySuccess';
 }

@@ -164,8 +164,9 @@ export interface CapacityReport {
  * multiple of the most common computation request, for near 100 % memory utilisation.
  */
 export function capacityReport(pods: readonly PodLike[], nodes: readonly NodeLike[]): CapacityReport {
+  // Finished computations no longer hold node memory.
   const requests = pods
-    .filter((p) => p.metadata.labels?.[JOB_LABEL] !== undefined)
+    .filter((p) => p.metadata.labels?.[JOB_LABEL] !== undefined && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
     .map((p) => {
       const bytes = (p.spec?.containers ?? []).reduce((sum, c) => sum + (quantityToBytes(c.resources?.requests?.memory ?? '0') ?? 0), 0);
       return { pod: p.metadata.name, memory: formatBytes(bytes), bytes };

@@ -1,0 +1,413 @@
+/**
+ * Notify with fake ports: the seed's "Wrapping up" to support and operators on success; on failure one notice
+ * to operators (step, error in plain words, log, advice) and a failed history record.
+ */
+import { capacitySummary, notify, type NotifyEvent, type NotifyPorts, type NotifySettings } from '../../lambdas/notify/notify';
+import type { DeploymentRecord } from '../../lambdas/shared/domain/history';
+import type { RunState } from '../../lambdas/shared/domain/run-state';
+import { diagnoseTerraformFailure } from '../../lambdas/shared/domain/terraform-failures';
+import { capacityReport, JOB_LABEL, type CapacityReport } from '../../lambdas/shared/domain/verification';
+
+const NOW = new Date('2024-06-01T10:30:00.000Z');
+const EXEC = 'run-42';
+const EXEC_ARN = `arn:aws:states:eu-central-1:123456789012:execution:GatewayDeployment-gw-prod:${EXEC}`;
+const REPORT_KEY = `reports/gw-prod/${EXEC}/verification.json`;
+/** Put where no notification should ever look; any appearance means a field was rendered that should not be. */
+const CANARY = 'CANARY-not-for-mail-7f3e';
+
+const SETTINGS: NotifySettings = {
+  artifactsBucket: 'gw-artifacts-123456789012',
+  accountId: '123456789012',
+  region: 'eu-central-1',
+  stepLogGroups: {
+    Preflight: '/aws/lambda/GatewayDeployer-gw-prod-Preflight',
+    RenderWorkspace: '/aws/lambda/GatewayDeployer-gw-prod-RenderWorkspace',
+    AnalyzePlan: '/aws/lambda/GatewayDeployer-gw-prod-AnalyzePlan',
+    RequestApproval: '/aws/lambda/GatewayDeployer-gw-prod-RequestApproval',
+    EvaluateVerification: '/aws/lambda/GatewayDeployer-gw-prod-EvaluateVerification',
+    RecordDeployment: '/aws/lambda/GatewayDeployer-gw-prod-RecordDeployment',
+  },
+};
+
+const exported = (vars: Record<string, string>) => Object.entries(vars).map(([Name, Value]) => ({ Name, Value }));
+
+const FULL: RunState = {
+  request: { version: '0.9.0', expectedAgentVersion: '0.16.20', note: CANARY },
+  preflight: {
+    gateway: 'gw-prod',
+    version: '0.9.0',
+    change: 'upgrade',
+    previousVersion: '0.8.1',
+    bundle: { key: 'releases/gateway-0.9.0.zip', sha256: 'ab'.repeat(32) },
+    trigger: 'cli',
+    reason: 'quarterly upgrade',
+    expectedAgentVersion: '0.16.20',
+  },
+  workspace: { workspacePrefix: `workspaces/gw-prod/${EXEC}/${CANARY}/` },
+  plan: { buildId: 'gw-plan:1', exported: exported({ STEP_STATUS: 'succeeded', PLAN_NOTE: CANARY }) },
+  analysis: {
+    line: 'Plan: 0 to add, 2 to change, 0 to destroy.',
+    decision: 'approval',
+    because: `every plan is approved by an operator ${CANARY}`,
+    hasChanges: true,
+    risk: { level: 'low', reasons: [CANARY] },
+    planTextKey: `plans/gw-prod/${EXEC}/plan.redacted.txt`,
+  },
+  approval: { approved: true, decidedBy: 'arn:aws:iam::123456789012:user/alice', reason: 'looks fine', decidedAt: '2024-06-01T10:00:00.000Z' },
+  apply: { buildId: 'gw-apply:1', exported: exported({ STEP_STATUS: 'succeeded', CLUSTER_ENDPOINT: `https://${CANARY}.eks.amazonaws.com` }) },
+  verify: { buildId: 'gw-verify:1', exported: exported({ STEP_STATUS: 'succeeded', VERIFICATION_REPORT_KEY: REPORT_KEY, AGENT_DEPLOYMENT: CANARY }) },
+  evaluation: {
+    agentVersion: '0.16.20',
+    agentImage: 'quay.io/apheris/gateway-agent:0.16.20',
+    agentDigest: 'sha256:abc',
+    expectedAgentVersion: '0.16.20',
+    versionCompared: true,
+    rollout: '2/2 replicas ready, 2/2 updated',
+    connectivity: 'passed',
+    connectivityDetail: 'connectivity test pod Succeeded',
+    reportKey: REPORT_KEY,
+  },
+};
+
+const jobPod = (name: string, memory: string) => ({
+  metadata: { name, labels: { [JOB_LABEL]: name } },
+  spec: { containers: [{ resources: { requests: { memory } } }] },
+});
+/** 3 × 4Gi on two 15Gi nodes: 12Gi of 30Gi (40 %), and 3Gi of each node unused. */
+const CAPACITY: CapacityReport = capacityReport(
+  [jobPod('a', '4Gi'), jobPod('b', '4Gi'), jobPod('c', '4Gi')],
+  [
+    { metadata: { name: 'n1' }, status: { allocatable: { memory: '15Gi' } } },
+    { metadata: { name: 'n2' }, status: { allocatable: { memory: '15Gi' } } },
+  ],
+);
+
+interface Published {
+  topic: 'support' | 'operators';
+  subject: string;
+  text: string;
+}
+
+function fakePorts(objects: Record<string, unknown> = {}, over: Partial<NotifyPorts> = {}) {
+  const published: Published[] = [];
+  const records: DeploymentRecord[] = [];
+  const reads: string[] = [];
+  const ports: NotifyPorts = {
+    readJson: async (key) => {
+      reads.push(key);
+      return key in objects ? objects[key] : null;
+    },
+    publish: async (topic, subject, text) => void published.push({ topic, subject, text }),
+    recordFailure: async (record) => void records.push(record),
+    now: () => NOW,
+    ...over,
+  };
+  return { ports, published, records, reads };
+}
+
+const event = (kind: 'success' | 'failure', state: RunState): NotifyEvent => ({
+  kind,
+  gateway: 'gw-prod',
+  executionArn: EXEC_ARN,
+  executionName: EXEC,
+  startTime: '2024-06-01T09:00:00.000Z',
+  state,
+});
+
+/** The state as a Catch leaves it: every result up to (not including) `key`, and the error. */
+function failedAt(key: keyof RunState, error: { Error?: string; Cause?: string }): RunState {
+  const order: Array<keyof RunState> = ['preflight', 'workspace', 'plan', 'analysis', 'approval', 'apply', 'verify', 'evaluation'];
+  const out: Record<string, unknown> = { request: FULL.request, error };
+  for (const k of order.slice(0, order.indexOf(key))) out[k] = FULL[k];
+  return out as RunState;
+}
+
+const allText = (published: Published[]) => published.map((p) => `${p.subject}\n${p.text}`).join('\n');
+
+describe('capacitySummary', () => {
+  test('none: null', () => {
+    expect(capacitySummary(null)).toBeNull();
+    expect(capacitySummary(undefined)).toBeNull();
+  });
+
+  test('computations, requested of allocatable, the rate, and the recommendation', () => {
+    expect(capacitySummary(CAPACITY)).toBe(
+      '3 running computation(s) request 12Gi of 30Gi allocatable node memory (40 %). ' +
+        'node memory is not a multiple of the most common computation request (4Gi): n1 (15Gi fits 3, leaving 3Gi unused); ' +
+        'n2 (15Gi fits 3, leaving 3Gi unused). Consider Karpenter node pools (karpenter_node_pools) whose instance memory is a multiple of it.',
+    );
+  });
+
+  test('no recommendation: the head alone; no nodes: n/a', () => {
+    expect(capacitySummary(capacityReport([], [{ metadata: { name: 'n1' }, status: { allocatable: { memory: '16Gi' } } }]))).toBe(
+      '0 running computation(s) request 0Gi of 16Gi allocatable node memory (0 %).',
+    );
+    expect(capacitySummary(capacityReport([], []))).toBe('0 running computation(s) request 0Gi of 0Gi allocatable node memory (n/a).');
+  });
+});
+
+describe('notify: success', () => {
+  test('support first, then operators; the verification report gives the capacity line', async () => {
+    const fake = fakePorts({ [REPORT_KEY]: { gateway: 'gw-prod', capacity: CAPACITY } });
+    await expect(notify(event('success', FULL), fake.ports, SETTINGS)).resolves.toEqual({ notified: ['support', 'operators'] });
+
+    expect(fake.reads).toEqual([REPORT_KEY]);
+    expect(fake.published.map((p) => p.topic)).toEqual(['support', 'operators']);
+    const [support, operators] = fake.published;
+    expect(support.subject).toBe('Compute Gateway gw-prod upgraded to 0.9.0: please run the smoke tests');
+    expect(support.text.startsWith('Hello Apheris support,')).toBe(true);
+    expect(support.text).toContain(
+      'Compute Gateway "gw-prod" (AWS account 123456789012, eu-central-1) was upgraded from 0.8.1 to 0.9.0 on 2024-06-01T10:30:00.000Z.',
+    );
+    expect(support.text).toContain('Terraform: Plan: 0 to add, 2 to change, 0 to destroy.');
+    expect(support.text).toContain('Approved by: arn:aws:iam::123456789012:user/alice');
+    expect(support.text).toContain('Agent version: 0.16.20, as communicated (0.16.20). Image: quay.io/apheris/gateway-agent:0.16.20');
+    expect(support.text).toContain('Connectivity tests (helm test apheris-gateway): passed (connectivity test pod Succeeded)');
+    expect(support.text).toContain(`Capacity: ${capacitySummary(CAPACITY)}`);
+    expect(support.text).toContain('Please confirm the completion and run the smoke tests');
+
+    const json = JSON.parse(support.text.slice(support.text.indexOf('Report (JSON):\n') + 'Report (JSON):\n'.length));
+    expect(json).toMatchObject({
+      gateway: 'gw-prod',
+      outcome: 'succeeded',
+      executionArn: EXEC_ARN,
+      fromVersion: '0.8.1',
+      toVersion: '0.9.0',
+      agentVersion: '0.16.20',
+      expectedAgentVersion: '0.16.20',
+      approvedBy: 'arn:aws:iam::123456789012:user/alice',
+      failedStep: '',
+      capacity: JSON.parse(JSON.stringify(CAPACITY)),
+    });
+
+    expect(operators.subject).toBe('Compute Gateway gw-prod: upgraded to 0.9.0, verified');
+    expect(operators.text).toContain(`Execution: ${EXEC_ARN}`);
+    expect(operators.text).toContain(`Full report: s3://gw-artifacts-123456789012/${REPORT_KEY}`);
+    expect(fake.records).toEqual([]);
+  });
+
+  test('only the fields meant for mail are rendered: nothing from the request, workspace, builds\' other exports or risk reasons', async () => {
+    const state = { ...FULL, unexpected: { token: CANARY } } as RunState;
+    const fake = fakePorts({ [REPORT_KEY]: { capacity: CAPACITY } });
+    await notify(event('success', state), fake.ports, SETTINGS);
+    expect(fake.published).toHaveLength(2);
+    expect(allText(fake.published)).not.toContain(CANARY);
+  });
+
+  test('the report key from the Verify exports when the evaluation has none; no report: no capacity line', async () => {
+    const state: RunState = { ...FULL, evaluation: { ...FULL.evaluation!, reportKey: '' } };
+    const withReport = fakePorts({ [REPORT_KEY]: { capacity: CAPACITY } });
+    await notify(event('success', state), withReport.ports, SETTINGS);
+    expect(withReport.reads).toEqual([REPORT_KEY]);
+    expect(withReport.published[0].text).toContain('Capacity: 3 running computation(s)');
+
+    const missing = fakePorts({});
+    await notify(event('success', FULL), missing.ports, SETTINGS);
+    expect(missing.published[0].text).not.toContain('Capacity:');
+  });
+
+  test('no expected agent version: "not compared"; no changes: approval "not needed"', async () => {
+    const state: RunState = {
+      ...FULL,
+      analysis: { ...FULL.analysis!, decision: 'no-changes', hasChanges: false, line: 'No changes.' },
+      approval: undefined,
+      apply: undefined,
+      evaluation: { ...FULL.evaluation!, expectedAgentVersion: null, versionCompared: false },
+    };
+    const fake = fakePorts({});
+    await notify(event('success', state), fake.ports, SETTINGS);
+    expect(fake.published[0].text).toContain('Agent version: 0.16.20 (not compared: no expected version was given)');
+    expect(fake.published[0].text).toContain('Approved by: not needed: no changes');
+  });
+});
+
+describe('notify: failure', () => {
+  test.each([
+    ['Preflight', 'preflight', 'VersionError'],
+    ['RenderWorkspace', 'workspace', 'States.TaskFailed'],
+    ['Plan', 'plan', 'States.TaskFailed'],
+    ['AnalyzePlan', 'analysis', 'States.TaskFailed'],
+    ['Apply', 'apply', 'States.TaskFailed'],
+    ['Verify', 'verify', 'States.TaskFailed'],
+    ['EvaluateVerification', 'evaluation', 'VerificationError'],
+  ] as const)('failed at %s: one notice to operators whose subject names the step', async (step, key, error) => {
+    const fake = fakePorts();
+    await expect(notify(event('failure', failedAt(key, { Error: error, Cause: 'it broke' })), fake.ports, SETTINGS)).resolves.toEqual({
+      notified: ['operators'],
+    });
+    expect(fake.published).toHaveLength(1);
+    expect(fake.published[0].topic).toBe('operators');
+    expect(fake.published[0].subject).toBe(`Compute Gateway gw-prod: deployment failed at ${step} (${error})`);
+    expect(fake.published[0].text).toContain(`failed at step ${step}.`);
+    expect(fake.published[0].text).toContain(`Execution: ${EXEC_ARN}`);
+    expect(allText(fake.published)).not.toContain(CANARY);
+  });
+
+  test('RequestApproval: ApprovalRejected, nothing applied', async () => {
+    const fake = fakePorts();
+    const state = failedAt('approval', { Error: 'ApprovalRejected', Cause: 'rejected by arn:aws:iam::123456789012:user/bob: not during business hours' });
+    await notify(event('failure', state), fake.ports, SETTINGS);
+    const { subject, text } = fake.published[0];
+    expect(subject).toBe('Compute Gateway gw-prod: deployment failed at RequestApproval (ApprovalRejected)');
+    expect(text).toContain('What happened: rejected by arn:aws:iam::123456789012:user/bob: not during business hours');
+    expect(text).toContain('What to do: Nothing was applied. Start a new run when the plan is what you expect.');
+    expect(text).toContain(`Log: CloudWatch log group ${SETTINGS.stepLogGroups.RequestApproval}`);
+  });
+
+  test('RecordDeployment: everything present, so "Terraform applied the plan"', async () => {
+    const fake = fakePorts();
+    await notify(event('failure', { ...FULL, error: { Error: 'States.TaskFailed', Cause: 'x' } }), fake.ports, SETTINGS);
+    expect(fake.published[0].subject).toContain('failed at RecordDeployment');
+    expect(fake.published[0].text).toContain('Terraform applied the plan before the failure');
+  });
+
+  test('a Lambda failure: its errorMessage, the advice by error name, and the Lambda\'s log group', async () => {
+    const cause = JSON.stringify({
+      errorType: 'VersionError',
+      errorMessage: 'version 0.8.1 is already deployed; set allowRedeploy to deploy it again',
+      trace: ['VersionError: version 0.8.1 is already deployed', '    at /var/task/index.js:1:1'],
+    });
+    const fake = fakePorts();
+    await notify(event('failure', failedAt('preflight', { Error: 'VersionError', Cause: cause })), fake.ports, SETTINGS);
+    const { text } = fake.published[0];
+    expect(text.split('\n')[0]).toBe('Deployment of Compute Gateway "gw-prod" failed at step Preflight.');
+    expect(text).toContain('Error: VersionError');
+    expect(text).toContain('What happened: version 0.8.1 is already deployed; set allowRedeploy to deploy it again');
+    expect(text).toContain('What to do: Start the run with the version you mean');
+    expect(text).toContain('Nothing was applied.');
+    expect(text).toContain('Log: CloudWatch log group /aws/lambda/GatewayDeployer-gw-prod-Preflight');
+    expect(text).not.toContain('at /var/task');
+    // No preflight result: no failure report to read.
+    expect(fake.reads).toEqual([]);
+  });
+
+  const HELM_NAME_IN_USE = [
+    'module.gateway.module.gateway_agent[0].helm_release.gateway_agent[0]: Creating...',
+    '╷',
+    '│ Error: cannot re-use a name that is still in use',
+    '│',
+    '│   with module.gateway.module.gateway_agent[0].helm_release.gateway_agent[0],',
+  ].join('\n');
+  const buildCause = (logs: Record<string, string>) =>
+    JSON.stringify({
+      Build: {
+        Id: 'gw-prod-apply:77',
+        BuildStatus: 'FAILED',
+        Logs: logs,
+        Phases: [
+          { PhaseType: 'INSTALL', PhaseStatus: 'SUCCEEDED' },
+          { PhaseType: 'BUILD', PhaseStatus: 'FAILED', Contexts: [{ Message: 'Error while executing command: node terraform-step.js apply. Reason: exit status 1' }] },
+        ],
+      },
+    });
+  const DEEP_LINK = 'https://console.aws.amazon.com/cloudwatch/home?region=eu-central-1#logEvent:group=/aws/codebuild/gw-prod-apply;stream=77';
+
+  test.each(['plan', 'apply'] as const)('%s failure: reads reports/<gw>/<exec>/<step>-failure.json and uses its summary and the seed\'s advice', async (step) => {
+    const diagnosis = diagnoseTerraformFailure(HELM_NAME_IN_USE);
+    const key = `reports/gw-prod/${EXEC}/${step}-failure.json`;
+    const fake = fakePorts({ [key]: { step, status: 'failed', exitCode: 1, ...diagnosis } });
+    await notify(event('failure', failedAt(step, { Error: 'States.TaskFailed', Cause: buildCause({ DeepLink: DEEP_LINK }) })), fake.ports, SETTINGS);
+
+    expect(fake.reads).toEqual([key]);
+    const { subject, text } = fake.published[0];
+    const State = step === 'plan' ? 'Plan' : 'Apply';
+    expect(subject).toBe(`Compute Gateway gw-prod: deployment failed at ${State} (States.TaskFailed)`);
+    expect(text).toContain(
+      'What happened: a Helm release of that name exists on the cluster but not in the Terraform state ' +
+        '(build gw-prod-apply:77 FAILED in phase BUILD: Error while executing command: node terraform-step.js apply. Reason: exit status 1)',
+    );
+    expect(text).toContain(
+      'What to do: Make sure the Helm release is not managed by another system first. Then uninstall it ' +
+        '(helm uninstall apheris-gateway -n apheris) and run the deployment again.',
+    );
+    expect(text).toContain(`Log: ${DEEP_LINK}`);
+    expect(text).toContain(step === 'plan' ? 'Nothing was applied.' : 'Terraform may have applied part of the plan before it failed');
+  });
+
+  test('a Plan failure without a failure report (setup failed): the build\'s own message and the generic advice', async () => {
+    const fake = fakePorts({});
+    await notify(event('failure', failedAt('plan', { Error: 'States.TaskFailed', Cause: buildCause({ DeepLink: DEEP_LINK }) })), fake.ports, SETTINGS);
+    expect(fake.reads).toEqual([`reports/gw-prod/${EXEC}/plan-failure.json`]);
+    expect(fake.published[0].text).toContain('What happened: build gw-prod-apply:77 FAILED in phase BUILD: Error while executing command');
+    expect(fake.published[0].text).toContain('What to do: Look at the log of the failed step; start a new run once the cause is fixed.');
+  });
+
+  // The stack lets Notify s3:GetObject reports/* but not s3:ListBucket, so S3 answers a missing failure report
+  // (a Plan or Apply that failed in setup, or timed out) with 403 AccessDenied rather than NoSuchKey. The notice
+  // must still go out: a failure to read the diagnosis must not hide the run's failure.
+  test('a failure report that cannot be read (AccessDenied) does not prevent the notice', async () => {
+    const accessDenied = Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    const fake = fakePorts({}, { readJson: async () => Promise.reject(accessDenied) });
+    await notify(event('failure', failedAt('plan', { Error: 'States.TaskFailed', Cause: buildCause({ DeepLink: DEEP_LINK }) })), fake.ports, SETTINGS).catch(() => undefined);
+    expect(fake.published).toHaveLength(1);
+    expect(fake.published[0].subject).toContain('failed at Plan');
+    expect(fake.records).toHaveLength(1);
+  });
+
+  describe('log location', () => {
+    test('the build\'s deep link first', async () => {
+      const fake = fakePorts();
+      const cause = buildCause({ DeepLink: DEEP_LINK, GroupName: '/aws/codebuild/gw-prod-verify', StreamName: '77' });
+      await notify(event('failure', failedAt('verify', { Error: 'States.TaskFailed', Cause: cause })), fake.ports, SETTINGS);
+      expect(fake.published[0].text).toContain(`Log: ${DEEP_LINK}\n`);
+    });
+
+    test('then the build\'s log group and stream', async () => {
+      const fake = fakePorts();
+      const cause = buildCause({ GroupName: '/aws/codebuild/gw-prod-verify', StreamName: '77' });
+      await notify(event('failure', failedAt('verify', { Error: 'States.TaskFailed', Cause: cause })), fake.ports, SETTINGS);
+      expect(fake.published[0].text).toContain('Log: CloudWatch log group /aws/codebuild/gw-prod-verify, stream 77\n');
+    });
+
+    test('then the failed Lambda\'s log group from the settings', async () => {
+      const fake = fakePorts();
+      await notify(event('failure', failedAt('evaluation', { Error: 'VerificationError', Cause: JSON.stringify({ errorType: 'VerificationError', errorMessage: 'agent version mismatch' }) })), fake.ports, SETTINGS);
+      expect(fake.published[0].text).toContain('Log: CloudWatch log group /aws/lambda/GatewayDeployer-gw-prod-EvaluateVerification\n');
+      expect(fake.published[0].text).toContain('What to do: Check the agent as the HOWTO describes');
+    });
+
+    test('else the execution history', async () => {
+      const fake = fakePorts();
+      await notify(event('failure', failedAt('verify', { Error: 'States.Timeout', Cause: 'the build timed out' })), fake.ports, SETTINGS);
+      expect(fake.published[0].text).toContain('Log: the execution history of the run\n');
+      expect(fake.published[0].text).toContain('What to do: The step took longer than allowed');
+    });
+  });
+
+  test('the failed run is recorded: failed step, error, versions, times', async () => {
+    const fake = fakePorts();
+    await notify(event('failure', failedAt('verify', { Error: 'States.TaskFailed', Cause: 'x' })), fake.ports, SETTINGS);
+    expect(fake.records).toHaveLength(1);
+    expect(fake.records[0]).toMatchObject({
+      gateway: 'gw-prod',
+      outcome: 'failed',
+      failedStep: 'Verify',
+      error: 'States.TaskFailed',
+      executionArn: EXEC_ARN,
+      executionName: EXEC,
+      startedAt: '2024-06-01T09:00:00.000Z',
+      finishedAt: NOW.toISOString(),
+      fromVersion: '0.8.1',
+      toVersion: '0.9.0',
+      approvedBy: 'arn:aws:iam::123456789012:user/alice',
+      agentVersion: '',
+    });
+    expect(fake.published[0].text).not.toContain('history could not be written');
+  });
+
+  test('a failing history write does not prevent the notice; the text says the history could not be written', async () => {
+    const fake = fakePorts({}, { recordFailure: async () => Promise.reject(new Error('ProvisionedThroughputExceededException')) });
+    await expect(notify(event('failure', failedAt('apply', { Error: 'States.TaskFailed', Cause: 'x' })), fake.ports, SETTINGS)).resolves.toEqual({
+      notified: ['operators'],
+    });
+    expect(fake.published).toHaveLength(1);
+    expect(fake.published[0].text.endsWith('\n(The deployment history could not be written.)')).toBe(true);
+  });
+
+  test('no error at all: "unknown", with the generic advice', async () => {
+    const fake = fakePorts();
+    await notify(event('failure', { preflight: FULL.preflight }), fake.ports, SETTINGS);
+    expect(fake.published[0].subject).toBe('Compute Gateway gw-prod: deployment failed at RenderWorkspace (unknown)');
+    expect(fake.published[0].text).toContain('What happened: no cause was given');
+  });
+});

@@ -1,0 +1,368 @@
+/**
+ * The Verify build's helper with fake kubectl and helm: the seed's agent check (by label, then by the likely
+ * name), the rollout poll, `helm test` after removing a leftover test pod, the test logs, and the capacity data.
+ */
+import { kubeconfig, verificationExports, verify, type ClusterAccess, type VerifyContext } from '../../buildspecs/helper/verify-step';
+import type { CommandResult } from '../../buildspecs/helper/run-command';
+import type { DeploymentLike, NodeLike, PodLike } from '../../lambdas/shared/domain/verification';
+
+const GI = 2 ** 30;
+const IMAGE = 'quay.io/apheris/gateway-agent:0.16.20';
+const ACCESS: ClusterAccess = {
+  clusterName: 'apheris-gateway',
+  endpoint: 'https://ABCDEF0123456789.gr7.eu-central-1.eks.amazonaws.com',
+  certificateAuthorityData: 'LS0tLS1CRUdJTi==',
+};
+const CTX: VerifyContext = {
+  bucket: 'gw-artifacts',
+  gateway: 'gw-prod',
+  runId: 'run-42',
+  region: 'eu-central-1',
+  valuesSecretArn: 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:gw-prod/values-AbCdEf',
+  workDir: '/tmp/gw-verify-test',
+  rolloutTimeoutSeconds: 5,
+  pollSeconds: 0,
+  helmTestTimeout: '10m',
+};
+
+const PEM = [
+  '-----BEGIN CERTIFICATE-----',
+  'MIIBdzCCAR2gAwIBAgIUXk0sAmPlEcErTiFiCaTeFoRtEsTiNgMAoGCCqGSM49BAMC',
+  '-----END CERTIFICATE-----',
+  '',
+].join('\n');
+
+describe('kubeconfig', () => {
+  test('credentials from `aws eks get-token` (exec plugin), one cluster, context in the apheris namespace', () => {
+    const config = kubeconfig({ ...ACCESS, certificateAuthorityData: PEM }, 'eu-central-1') as any;
+    expect(config).toMatchObject({ apiVersion: 'v1', kind: 'Config', 'current-context': 'apheris-gateway' });
+    expect(config.users).toEqual([
+      {
+        name: 'gateway-deployer',
+        user: {
+          exec: {
+            apiVersion: 'client.authentication.k8s.io/v1beta1',
+            command: 'aws',
+            args: ['eks', 'get-token', '--cluster-name', 'apheris-gateway', '--region', 'eu-central-1', '--output', 'json'],
+            interactiveMode: 'Never',
+          },
+        },
+      },
+    ]);
+    expect(config.contexts).toEqual([{ name: 'apheris-gateway', context: { cluster: 'apheris-gateway', user: 'gateway-deployer', namespace: 'apheris' } }]);
+    expect(config.clusters).toHaveLength(1);
+    expect(config.clusters[0].name).toBe('apheris-gateway');
+    expect(config.clusters[0].cluster.server).toBe(ACCESS.endpoint);
+  });
+
+  test('a PEM CA (as the module outputs it) becomes base64 certificate-authority-data', () => {
+    const config = kubeconfig({ ...ACCESS, certificateAuthorityData: PEM }, 'eu-central-1') as any;
+    const data = config.clusters[0].cluster['certificate-authority-data'];
+    expect(data).toBe(Buffer.from(PEM).toString('base64'));
+    expect(Buffer.from(data, 'base64').toString('utf-8')).toBe(PEM);
+  });
+
+  test('an already base64 CA is passed through', () => {
+    const base64 = Buffer.from(PEM).toString('base64');
+    const config = kubeconfig({ ...ACCESS, certificateAuthorityData: base64 }, 'eu-central-1') as any;
+    expect(config.clusters[0].cluster['certificate-authority-data']).toBe(base64);
+  });
+
+  test('no CA, or an http endpoint: no certificate-authority-data', () => {
+    const { certificateAuthorityData: _ca, ...withoutCa } = ACCESS;
+    expect((kubeconfig(withoutCa, 'eu-central-1') as any).clusters[0].cluster).toEqual({ server: ACCESS.endpoint });
+    const http = kubeconfig({ ...ACCESS, endpoint: 'http://127.0.0.1:8080', certificateAuthorityData: PEM }, 'eu-central-1') as any;
+    expect(http.clusters[0].cluster).toEqual({ server: 'http://127.0.0.1:8080' });
+  });
+});
+
+const agent = (name: string, over: { ready?: number; updated?: number; generation?: number; observed?: number; image?: string } = {}): DeploymentLike => ({
+  metadata: { name, generation: over.generation ?? 2 },
+  spec: { replicas: 2, template: { spec: { containers: [{ image: over.image ?? IMAGE }] } } },
+  status: { replicas: 2, readyReplicas: over.ready ?? 2, updatedReplicas: over.updated ?? 2, observedGeneration: over.observed ?? 2 },
+});
+const testPod = (phase: string): PodLike => ({ metadata: { name: 'apheris-gateway-connectivity-test' }, status: { phase } });
+const jobPod = (name: string, ...memory: string[]): PodLike => ({
+  metadata: { name, labels: { apheris_job_id: name } },
+  spec: { containers: memory.map((m) => ({ resources: { requests: { memory: m } } })) },
+  status: { phase: 'Running' },
+});
+const node = (name: string, memory: string): NodeLike => ({ metadata: { name }, status: { allocatable: { memory } } });
+
+const HELM_STATUS = [
+  'NAME: apheris-gateway',
+  'LAST DEPLOYED: Mon Jun  3 10:00:00 2024',
+  'NAMESPACE: apheris',
+  'STATUS: deployed',
+  'REVISION: 4',
+  'TEST SUITE:     apheris-gateway-connectivity-test',
+  'Last Started:   Mon Jun  3 10:05:00 2024',
+  'Last Completed: Mon Jun  3 10:05:30 2024',
+].join('\n');
+const helmOutput = (phase: string, logs?: string) =>
+  `${HELM_STATUS}\nPhase:          ${phase}${logs === undefined ? '' : `\n\nPOD LOGS: apheris-gateway-connectivity-test\n${logs}`}`;
+
+interface Cluster {
+  /** The label query's answer, or 'fail' for a non-zero exit. */
+  labelled: DeploymentLike[] | 'fail';
+  /** Successive answers to `get deployment <name>`; the last one repeats; missing name → NotFound. */
+  byName: Record<string, DeploymentLike[]>;
+  helm: { code: number; output: string };
+  testPod: PodLike | null;
+  podLogs: string;
+  jobs: PodLike[] | 'fail';
+  nodes: NodeLike[] | 'fail';
+}
+
+type Call = { tool: 'kubectl' | 'helm'; args: string[]; opts?: { raw?: boolean; echo?: boolean } };
+
+function fakeTools(over: Partial<Cluster> = {}) {
+  const cluster: Cluster = {
+    labelled: [agent('apheris-gateway-agent')],
+    byName: { 'apheris-gateway-agent': [agent('apheris-gateway-agent')] },
+    helm: { code: 0, output: helmOutput('Succeeded', 'connectivity test passed: api.apheris.com reachable') },
+    testPod: testPod('Succeeded'),
+    podLogs: 'logs from kubectl logs',
+    jobs: [jobPod('job-a', '4Gi'), jobPod('job-b', '3Gi', '1Gi')],
+    nodes: [node('n1', '16Gi')],
+    ...over,
+  };
+  const calls: Call[] = [];
+  const json = (value: unknown): CommandResult => ({ code: 0, output: '', rawStdout: JSON.stringify(value) });
+  const notFound = (what: string): CommandResult => ({ code: 1, output: `Error from server (NotFound): ${what} not found`, rawStdout: '' });
+  const byNameCalls: Record<string, number> = {};
+
+  const kubectl = async (args: string[], opts?: { raw?: boolean; echo?: boolean }): Promise<CommandResult> => {
+    calls.push({ tool: 'kubectl', args, opts });
+    const [verb, kind, name] = args;
+    if (verb === 'get' && kind === 'deployment' && name === '-l') {
+      return cluster.labelled === 'fail' ? { code: 1, output: 'error: You must be logged in to the server (Unauthorized)', rawStdout: '' } : json({ items: cluster.labelled });
+    }
+    if (verb === 'get' && kind === 'deployment') {
+      const answers = cluster.byName[name];
+      if (!answers) return notFound(`deployments.apps "${name}"`);
+      const i = Math.min(byNameCalls[name] ?? 0, answers.length - 1);
+      byNameCalls[name] = (byNameCalls[name] ?? 0) + 1;
+      return json(answers[i]);
+    }
+    if (verb === 'delete' && kind === 'pod') return { code: 0, output: '', rawStdout: '' };
+    if (verb === 'get' && kind === 'pod') return cluster.testPod ? json(cluster.testPod) : notFound(`pods "${name}"`);
+    if (verb === 'logs') return { code: 0, output: cluster.podLogs, rawStdout: '' };
+    if (verb === 'get' && kind === 'pods') return cluster.jobs === 'fail' ? notFound('pods') : json({ items: cluster.jobs });
+    if (verb === 'get' && kind === 'nodes') return cluster.nodes === 'fail' ? { code: 1, output: 'forbidden', rawStdout: '' } : json({ items: cluster.nodes });
+    throw new Error(`unexpected kubectl ${args.join(' ')}`);
+  };
+  const helm = async (args: string[], opts?: { raw?: boolean; echo?: boolean }): Promise<CommandResult> => {
+    calls.push({ tool: 'helm', args, opts });
+    return { code: cluster.helm.code, output: cluster.helm.output, rawStdout: '' };
+  };
+  const line = (c: Call) => `${c.tool} ${c.args.join(' ')}`;
+  return { kubectl, helm, calls, lines: () => calls.map(line) };
+}
+
+const LABEL_QUERY = 'kubectl get deployment -l apheris-component=agent -n apheris -o json';
+const BY_NAME = 'kubectl get deployment apheris-gateway-agent -n apheris -o json';
+
+describe('verify: finding the agent', () => {
+  test('the label query finds exactly one Deployment: found by label, image and rollout from it', async () => {
+    const tools = fakeTools();
+    const report = await verify(CTX, tools.kubectl, tools.helm, ACCESS);
+    expect(report.agent).toEqual({
+      found: true,
+      foundBy: 'found by label apheris-component=agent',
+      deployment: 'apheris-gateway-agent',
+      image: { image: IMAGE, repository: 'quay.io/apheris/gateway-agent', tag: '0.16.20', digest: null },
+      rollout: { ready: true, desired: 2, readyReplicas: 2, updatedReplicas: 2, detail: '2/2 replicas ready, 2/2 updated' },
+    });
+    expect(tools.lines()[0]).toBe(LABEL_QUERY);
+    // JSON is read raw, never echoed through the redacting printer.
+    expect(tools.calls[0].opts).toEqual({ raw: true });
+    expect(tools.lines()).not.toContain(BY_NAME);
+    expect(report).toMatchObject({ gateway: 'gw-prod', runId: 'run-42', cluster: { name: 'apheris-gateway', endpoint: ACCESS.endpoint } });
+    expect(Number.isNaN(Date.parse(report.checkedAt))).toBe(false);
+  });
+
+  test('two labelled Deployments: falls back to the name apheris-gateway-agent', async () => {
+    const named = agent('apheris-gateway-agent', { image: 'quay.io/apheris/gateway-agent:0.16.21' });
+    const tools = fakeTools({ labelled: [agent('apheris-gateway-agent-old'), agent('apheris-gateway-agent')], byName: { 'apheris-gateway-agent': [named] } });
+    const report = await verify(CTX, tools.kubectl, tools.helm, ACCESS);
+    expect(report.agent.found).toBe(true);
+    expect(report.agent.deployment).toBe('apheris-gateway-agent');
+    expect(report.agent.image?.tag).toBe('0.16.21');
+    expect(report.agent.foundBy).toBe(
+      '2 Deployments have the label apheris-component=agent (apheris-gateway-agent-old, apheris-gateway-agent); found by name apheris-gateway-agent',
+    );
+    expect(tools.lines().slice(0, 2)).toEqual([LABEL_QUERY, BY_NAME]);
+  });
+
+  test('the label query fails (exit 1): the message says so, and the name finds it', async () => {
+    const tools = fakeTools({ labelled: 'fail' });
+    const report = await verify(CTX, tools.kubectl, tools.helm, ACCESS);
+    expect(report.agent.found).toBe(true);
+    expect(report.agent.foundBy).toBe('the label query for apheris-component=agent failed; found by name apheris-gateway-agent');
+  });
+
+  test('no labelled Deployment and none by name: not found, no rollout, and the exports say why', async () => {
+    const tools = fakeTools({ labelled: [], byName: {} });
+    const report = await verify(CTX, tools.kubectl, tools.helm, ACCESS);
+    expect(report.agent).toEqual({
+      found: false,
+      foundBy: 'no Deployment has the label apheris-component=agent; no Deployment named apheris-gateway-agent either',
+      deployment: null,
+      image: null,
+      rollout: null,
+    });
+    // Only the one lookup by name, no rollout polling.
+    expect(tools.lines().filter((l) => l === BY_NAME)).toHaveLength(1);
+    const exports = verificationExports(report, 'reports/gw-prod/run-42/verification.json');
+    expect(exports).toMatchObject({ AGENT_FOUND: 'false', AGENT_DEPLOYMENT: '', AGENT_IMAGE: '', AGENT_VERSION: '', ROLLOUT_READY: 'false', ROLLOUT_DETAIL: report.agent.foundBy });
+  });
+});
+
+describe('verify: the rollout', () => {
+  test('not ready at first, ready on a later poll: ready', async () => {
+    const name = 'apheris-gateway-agent';
+    const tools = fakeTools({
+      labelled: [agent(name, { generation: 3, observed: 2 })],
+      byName: { [name]: [agent(name, { generation: 3, observed: 3, ready: 1, updated: 1 }), agent(name, { generation: 3, observed: 3 })] },
+    });
+    const report = await verify(CTX, tools.kubectl, tools.helm, ACCESS);
+    expect(report.agent.rollout).toMatchObject({ ready: true, detail: '2/2 replicas ready, 2/2 updated' });
+    expect(tools.lines().filter((l) => l === BY_NAME)).toHaveLength(2);
+  });
+
+  test('still not ready at the deadline: reported as not ready, with the last state', async () => {
+    const name = 'apheris-gateway-agent';
+    const stuck = agent(name, { ready: 1, updated: 2 });
+    const tools = fakeTools({ labelled: [stuck], byName: { [name]: [stuck] } });
+    const report = await verify({ ...CTX, rolloutTimeoutSeconds: 0.05 }, tools.kubectl, tools.helm, ACCESS);
+    expect(report.agent.rollout).toMatchObject({ ready: false, detail: '1/2 replicas ready, 2/2 updated' });
+    expect(verificationExports(report, 'k')).toMatchObject({ ROLLOUT_READY: 'false', ROLLOUT_DETAIL: '1/2 replicas ready, 2/2 updated' });
+  });
+
+  test('a poll that fails keeps the last known state and polls again', async () => {
+    const name = 'apheris-gateway-agent';
+    const tools = fakeTools({ labelled: [agent(name, { ready: 0 })] });
+    let polls = 0;
+    const kubectl: typeof tools.kubectl = async (args, opts) => {
+      if (args.join(' ') === BY_NAME.replace('kubectl ', '') && (polls += 1) === 1) return { code: 1, output: 'connection refused', rawStdout: '' };
+      return tools.kubectl(args, opts);
+    };
+    const report = await verify(CTX, kubectl, tools.helm, ACCESS);
+    expect(polls).toBe(2);
+    expect(report.agent.rollout?.ready).toBe(true);
+  });
+});
+
+describe('verify: the connectivity tests', () => {
+  test('a leftover test pod is deleted BEFORE helm test; then the pod is read', async () => {
+    const tools = fakeTools();
+    await verify(CTX, tools.kubectl, tools.helm, ACCESS);
+    const lines = tools.lines();
+    const del = lines.indexOf('kubectl delete pod apheris-gateway-connectivity-test -n apheris --ignore-not-found --wait=true');
+    const test = lines.indexOf('helm test apheris-gateway -n apheris --timeout 10m --logs');
+    const get = lines.indexOf('kubectl get pod apheris-gateway-connectivity-test -n apheris -o json');
+    expect(del).toBeGreaterThanOrEqual(0);
+    expect(test).toBe(del + 1);
+    expect(get).toBeGreaterThan(test);
+    expect(lines.filter((l) => l.startsWith('helm '))).toHaveLength(1);
+  });
+
+  test('the helm test timeout comes from the context', async () => {
+    const tools = fakeTools();
+    await verify({ ...CTX, helmTestTimeout: '3m' }, tools.kubectl, tools.helm, ACCESS);
+    expect(tools.lines()).toContain('helm test apheris-gateway -n apheris --timeout 3m --logs');
+  });
+
+  test('logs from helm\'s "POD LOGS:" section; kubectl logs is not needed', async () => {
+    const tools = fakeTools();
+    const report = await verify(CTX, tools.kubectl, tools.helm, ACCESS);
+    expect(report.connectivity.logs).toBe('POD LOGS: apheris-gateway-connectivity-test\nconnectivity test passed: api.apheris.com reachable');
+    expect(tools.lines().some((l) => l.startsWith('kubectl logs'))).toBe(false);
+    expect(report.connectivity).toMatchObject({ result: 'passed', phase: 'Succeeded', detail: 'connectivity test pod Succeeded' });
+  });
+
+  test('no "POD LOGS:" in helm output: the logs come from kubectl logs', async () => {
+    const tools = fakeTools({ helm: { code: 1, output: `${helmOutput('Failed')}\nError: pod apheris-gateway-connectivity-test failed`, }, testPod: testPod('Failed'), podLogs: 'auth0: timeout' });
+    const report = await verify(CTX, tools.kubectl, tools.helm, ACCESS);
+    expect(tools.lines()).toContain('kubectl logs apheris-gateway-connectivity-test -n apheris');
+    expect(report.connectivity).toEqual({ result: 'failed', phase: 'Failed', detail: 'connectivity test pod Failed (helm exited 1)', logs: 'auth0: timeout' });
+  });
+
+  test('the pod phase wins over helm\'s exit code', async () => {
+    const tools = fakeTools({ helm: { code: 1, output: 'Error: unable to get pod logs' }, testPod: testPod('Succeeded') });
+    const report = await verify(CTX, tools.kubectl, tools.helm, ACCESS);
+    expect(report.connectivity).toMatchObject({ result: 'passed', detail: 'connectivity test pod Succeeded (helm exited 1, but the test pod succeeded)' });
+    expect(report.connectivity.logs).toBe('logs from kubectl logs');
+  });
+
+  test('pod gone and no phase in helm output: failed, no logs', async () => {
+    const tools = fakeTools({ helm: { code: 1, output: 'Error: release: not found' }, testPod: null });
+    const report = await verify(CTX, tools.kubectl, tools.helm, ACCESS);
+    expect(report.connectivity).toEqual({ result: 'failed', phase: null, detail: 'no test phase found: helm exited 1 and the test pod is gone', logs: '' });
+    expect(tools.lines().some((l) => l.startsWith('kubectl logs'))).toBe(false);
+  });
+
+  test('long logs keep their last 20 000 characters', async () => {
+    const tools = fakeTools({ helm: { code: 0, output: helmOutput('Succeeded', `${'x'.repeat(30_000)}END`) } });
+    const report = await verify(CTX, tools.kubectl, tools.helm, ACCESS);
+    expect(report.connectivity.logs).toHaveLength(20_000);
+    expect(report.connectivity.logs.endsWith('END')).toBe(true);
+  });
+});
+
+describe('verify: capacity', () => {
+  test('from the computation pods (label apheris_job_id) and the nodes', async () => {
+    const tools = fakeTools();
+    const report = await verify(CTX, tools.kubectl, tools.helm, ACCESS);
+    expect(tools.lines()).toContain('kubectl get pods -n apheris -l apheris_job_id -o json');
+    expect(tools.lines()).toContain('kubectl get nodes -o json');
+    expect(report.capacity).toMatchObject({
+      computations: 2,
+      requests: [
+        { pod: 'job-a', memory: '4Gi', bytes: 4 * GI },
+        { pod: 'job-b', memory: '4Gi', bytes: 4 * GI },
+      ],
+      mostCommonRequest: { memory: '4Gi', bytes: 4 * GI, pods: 2 },
+      nodes: [{ node: 'n1', allocatableMemory: '16Gi', bytes: 16 * GI, fits: 4 }],
+      utilisation: 0.5,
+      recommendation: null,
+    });
+  });
+
+  test('either query failing: no capacity, the rest of the report stands', async () => {
+    for (const over of [{ jobs: 'fail' as const }, { nodes: 'fail' as const }]) {
+      const tools = fakeTools(over);
+      const report = await verify(CTX, tools.kubectl, tools.helm, ACCESS);
+      expect(report.capacity).toBeNull();
+      expect(report.agent.found).toBe(true);
+    }
+  });
+});
+
+describe('verificationExports', () => {
+  test('maps the report onto the variables EvaluateVerification reads', async () => {
+    const digest = 'sha256:4bf6a2d1c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2';
+    const tools = fakeTools({ labelled: [agent('apheris-gateway-agent', { image: `${IMAGE}@${digest}` })] });
+    const report = await verify(CTX, tools.kubectl, tools.helm, ACCESS);
+    expect(verificationExports(report, 'reports/gw-prod/run-42/verification.json')).toEqual({
+      STEP_STATUS: 'succeeded',
+      VERIFICATION_REPORT_KEY: 'reports/gw-prod/run-42/verification.json',
+      AGENT_FOUND: 'true',
+      AGENT_DEPLOYMENT: 'apheris-gateway-agent',
+      AGENT_IMAGE: `${IMAGE}@${digest}`,
+      AGENT_VERSION: '0.16.20',
+      AGENT_DIGEST: digest,
+      ROLLOUT_READY: 'true',
+      ROLLOUT_DETAIL: '2/2 replicas ready, 2/2 updated',
+      CONNECTIVITY: 'passed',
+      CONNECTIVITY_DETAIL: 'connectivity test pod Succeeded',
+    });
+  });
+
+  test('a failed connectivity test is exported as failed with its detail', async () => {
+    const tools = fakeTools({ testPod: testPod('Failed'), helm: { code: 1, output: helmOutput('Failed', 'x') } });
+    const exports = verificationExports(await verify(CTX, tools.kubectl, tools.helm, ACCESS), 'k');
+    expect(exports).toMatchObject({ CONNECTIVITY: 'failed', CONNECTIVITY_DETAIL: 'connectivity test pod Failed (helm exited 1)' });
+  });
+});
