@@ -96,10 +96,12 @@ export function completionMessages(f: CompletionFacts, reportJson: object): { su
     json,
   ].join('\n');
   const operators = [...summary, '', `Execution: ${f.executionArn}`, `Full report: ${f.reportUrl}`, '', 'Support has been asked to run the smoke tests.'].join('\n');
+  // "installed 1.0.0", "upgraded to 1.1.0"
+  const target = `${did}${f.change === 'install' || f.change === 'redeploy' ? '' : ' to'} ${f.toVersion}`;
   const cut = (s: string) => (s.length > 99 ? `${s.slice(0, 98)}…` : s);
   return {
-    support: { subject: cut(`Compute Gateway ${f.gateway} ${did} to ${f.toVersion}: please run the smoke tests`), text: support },
-    operators: { subject: cut(`Compute Gateway ${f.gateway}: ${did} to ${f.toVersion}, verified`), text: operators },
+    support: { subject: cut(`Compute Gateway ${f.gateway} ${target}: please run the smoke tests`), text: support },
+    operators: { subject: cut(`Compute Gateway ${f.gateway}: ${target}, verified`), text: operators },
   };
 }
 

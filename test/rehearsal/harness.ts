@@ -1,0 +1,455 @@
+/**
+ * The rehearsal: the synthesized GatewayDeployment state machine run end to end on this machine, offline.
+ * aws-local-stepfunctions executes the real definition; Lambda tasks run the real handlers in-process, CodeBuild
+ * tasks run the real buildspecs with the local buildspec runner (real terraform, kubectl, aws eks get-token),
+ * AWS is moto_server, the cluster is the Kubernetes API stand-in with a helm stand-in. Fake credentials and the
+ * emulator endpoint are forced before anything else, so a rehearsal cannot reach real AWS.
+ */
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { StateMachine } from 'aws-local-stepfunctions';
+
+type EventLog = AsyncGenerator<unknown> extends never ? never : any;
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseGatewayConfig, type GatewayConfigInput } from '../../lambdas/shared/domain/gateway-config';
+import { EXAMPLE_CONFIG } from '../../lib/config';
+import { buildStepSource } from '../../lib/step-source';
+import { runBuildspec } from '../support/buildspec-runner';
+import { agentDeployment, jobPod, node, startKubeStandin, type KubeStandin } from '../support/kube-standin';
+import { zipDirectory } from '../support/zip-fixtures';
+import { REHEARSAL_ACCOUNT, REHEARSAL_REGION, resolveStack, synthesize, type ResolvedStack } from './template';
+
+// aws-local-stepfunctions uses Promise.withResolvers, which Node 20 lacks.
+const promiseStatics = Promise as unknown as { withResolvers?: () => unknown };
+if (!promiseStatics.withResolvers) {
+  promiseStatics.withResolvers = () => {
+    let resolve!: (value: unknown) => void;
+    let reject!: (reason?: unknown) => void;
+    const promise = new Promise((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}
+
+const ROOT = path.join(__dirname, '..', '..');
+export const SAMPLE_MODULE_DIR = path.join(ROOT, 'test', 'fixtures', 'sample-gateway-module');
+const HELM_STANDIN_DIR = path.join(ROOT, 'test', 'support', 'helm-standin');
+
+/** Values that look like the Bitwarden link's, and are not the HOWTO's placeholders. */
+export const SAMPLE_VALUES_YAML = [
+  'tenant: "rehearsal-tenant-7f3a"',
+  'auth:',
+  '  domain: auth.app.apheris.net',
+  '  orchestrator:',
+  '    clientId: "rehearsal-client-5d1c"',
+  '    clientSecret: "rehearsal-secret-9b2e"',
+  'helmRepoUsername: "rehearsal-helm-user"',
+  'helmRepoPassword: "rehearsal-helm-pass-3c8d"',
+  '',
+].join('\n');
+
+export interface RehearsalOptions {
+  readonly motoEndpoint: string;
+  /** Builds, plugin cache and the bundled step helpers go here. */
+  readonly workDir: string;
+  /** A gateway-<version>.zip; default: the sample module zipped as gateway-1.0.0.zip. */
+  readonly bundlePath?: string;
+  readonly valuesYaml?: string;
+  readonly config?: GatewayConfigInput;
+  /** The execution input as typed in the console; default `{ "version": <bundle version> }`. */
+  readonly input?: unknown;
+  readonly approve?: 'approve' | 'reject' | 'timeout';
+  /** What the stand-in cluster runs; default the bundle version. */
+  readonly agentVersion?: string;
+  readonly connectivity?: 'pass' | 'fail';
+  /** Emulator resource names start with it; rehearsals with the same prefix share state (upgrades). */
+  readonly prefix?: string;
+  /** Prints each state as it runs. */
+  readonly print?: (line: string) => void;
+}
+
+export interface StateRecord {
+  readonly name: string;
+  readonly type: string;
+  readonly outcome: 'succeeded' | 'failed' | 'caught' | 'retried';
+  readonly durationMs: number;
+  readonly error?: string;
+}
+
+export interface Notification {
+  readonly topic: string;
+  readonly subject: string;
+  readonly message: string;
+}
+
+export interface RehearsalReport {
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly executionName: string;
+  readonly error?: string;
+  readonly cause?: string;
+  readonly states: StateRecord[];
+  readonly notifications: Notification[];
+  readonly output?: unknown;
+}
+
+const stepError = (name: string, cause: string) => Object.assign(new Error(cause), { name });
+
+export function bundleVersionOf(file: string): string {
+  const match = /^gateway-(.+)\.zip$/.exec(path.basename(file));
+  if (!match) throw new Error(`bundle file ${file} is not named gateway-<version>.zip`);
+  return match[1];
+}
+
+/** Emulator endpoint, fake credentials, and the region, before any SDK client exists. */
+export function isolateFromRealAws(motoEndpoint: string): void {
+  delete process.env.AWS_PROFILE;
+  delete process.env.AWS_DEFAULT_PROFILE;
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: motoEndpoint,
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_SESSION_TOKEN: 'testing',
+    AWS_REGION: REHEARSAL_REGION,
+    AWS_DEFAULT_REGION: REHEARSAL_REGION,
+    AWS_EC2_METADATA_DISABLED: 'true',
+  });
+}
+
+export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
+  isolateFromRealAws(options.motoEndpoint);
+  const print = options.print ?? (() => undefined);
+  const config = parseGatewayConfig(options.config ?? EXAMPLE_CONFIG, 'rehearsal config');
+  const prefix = options.prefix ?? 'rehearsal';
+  const stackName = `GatewayDeployer-${config.gatewayName}`;
+  const stack = resolveStack(synthesize(config), prefix, stackName);
+  const handlers = lambdaHandlers(stack);
+
+  // Every handler reads its environment at import: the union of the stack's Lambda environments, resolved.
+  for (const fn of handlers.values()) Object.assign(process.env, fn.env);
+  process.env.POWERTOOLS_LOG_LEVEL = process.env.REHEARSAL_HANDLER_LOG_LEVEL ?? 'WARN';
+
+  const clients = { s3: new S3Client({ forcePathStyle: true }), sns: new SNSClient({}), sqs: new SQSClient({}) };
+  const artifactsBucket = process.env.ARTIFACTS_BUCKET!;
+  const queues = await createResources(stack, config.valuesSecretName, options.valuesYaml ?? SAMPLE_VALUES_YAML, clients);
+
+  const bundlePath = options.bundlePath ?? (await sampleBundle(options.workDir));
+  const version = bundleVersionOf(bundlePath);
+  await clients.s3.send(new PutObjectCommand({ Bucket: artifactsBucket, Key: `${config.bundle.releasesPrefix}gateway-${version}.zip`, Body: fs.readFileSync(bundlePath) }));
+
+  const sourceDir = path.join(options.workDir, 'source');
+  buildStepSource(sourceDir);
+  const agentVersion = options.agentVersion ?? version;
+  const cluster = await startKubeStandin({
+    deployments: [agentDeployment({ image: `quay.io/apheris/gateway-agent:${agentVersion}` })],
+    nodes: [node({ name: 'node-a', allocatableMemory: '16Gi' }), node({ name: 'node-b', allocatableMemory: '16Gi' })],
+    pods: [jobPod({ name: 'job-1', jobId: 'j1', memoryRequest: '4Gi' }), jobPod({ name: 'job-2', jobId: 'j2', memoryRequest: '4Gi' })],
+  });
+
+  const executionName = `rehearsal-${Date.now()}-${randomUUID().slice(0, 8)}`;
+  const machineName = `GatewayDeployment-${config.gatewayName}`;
+  const executionArn = `arn:aws:states:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:execution:${machineName}:${executionName}`;
+  const input = options.input ?? { version };
+  const states: StateRecord[] = [];
+  try {
+    const overrides = taskOverrides(stack, handlers, {
+      options,
+      cluster,
+      sourceDir,
+      artifactsBucket,
+      s3: clients.s3,
+      approve: options.approve ?? 'approve',
+    });
+    const machine = new StateMachine(stack.definition, { validationOptions: { checkArn: false } });
+    const retryIntervalOverrides = Object.fromEntries(
+      Object.entries(stack.definition.States as Record<string, { Retry?: unknown[] }>)
+        .filter(([, s]) => s.Retry)
+        .map(([name]) => [name, 0]),
+    );
+    const execution = machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: overrides, retryIntervalOverrides },
+      context: {
+        Execution: { Id: executionArn, Name: executionName, StartTime: new Date().toISOString(), Input: input as never },
+        Task: { Token: `rehearsal-task-token-${randomUUID()}` },
+      },
+    });
+    const watching = watch(execution.eventLogs, states, print);
+    let status: RehearsalReport['status'] = 'SUCCEEDED';
+    let output: unknown;
+    let error: string | undefined;
+    let cause: string | undefined;
+    try {
+      output = await execution.result;
+    } catch (failure) {
+      status = 'FAILED';
+      const failed = [...states].reverse().find((s) => s.outcome === 'failed' && s.error);
+      const info = failure as { name?: string; message?: string; cause?: { name?: string; message?: string } };
+      error = info.cause?.name ?? failed?.error ?? info.name;
+      cause = info.cause?.message ?? info.message;
+    }
+    await watching;
+    const notifications = await drain(queues, clients.sqs);
+    return { status, executionName, ...(error ? { error } : {}), ...(cause ? { cause } : {}), states, notifications, ...(output !== undefined ? { output } : {}) };
+  } finally {
+    await cluster.stop();
+  }
+}
+
+interface HandlerInfo {
+  readonly dir: string;
+  readonly env: Record<string, string>;
+}
+
+/** Function ARN → handler folder (from the function's POWERTOOLS_SERVICE_NAME) and resolved environment. */
+function lambdaHandlers(stack: ResolvedStack): Map<string, HandlerInfo> {
+  const out = new Map<string, HandlerInfo>();
+  for (const id of stack.logicalIdsOfType('AWS::Lambda::Function')) {
+    const env = stack.resolve(stack.resources[id].Properties?.Environment?.Variables ?? {}) as Record<string, string>;
+    const service = env.POWERTOOLS_SERVICE_NAME;
+    if (!service?.startsWith('gateway-deployer-')) continue;
+    const { POWERTOOLS_SERVICE_NAME: _omit, ...rest } = env;
+    out.set(stack.arn(id), { dir: service.slice('gateway-deployer-'.length), env: rest });
+  }
+  return out;
+}
+
+async function sampleBundle(workDir: string): Promise<string> {
+  const file = path.join(workDir, 'gateway-1.0.0.zip');
+  fs.mkdirSync(workDir, { recursive: true });
+  fs.writeFileSync(file, await zipDirectory(SAMPLE_MODULE_DIR));
+  return file;
+}
+
+/** The stack's buckets, table, topics (each with a queue that keeps what was published) and the values secret. */
+async function createResources(
+  stack: ResolvedStack,
+  secretName: string,
+  valuesYaml: string,
+  clients: { s3: S3Client; sns: SNSClient; sqs: SQSClient },
+): Promise<Map<string, string>> {
+  const exists = (e: unknown) => /AlreadyOwnedByYou|AlreadyExists|ResourceInUse|ResourceExists/.test((e as Error).name ?? '');
+  for (const id of stack.logicalIdsOfType('AWS::S3::Bucket')) {
+    const bucket = stack.ref(id);
+    await clients.s3
+      .send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REHEARSAL_REGION } }))
+      .catch((e) => {
+        if (!exists(e)) throw e;
+      });
+    if (stack.resources[id].Properties?.VersioningConfiguration) {
+      await clients.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    }
+  }
+  const dynamodb = new DynamoDBClient({});
+  for (const id of stack.logicalIdsOfType('AWS::DynamoDB::Table')) {
+    const p = stack.resources[id].Properties!;
+    await dynamodb
+      .send(new CreateTableCommand({ TableName: stack.ref(id), KeySchema: p.KeySchema, AttributeDefinitions: p.AttributeDefinitions, BillingMode: 'PAY_PER_REQUEST' }))
+      .catch((e) => {
+        if (!exists(e)) throw e;
+      });
+  }
+  const queues = new Map<string, string>();
+  for (const id of stack.logicalIdsOfType('AWS::SNS::Topic')) {
+    const topicArn = (await clients.sns.send(new CreateTopicCommand({ Name: stack.ref(id).split(':').pop()! }))).TopicArn!;
+    const queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: `${stack.ref(id).split(':').pop()!}-outbox` }))).QueueUrl!;
+    const queueArn = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    await clients.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn }));
+    queues.set(id.replace(/^Notifications/, '').replace(/[A-F0-9]{8}$/, '').toLowerCase(), queueUrl);
+  }
+  const secrets = new SecretsManagerClient({});
+  await secrets.send(new CreateSecretCommand({ Name: secretName, SecretString: valuesYaml })).catch(async (e) => {
+    if (!exists(e)) throw e;
+    await secrets.send(new PutSecretValueCommand({ SecretId: secretName, SecretString: valuesYaml }));
+  });
+  return queues;
+}
+
+interface OverrideContext {
+  readonly options: RehearsalOptions;
+  readonly cluster: KubeStandin;
+  readonly sourceDir: string;
+  readonly artifactsBucket: string;
+  readonly s3: S3Client;
+  readonly approve: 'approve' | 'reject' | 'timeout';
+}
+
+type TaskHandler = (input: any) => Promise<any>;
+
+function taskOverrides(stack: ResolvedStack, handlers: Map<string, HandlerInfo>, ctx: OverrideContext): Record<string, TaskHandler> {
+  const out: Record<string, TaskHandler> = {};
+  for (const [name, state] of Object.entries(stack.definition.States as Record<string, { Type: string; Resource?: string; Parameters?: any }>)) {
+    if (state.Type !== 'Task') continue;
+    const resource = state.Resource ?? '';
+    if (resource.endsWith(':states:::lambda:invoke.waitForTaskToken')) {
+      out[name] = approvalTask(handlers.get(state.Parameters.FunctionName)!, ctx);
+    } else if (resource.endsWith(':states:::codebuild:startBuild.sync')) {
+      out[name] = buildTask(stack, ctx);
+    } else if (handlers.has(resource)) {
+      out[name] = lambdaTask(handlers.get(resource)!, ctx);
+    } else {
+      throw new Error(`the rehearsal cannot run task state ${name} (resource ${resource})`);
+    }
+  }
+  return out;
+}
+
+async function invokeHandler(fn: HandlerInfo, payload: unknown): Promise<unknown> {
+  const mod = require(path.join(ROOT, 'lambdas', fn.dir, 'index')) as { handler: (e: unknown) => Promise<unknown> };
+  try {
+    return (await mod.handler(payload)) ?? null;
+  } catch (e) {
+    const error = e as Error;
+    // What Step Functions makes of a Lambda error: the name as Error, a JSON Cause.
+    throw stepError(error.name, JSON.stringify({ errorType: error.name, errorMessage: error.message }));
+  }
+}
+
+function lambdaTask(fn: HandlerInfo, ctx: OverrideContext): TaskHandler {
+  return async (payload) => {
+    const result = await invokeHandler(fn, payload);
+    if (fn.dir === 'render-workspace') {
+      // Provider plugins cannot be downloaded offline: the rehearsal runs the workspace without providers.tf.json.
+      const r = result as { workspacePrefix: string; files: string[] };
+      await ctx.s3.send(new DeleteObjectCommand({ Bucket: ctx.artifactsBucket, Key: `${r.workspacePrefix}providers.tf.json` }));
+      return { ...r, files: r.files.filter((f) => f !== 'providers.tf.json') };
+    }
+    return result;
+  };
+}
+
+/** RequestApproval for real (token stored, operators asked), then answered the way the CLI answers. */
+function approvalTask(fn: HandlerInfo, ctx: OverrideContext): TaskHandler {
+  return async (parameters) => {
+    await invokeHandler(fn, parameters.Payload);
+    if (ctx.approve === 'timeout') throw stepError('States.Timeout', 'Task timed out.');
+    const { decide } = require(path.join(ROOT, 'lambdas', 'shared', 'operator', 'approval')) as typeof import('../../lambdas/shared/operator/approval');
+    return new Promise((resolve, reject) => {
+      decide(process.env.DEPLOYMENTS_TABLE!, parameters.Payload.executionName, ctx.approve === 'approve' ? 'approve' : 'reject', 'rehearsal decision', {
+        whoAmI: async () => `arn:aws:sts::${REHEARSAL_ACCOUNT}:assumed-role/rehearsal-operator/rehearsal`,
+        sendSuccess: async (_token, output) => resolve(JSON.parse(output)),
+        sendFailure: async (_token, error, cause) => reject(stepError(error, cause)),
+        now: () => new Date(),
+      }).catch(reject);
+    });
+  };
+}
+
+function buildTask(stack: ResolvedStack, ctx: OverrideContext): TaskHandler {
+  return async (parameters) => {
+    const id = stack.logicalIdsOfType('AWS::CodeBuild::Project').find((p) => stack.ref(p) === parameters.ProjectName);
+    if (!id) throw new Error(`no CodeBuild project ${parameters.ProjectName} in the template`);
+    const project = stack.resolve(stack.resources[id].Properties);
+    const buildspecText: string = project.Source.BuildSpec;
+    const buildId = `${parameters.ProjectName}:${randomUUID()}`;
+    const buildDir = path.join(ctx.options.workDir, 'builds', buildId.replace(/[^A-Za-z0-9-]/g, '-'));
+    fs.mkdirSync(path.join(buildDir, 'home'), { recursive: true });
+    const buildspecPath = path.join(buildDir, 'buildspec.yml');
+    fs.writeFileSync(buildspecPath, buildspecText);
+    const projectEnv = Object.fromEntries((project.Environment.EnvironmentVariables as Array<{ Name: string; Value: string }>).map((v) => [v.Name, v.Value]));
+    const overrides = Object.fromEntries(((parameters.EnvironmentVariablesOverride ?? []) as Array<{ Name: string; Value: string }>).map((v) => [v.Name, v.Value]));
+    const verifying = buildspecText.includes('verify-step.js');
+    if (verifying) {
+      await pointOutputsAtStandin(ctx, overrides.GATEWAY, overrides.RUN_ID);
+      // The stand-in cluster's tools: kubectl of this machine (pinned to its own version) and the helm stand-in.
+      Object.assign(projectEnv, { KUBECTL_VERSION: localKubectlVersion(), ROLLOUT_POLL_SECONDS: '1' });
+    }
+    const result = await runBuildspec({
+      buildspecPath,
+      sourceDir: ctx.sourceDir,
+      projectEnv,
+      overrides: {
+        ...overrides,
+        CODEBUILD_BUILD_ID: buildId,
+        // One container per build in CodeBuild; separate folders here.
+        WORK_DIR: path.join(buildDir, 'work'),
+        STEP_EXPORTS: path.join(buildDir, 'exports.env'),
+        TF_PLUGIN_CACHE_DIR: path.join(ctx.options.workDir, 'plugin-cache'),
+        HOME: path.join(buildDir, 'home'),
+        KUBECACHEDIR: path.join(buildDir, 'kube-cache'),
+        PATH: `${HELM_STANDIN_DIR}:${process.env.PATH}`,
+        HELM_STANDIN_KUBE_URL: ctx.cluster.url,
+        HELM_STANDIN_TEST_PHASE: ctx.options.connectivity === 'fail' ? 'Failed' : 'Succeeded',
+      },
+      timeoutMs: 15 * 60_000,
+    });
+    fs.writeFileSync(path.join(buildDir, 'build.log'), result.log);
+    const phases = result.phases.map((p) => ({ PhaseType: p.name, PhaseStatus: p.status }));
+    if (result.status !== 'SUCCEEDED') {
+      const build = { Id: buildId, BuildStatus: 'FAILED', Phases: phases, Logs: { GroupName: `/rehearsal/codebuild/${parameters.ProjectName}`, StreamName: buildId }, ExportedEnvironmentVariables: toList(result.exported) };
+      throw stepError('States.TaskFailed', JSON.stringify({ Build: build }));
+    }
+    return { Build: { Id: buildId, BuildStatus: 'SUCCEEDED', Phases: phases, ExportedEnvironmentVariables: toList(result.exported) } };
+  };
+}
+
+const toList = (vars: Record<string, string>) => Object.entries(vars).map(([Name, Value]) => ({ Name, Value }));
+
+let kubectlVersion: string | undefined;
+function localKubectlVersion(): string {
+  if (!kubectlVersion) {
+    const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
+    const client = JSON.parse(execFileSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf-8' }));
+    kubectlVersion = /^v(\d+\.\d+\.\d+)/.exec(client.clientVersion.gitVersion)![1];
+  }
+  return kubectlVersion;
+}
+
+/**
+ * Whatever endpoint the module outputs, the rehearsal's cluster is the stand-in: the run's Terraform outputs are
+ * pointed at it before Verify reads them (only the seed's output names are assumed, not the module's internals).
+ */
+async function pointOutputsAtStandin(ctx: OverrideContext, gateway: string, runId: string): Promise<void> {
+  for (const key of [`reports/${gateway}/${runId}/apply.json`, `plans/${gateway}/${runId}/outputs.json`]) {
+    let doc: { outputs?: Record<string, unknown> };
+    try {
+      const out = await ctx.s3.send(new GetObjectCommand({ Bucket: ctx.artifactsBucket, Key: key }));
+      doc = JSON.parse(await out.Body!.transformToString());
+    } catch {
+      continue;
+    }
+    doc.outputs = { ...doc.outputs, endpoint: ctx.cluster.url, certificate_authority_data: ctx.cluster.caPem };
+    await ctx.s3.send(new PutObjectCommand({ Bucket: ctx.artifactsBucket, Key: key, Body: JSON.stringify(doc, null, 2) }));
+    return;
+  }
+}
+
+async function watch(events: AsyncGenerator<EventLog>, states: StateRecord[], print: (line: string) => void): Promise<void> {
+  const entered = new Map<string, number>();
+  for await (const event of events) {
+    if (!('state' in event)) continue;
+    const { name, type } = event.state;
+    if (event.type === 'StateEntered') {
+      entered.set(name, event.timestamp);
+      continue;
+    }
+    const durationMs = event.timestamp - (entered.get(name) ?? event.timestamp);
+    const outcome = ({ StateExited: 'succeeded', StateFailed: 'failed', StateCaught: 'caught', StateRetried: 'retried' } as const)[
+      event.type as 'StateExited' | 'StateFailed' | 'StateCaught' | 'StateRetried'
+    ];
+    if (!outcome) continue;
+    const record: StateRecord = { name, type, outcome, durationMs, ...('Error' in event ? { error: String(event.Error) } : {}) };
+    states.push(record);
+    print(`${name.padEnd(22)} ${type.padEnd(8)} ${outcome.padEnd(9)} ${String(durationMs).padStart(6)} ms${record.error ? `  ${record.error}` : ''}`);
+  }
+}
+
+async function drain(queues: Map<string, string>, sqs: SQSClient): Promise<Notification[]> {
+  const out: Notification[] = [];
+  for (const [topic, queueUrl] of queues) {
+    for (;;) {
+      const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+      if (!got.Messages?.length) break;
+      for (const m of got.Messages) {
+        const body = JSON.parse(m.Body ?? '{}');
+        out.push({ topic, subject: body.Subject ?? '', message: body.Message ?? '' });
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,129 @@
+/**
+ * The synthesized stack, made concrete for a rehearsal: every CloudFormation reference resolved to a name in
+ * the emulator (prefixed per rehearsal), so the real state machine definition, Lambda environments and
+ * CodeBuild projects can run locally.
+ */
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { GatewayConfig } from '../../lambdas/shared/domain/gateway-config';
+import { GatewayDeployerStack } from '../../lib/gateway-deployer-stack';
+
+export const REHEARSAL_ACCOUNT = '123456789012';
+export const REHEARSAL_REGION = 'eu-central-1';
+
+interface CfnResource {
+  Type: string;
+  Properties?: Record<string, any>;
+}
+
+export interface ResolvedStack {
+  readonly definition: any;
+  readonly resources: Record<string, CfnResource>;
+  resolve(value: unknown): any;
+  /** Physical name of a resource (what Ref gives). */
+  ref(logicalId: string): string;
+  arn(logicalId: string): string;
+  logicalIdsOfType(type: string): string[];
+}
+
+/** Synthesizes the app's stack for a config; assets are not bundled, since the rehearsal runs the sources. */
+export function synthesize(config: GatewayConfig): Record<string, any> {
+  const { context } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf-8'));
+  const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  const stack = new GatewayDeployerStack(app, `GatewayDeployer-${config.gatewayName}`, {
+    config,
+    env: { account: config.target.account, region: config.target.region },
+  });
+  return Template.fromStack(stack).toJSON();
+}
+
+export function resolveStack(template: Record<string, any>, prefix: string, stackName: string): ResolvedStack {
+  const resources: Record<string, CfnResource> = template.Resources;
+  const short = (id: string) => `${prefix}-${id}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/-+$/, '');
+  const ref = (id: string): string => {
+    const r = resources[id];
+    if (!r) throw new Error(`template has no resource ${id}`);
+    switch (r.Type) {
+      case 'AWS::SNS::Topic':
+        return `arn:aws:sns:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:${short(id)}`;
+      case 'AWS::KMS::Key':
+        // Shaped like a real key id (a version-4 UUID): Terraform's backend refuses other shapes.
+        return `11111111-2222-4333-8444-${String(Math.abs(hash(id))).padStart(12, '0').slice(0, 12)}`;
+      case 'AWS::Logs::LogGroup':
+        return `/rehearsal/${short(id)}`;
+      default:
+        return short(id);
+    }
+  };
+  const arn = (id: string): string => {
+    const r = resources[id];
+    const name = ref(id);
+    switch (r.Type) {
+      case 'AWS::S3::Bucket':
+        return `arn:aws:s3:::${name}`;
+      case 'AWS::DynamoDB::Table':
+        return `arn:aws:dynamodb:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:table/${name}`;
+      case 'AWS::SNS::Topic':
+        return name;
+      case 'AWS::Lambda::Function':
+        return `arn:aws:lambda:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:function:${name}`;
+      case 'AWS::CodeBuild::Project':
+        return `arn:aws:codebuild:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:project/${name}`;
+      case 'AWS::IAM::Role':
+        return `arn:aws:iam::${REHEARSAL_ACCOUNT}:role/${name}`;
+      case 'AWS::KMS::Key':
+        return `arn:aws:kms:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:key/${name}`;
+      case 'AWS::Logs::LogGroup':
+        return `arn:aws:logs:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:log-group:${name}`;
+      default:
+        return `arn:aws:rehearsal:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:${name}`;
+    }
+  };
+  const pseudo: Record<string, string> = {
+    'AWS::Partition': 'aws',
+    'AWS::Region': REHEARSAL_REGION,
+    'AWS::AccountId': REHEARSAL_ACCOUNT,
+    'AWS::URLSuffix': 'amazonaws.com',
+    'AWS::StackName': stackName,
+    'AWS::StackId': `arn:aws:cloudformation:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:stack/${stackName}/rehearsal`,
+  };
+  const resolve = (value: unknown): any => {
+    if (Array.isArray(value)) return value.map(resolve);
+    if (value === null || typeof value !== 'object') return value;
+    const o = value as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if (keys.length === 1) {
+      const [k] = keys;
+      const v = o[k] as any;
+      if (k === 'Ref') return pseudo[v] ?? ref(v);
+      if (k === 'Fn::GetAtt') {
+        const [id, attr] = Array.isArray(v) ? v : String(v).split('.');
+        if (attr === 'Arn') return arn(id);
+        return ref(id);
+      }
+      if (k === 'Fn::Join') return (resolve(v[1]) as unknown[]).join(v[0]);
+      if (k === 'Fn::Select') return resolve(v[1])[Number(v[0])];
+      if (k === 'Fn::Split') return String(resolve(v[1])).split(v[0]);
+    }
+    return Object.fromEntries(Object.entries(o).map(([key, val]) => [key, resolve(val)]));
+  };
+  const machines = Object.values(resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+  if (machines.length !== 1) throw new Error(`expected one state machine in the template, found ${machines.length}`);
+  const definition = JSON.parse(resolve(machines[0].Properties!.DefinitionString));
+  return {
+    definition,
+    resources,
+    resolve,
+    ref,
+    arn,
+    logicalIdsOfType: (type) => Object.entries(resources).filter(([, r]) => r.Type === type).map(([id]) => id),
+  };
+}
+
+function hash(text: string): number {
+  let h = 0;
+  for (const ch of text) h = (h * 31 + ch.charCodeAt(0)) | 0;
+  return h;
+}
