@@ -1,0 +1,137 @@
+/**
+ * End to end: the rehearsal runs the synthesized state machine with the real handlers, buildspecs, terraform and
+ * kubectl. The runs share one emulator namespace, as one gateway's history would: install, upgrade, then runs
+ * that must stop. Every assertion is on the report (states, error, notifications) or on what AWS holds.
+ */
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { REHEARSAL_ACCOUNT } from '../rehearsal/template';
+import { SAMPLE_MODULE_DIR, rehearse, type RehearsalOptions, type RehearsalReport } from '../rehearsal/harness';
+import { renameEntry, zipDirectory } from '../support/zip-fixtures';
+import { dynamoDbClient, motoEndpoint } from './support/aws-clients';
+
+jest.setTimeout(180_000);
+
+const prefix = `e2e-${process.pid}-${Date.now().toString(36)}`;
+let workDir: string;
+
+beforeAll(async () => {
+  workDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gw-e2e-'));
+});
+
+afterAll(async () => {
+  if (workDir) await fs.promises.rm(workDir, { recursive: true, force: true });
+});
+
+/** A bundle of the sample module under a version, optionally with its chart version changed (a real upgrade). */
+async function bundle(version: string, chartVersion?: string, mutate?: (zip: Buffer) => Buffer): Promise<string> {
+  const dir = path.join(workDir, `module-${version}`);
+  await fs.promises.cp(SAMPLE_MODULE_DIR, dir, { recursive: true });
+  if (chartVersion) {
+    const main = path.join(dir, 'main.tf');
+    await fs.promises.writeFile(main, (await fs.promises.readFile(main, 'utf-8')).replace('"0.16.20"', `"${chartVersion}"`));
+  }
+  const file = path.join(workDir, `gateway-${version}.zip`);
+  const zip = await zipDirectory(dir);
+  await fs.promises.writeFile(file, mutate ? mutate(zip) : zip);
+  return file;
+}
+
+const run = (options: Partial<RehearsalOptions>): Promise<RehearsalReport> =>
+  rehearse({ motoEndpoint: motoEndpoint(), workDir: path.join(workDir, `run-${Date.now()}`), prefix, ...options });
+
+const visited = (report: RehearsalReport) => [...new Set(report.states.map((s) => s.name))];
+const outcomeOf = (report: RehearsalReport, state: string) => report.states.filter((s) => s.name === state).map((s) => s.outcome);
+
+async function deployedVersion(): Promise<string | undefined> {
+  const table = process.env.DEPLOYMENTS_TABLE!;
+  const item = await dynamoDbClient().send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'GATEWAY#gateway' }, sk: { S: 'CURRENT' } } }));
+  return item.Item?.version?.S;
+}
+
+test('first install: every state of the seed runs, support is asked for the smoke tests', async () => {
+  const report = await run({ bundlePath: await bundle('1.0.0'), input: { version: '1.0.0', expectedAgentVersion: '1.0.0' } });
+  expect(report.status).toBe('SUCCEEDED');
+  expect(visited(report)).toEqual([
+    'ReceiveRequest',
+    'Preflight',
+    'RenderWorkspace',
+    'Plan',
+    'AnalyzePlan',
+    'ApprovalGate',
+    'RequestApproval',
+    'Apply',
+    'Verify',
+    'EvaluateVerification',
+    'RecordDeployment',
+    'NotifySuccess',
+    'Deployed',
+  ]);
+  expect(report.notifications.map((n) => [n.topic, n.subject])).toEqual([
+    ['operators', expect.stringMatching(/^Compute Gateway gateway: approve install to 1\.0\.0\? Plan: \d+ to add, 0 to change, 0 to destroy\.$/)],
+    ['operators', 'Compute Gateway gateway: installed 1.0.0, verified'],
+    ['support', 'Compute Gateway gateway installed 1.0.0: please run the smoke tests'],
+  ]);
+  const support = report.notifications.find((n) => n.topic === 'support')!.message;
+  expect(support).toContain('Agent version: 1.0.0, as communicated (1.0.0)');
+  expect(support).toContain('Please confirm the completion and run the smoke tests');
+  expect(await deployedVersion()).toBe('1.0.0');
+  // A successful upgrade stays within the budget of state transitions (issue #7: at most 30).
+  expect(report.states.filter((s) => s.outcome === 'succeeded').length).toBeLessThanOrEqual(30);
+});
+
+test('upgrade to a newer bundle in the same state: an in-place update, applied and verified', async () => {
+  const report = await run({ bundlePath: await bundle('1.1.0', '0.16.21'), input: { version: '1.1.0', expectedAgentVersion: '1.1.0' } });
+  expect(report.status).toBe('SUCCEEDED');
+  const approval = report.notifications.find((n) => n.subject.includes('approve'))!;
+  expect(approval.subject).toContain('approve upgrade to 1.1.0? Plan: 0 to add, 1 to change, 0 to destroy.');
+  expect(approval.message).toContain('Gateway gateway: upgrade 1.0.0 → 1.1.0 waits for your approval.');
+  expect(report.notifications.find((n) => n.topic === 'support')!.subject).toBe('Compute Gateway gateway upgraded to 1.1.0: please run the smoke tests');
+  expect(await deployedVersion()).toBe('1.1.0');
+});
+
+test('a rejected plan: nothing is applied, operators are told, the deployed version stays', async () => {
+  const report = await run({ bundlePath: await bundle('1.2.0', '0.16.22'), approve: 'reject' });
+  expect(report.status).toBe('FAILED');
+  expect(report.error).toBe('ApprovalRejected');
+  expect(visited(report)).not.toContain('Apply');
+  const failure = report.notifications.find((n) => n.subject.includes('failed'))!;
+  expect(failure.subject).toBe('Compute Gateway gateway: deployment failed at RequestApproval (ApprovalRejected)');
+  expect(failure.message).toContain('Nothing was applied.');
+  expect(await deployedVersion()).toBe('1.1.0');
+});
+
+test('the agent runs another version than communicated: the run fails at EvaluateVerification naming both', async () => {
+  const report = await run({ bundlePath: await bundle('1.2.0', '0.16.22'), agentVersion: '1.1.9', input: { version: '1.2.0', expectedAgentVersion: '1.2.0' } });
+  expect(report.status).toBe('FAILED');
+  expect(report.error).toBe('VerificationError');
+  expect(outcomeOf(report, 'EvaluateVerification')).toContain('failed');
+  const failure = report.notifications.find((n) => n.subject.includes('failed'))!;
+  expect(failure.subject).toBe('Compute Gateway gateway: deployment failed at EvaluateVerification (VerificationError)');
+  expect(failure.message).toContain('agent version mismatch: expected 1.2.0, running 1.1.9');
+  expect(failure.message).toContain('Terraform applied the plan before the failure');
+  expect(await deployedVersion()).toBe('1.1.0');
+});
+
+test('failed connectivity tests fail the run after the apply', async () => {
+  const report = await run({ bundlePath: await bundle('1.2.0', '0.16.22'), connectivity: 'fail', input: { version: '1.2.0', allowRedeploy: true } });
+  expect(report.status).toBe('FAILED');
+  expect(report.error).toBe('VerificationError');
+  expect(report.notifications.find((n) => n.subject.includes('failed'))!.message).toContain('the connectivity tests did not pass: connectivity test pod Failed');
+});
+
+test('a bad bundle is refused at Preflight: no plan, no approval request, a named error', async () => {
+  const evil = await bundle('1.3.0', undefined, (zip) => zip);
+  const zip = await fs.promises.readFile(evil);
+  // Same-length rename of an existing entry to one that escapes the module folder.
+  await fs.promises.writeFile(evil, renameEntry(zip, 'CHANGELOG.md', '../evilxx.tf'));
+  const report = await run({ bundlePath: evil });
+  expect(report.status).toBe('FAILED');
+  expect(report.error).toBe('BundleError');
+  expect(visited(report)).toEqual(['ReceiveRequest', 'Preflight', 'NotifyFailure', 'DeploymentFailed']);
+  expect(report.notifications).toHaveLength(1);
+  expect(report.notifications[0].message).toContain('gateway-1.3.0.zip: unsafe entry');
+  expect(report.notifications[0].message).toContain(`arn:aws:states:eu-central-1:${REHEARSAL_ACCOUNT}:execution:GatewayDeployment-gateway:`);
+});
