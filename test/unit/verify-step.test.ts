@@ -2,7 +2,10 @@
  * The Verify build's helper with fake kubectl and helm: the seed's agent check (by label, then by the likely
  * name), the rollout poll, `helm test` after removing a leftover test pod, the test logs, and the capacity data.
  */
-import { kubeconfig, verificationExports, verify, type ClusterAccess, type VerifyContext } from '../../buildspecs/helper/verify-step';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { kubeconfig, printToken, verificationExports, verify, type ClusterAccess, type VerifyContext } from '../../buildspecs/helper/verify-step';
 import type { CommandResult } from '../../buildspecs/helper/run-command';
 import type { DeploymentLike, NodeLike, PodLike } from '../../lambdas/shared/domain/verification';
 
@@ -25,6 +28,9 @@ const CTX: VerifyContext = {
   helmTestTimeout: '10m',
 };
 
+/** The helper's own `token` command, as the Verify build passes it. */
+const TOKEN = { command: '/usr/bin/node', args: ['/src/verify-step.js', 'token'] };
+
 const PEM = [
   '-----BEGIN CERTIFICATE-----',
   'MIIBdzCCAR2gAwIBAgIUXk0sAmPlEcErTiFiCaTeFoRtEsTiNgMAoGCCqGSM49BAMC',
@@ -33,8 +39,8 @@ const PEM = [
 ].join('\n');
 
 describe('kubeconfig', () => {
-  test('credentials from `aws eks get-token` (exec plugin), one cluster, context in the apheris namespace', () => {
-    const config = kubeconfig({ ...ACCESS, certificateAuthorityData: PEM }, 'eu-central-1') as any;
+  test('credentials from the helper\'s cached `aws eks get-token` (exec plugin), one cluster, context in the apheris namespace', () => {
+    const config = kubeconfig({ ...ACCESS, certificateAuthorityData: PEM }, 'eu-central-1', TOKEN) as any;
     expect(config).toMatchObject({ apiVersion: 'v1', kind: 'Config', 'current-context': 'apheris-gateway' });
     expect(config.users).toEqual([
       {
@@ -42,8 +48,8 @@ describe('kubeconfig', () => {
         user: {
           exec: {
             apiVersion: 'client.authentication.k8s.io/v1beta1',
-            command: 'aws',
-            args: ['eks', 'get-token', '--cluster-name', 'apheris-gateway', '--region', 'eu-central-1', '--output', 'json'],
+            command: '/usr/bin/node',
+            args: ['/src/verify-step.js', 'token', '--cluster-name', 'apheris-gateway', '--region', 'eu-central-1'],
             interactiveMode: 'Never',
           },
         },
@@ -56,7 +62,7 @@ describe('kubeconfig', () => {
   });
 
   test('a PEM CA (as the module outputs it) becomes base64 certificate-authority-data', () => {
-    const config = kubeconfig({ ...ACCESS, certificateAuthorityData: PEM }, 'eu-central-1') as any;
+    const config = kubeconfig({ ...ACCESS, certificateAuthorityData: PEM }, 'eu-central-1', TOKEN) as any;
     const data = config.clusters[0].cluster['certificate-authority-data'];
     expect(data).toBe(Buffer.from(PEM).toString('base64'));
     expect(Buffer.from(data, 'base64').toString('utf-8')).toBe(PEM);
@@ -64,14 +70,14 @@ describe('kubeconfig', () => {
 
   test('an already base64 CA is passed through', () => {
     const base64 = Buffer.from(PEM).toString('base64');
-    const config = kubeconfig({ ...ACCESS, certificateAuthorityData: base64 }, 'eu-central-1') as any;
+    const config = kubeconfig({ ...ACCESS, certificateAuthorityData: base64 }, 'eu-central-1', TOKEN) as any;
     expect(config.clusters[0].cluster['certificate-authority-data']).toBe(base64);
   });
 
   test('no CA, or an http endpoint: no certificate-authority-data', () => {
     const { certificateAuthorityData: _ca, ...withoutCa } = ACCESS;
-    expect((kubeconfig(withoutCa, 'eu-central-1') as any).clusters[0].cluster).toEqual({ server: ACCESS.endpoint });
-    const http = kubeconfig({ ...ACCESS, endpoint: 'http://127.0.0.1:8080', certificateAuthorityData: PEM }, 'eu-central-1') as any;
+    expect((kubeconfig(withoutCa, 'eu-central-1', TOKEN) as any).clusters[0].cluster).toEqual({ server: ACCESS.endpoint });
+    const http = kubeconfig({ ...ACCESS, endpoint: 'http://127.0.0.1:8080', certificateAuthorityData: PEM }, 'eu-central-1', TOKEN) as any;
     expect(http.clusters[0].cluster).toEqual({ server: 'http://127.0.0.1:8080' });
   });
 });
@@ -364,5 +370,54 @@ describe('verificationExports', () => {
     const tools = fakeTools({ testPod: testPod('Failed'), helm: { code: 1, output: helmOutput('Failed', 'x') } });
     const exports = verificationExports(await verify(CTX, tools.kubectl, tools.helm, ACCESS), 'k');
     expect(exports).toMatchObject({ CONNECTIVITY: 'failed', CONNECTIVITY_DETAIL: 'connectivity test pod Failed (helm exited 1)' });
+  });
+});
+
+describe('printToken (the exec credential plugin)', () => {
+  const credential = (expires: string) => ({ kind: 'ExecCredential', apiVersion: 'client.authentication.k8s.io/v1beta1', spec: {}, status: { expirationTimestamp: expires, token: 'k8s-aws-v1.cached' } });
+
+  async function withCache(cached: object | null, run: (file: string, written: string[]) => Promise<void>): Promise<void> {
+    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'token-'));
+    const file = path.join(dir, 'token.json');
+    if (cached) await fs.promises.writeFile(file, JSON.stringify(cached));
+    const written: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      await run(file, written);
+    } finally {
+      spy.mockRestore();
+      await fs.promises.rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  test('a cached token valid for more than two minutes is printed without running the AWS CLI', async () => {
+    const now = new Date('2026-01-01T12:00:00Z');
+    const cred = credential('2026-01-01T12:10:00Z');
+    await withCache({ cluster: 'gw', status: cred.status, credential: cred }, async (file, written) => {
+      await printToken(['node', 'verify-step.js', 'token', '--cluster-name', 'gw', '--region', 'eu-central-1'], file, now);
+      expect(JSON.parse(written.join(''))).toEqual(cred);
+    });
+  });
+
+  test('a token about to expire, or for another cluster, is fetched again', async () => {
+    const now = new Date('2026-01-01T12:00:00Z');
+    const cred = credential('2026-01-01T12:01:00Z');
+    await withCache({ cluster: 'gw', status: cred.status, credential: cred }, async (file, written) => {
+      // With fake credentials `aws eks get-token` presigns offline; the result is a fresh token, cached for next time.
+      const env = { ...process.env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_SESSION_TOKEN: 'testing' };
+      const saved = process.env;
+      process.env = env;
+      try {
+        await printToken(['node', 'verify-step.js', 'token', '--cluster-name', 'gw', '--region', 'eu-central-1'], file, now);
+      } finally {
+        process.env = saved;
+      }
+      const printed = JSON.parse(written.join(''));
+      expect(printed.status.token).toMatch(/^k8s-aws-v1\./);
+      expect(JSON.parse(await fs.promises.readFile(file, 'utf-8'))).toMatchObject({ cluster: 'gw', credential: printed });
+    });
   });
 });
