@@ -16,7 +16,7 @@ export function buildStepSource(outDir: string): void {
     outdir: outDir,
     bundle: true,
     platform: 'node',
-    // The buildspecs ask CodeBuild for Node 20.
+    // Runs on the build image's default Node.js, 20 or later.
     target: 'node20',
     format: 'cjs',
     minify: true,

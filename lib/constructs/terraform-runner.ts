@@ -86,7 +86,7 @@ export class TerraformRunner extends Construct {
         source: codebuild.Source.s3({ bucket: this.source.bucket, path: this.source.s3ObjectKey }),
         buildSpec: codebuild.BuildSpec.fromObject(loadBuildspec(buildspec)),
         environment: {
-          buildImage: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0,
+          buildImage: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_4_0,
           computeType: codebuild.ComputeType.SMALL,
           environmentVariables: {
             TF_VERSION: { value: props.terraformVersion },
