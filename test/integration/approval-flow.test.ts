@@ -13,6 +13,7 @@ import type { RequestApprovalEvent } from '../../lambdas/request-approval/reques
 import { approvalKey } from '../../lambdas/shared/adapters/approvals';
 import { ApprovalCommandError, decide, executionNameOf, type DecisionPorts } from '../../lambdas/shared/operator/approval';
 import { TEST_REGION, createTable, dynamoDbClient, motoEndpoint } from './support/aws-clients';
+import { captureConsole, destroyAdapterClients } from './support/handlers';
 
 jest.setTimeout(60_000);
 
@@ -32,7 +33,6 @@ const tokenFor = (executionName: string) => `AQCEAAAAKgAAAAMAAAAAAAAAAQ-TOKEN-CA
 
 type Handler = (event: RequestApprovalEvent) => Promise<void>;
 let handler: Handler;
-let destroyHandlerClients: () => void = () => {};
 let topicArn: string;
 let publishSpy: jest.SpyInstance;
 const logLines: string[] = [];
@@ -118,23 +118,12 @@ beforeAll(async () => {
   process.env.ARTIFACTS_BUCKET = BUCKET;
   process.env.STACK_NAME = STACK;
   process.env.POWERTOOLS_DEV = 'true';
-  for (const method of ['debug', 'info', 'warn', 'error', 'log'] as const) {
-    jest.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      logLines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
-    });
-  }
+  captureConsole(logLines);
   ({ handler } = await import('../../lambdas/request-approval/index'));
-  const clients = await import('../../lambdas/shared/adapters/aws');
-  destroyHandlerClients = () => {
-    clients.s3.destroy();
-    clients.secretsManager.destroy();
-    clients.sts.destroy();
-    clients.dynamodb.destroy();
-  };
 });
 
-afterAll(() => {
-  destroyHandlerClients();
+afterAll(async () => {
+  await destroyAdapterClients();
   jest.restoreAllMocks();
   for (const name of ['DEPLOYMENTS_TABLE', 'OPERATORS_TOPIC_ARN', 'ARTIFACTS_BUCKET', 'STACK_NAME', 'POWERTOOLS_DEV']) delete process.env[name];
 });

@@ -26,6 +26,7 @@ import {
   s3Client,
   secretsManagerClient,
 } from './support/aws-clients';
+import { captureConsole, destroyAdapterClients } from './support/handlers';
 
 jest.setTimeout(60_000);
 
@@ -45,7 +46,6 @@ const PLACEHOLDER_YAML = placeholderYaml('tenant', 'clientId', 'clientSecret');
 type Handler = (event: PreflightEvent) => Promise<PreflightResult>;
 
 let handler: Handler;
-let destroyHandlerClients: () => void = () => {};
 let goodZip: Buffer;
 let goodZipVersionId: string;
 let secretArn: string;
@@ -196,23 +196,12 @@ beforeAll(async () => {
   process.env.DEPLOYMENTS_TABLE = TABLE;
   // Development mode sends the logger to the global console, where the test can read every line.
   process.env.POWERTOOLS_DEV = 'true';
-  for (const method of ['debug', 'info', 'warn', 'error', 'log'] as const) {
-    jest.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      logLines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
-    });
-  }
+  captureConsole(logLines);
   ({ handler } = await import('../../lambdas/preflight/index'));
-  const clients = await import('../../lambdas/shared/adapters/aws');
-  destroyHandlerClients = () => {
-    clients.s3.destroy();
-    clients.secretsManager.destroy();
-    clients.sts.destroy();
-    clients.dynamodb.destroy();
-  };
 });
 
-afterAll(() => {
-  destroyHandlerClients();
+afterAll(async () => {
+  await destroyAdapterClients();
   jest.restoreAllMocks();
   delete process.env.POWERTOOLS_DEV;
 });

@@ -11,6 +11,7 @@ import type { RecordEvent } from '../../lambdas/record-deployment/index';
 import type { RunState } from '../../lambdas/shared/domain/run-state';
 import { capacityReport } from '../../lambdas/shared/domain/verification';
 import { TEST_REGION, createBucket, createTable, dynamoDbClient, motoEndpoint, putObject } from './support/aws-clients';
+import { captureConsole, destroyAdapterClients } from './support/handlers';
 
 jest.setTimeout(60_000);
 
@@ -27,7 +28,6 @@ let readDeployedVersion: (table: string, gateway: string) => Promise<string | nu
 let supportTopicArn: string;
 let operatorsTopicArn: string;
 let publishSpy: jest.SpyInstance;
-let destroyHandlerClients: () => void = () => {};
 const ENV_NAMES = ['ARTIFACTS_BUCKET', 'DEPLOYMENTS_TABLE', 'SUPPORT_TOPIC_ARN', 'OPERATORS_TOPIC_ARN', 'ACCOUNT_ID', 'STEP_LOG_GROUPS', 'POWERTOOLS_DEV'];
 const savedRegion = process.env.AWS_REGION;
 
@@ -145,23 +145,16 @@ beforeAll(async () => {
     STEP_LOG_GROUPS: JSON.stringify(STEP_LOG_GROUPS),
     POWERTOOLS_DEV: 'true',
   });
-  for (const method of ['debug', 'info', 'warn', 'error', 'log'] as const) jest.spyOn(console, method).mockImplementation(() => {});
+  captureConsole();
   ({ handler: recordHandler } = await import('../../lambdas/record-deployment/index'));
   ({ handler: notifyHandler } = await import('../../lambdas/notify/index'));
   ({ readDeployedVersion } = await import('../../lambdas/shared/adapters/deployment-table'));
-  const clients = await import('../../lambdas/shared/adapters/aws');
-  destroyHandlerClients = () => {
-    clients.s3.destroy();
-    clients.secretsManager.destroy();
-    clients.sts.destroy();
-    clients.dynamodb.destroy();
-  };
 });
 
-afterAll(() => {
+afterAll(async () => {
   // Notify's own SNS client is not exported; the spy saw it as `this`.
   const snsClients = new Set(publishSpy?.mock.instances ?? []);
-  destroyHandlerClients();
+  await destroyAdapterClients();
   for (const client of snsClients) (client as SNSClient).destroy();
   jest.restoreAllMocks();
   for (const name of ENV_NAMES) delete process.env[name];

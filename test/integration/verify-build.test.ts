@@ -48,37 +48,40 @@ interface Run {
   report: any;
 }
 
-/** One Verify build against a cluster in the given state, after an apply whose outputs point at it. */
-async function verifyRun(state: Partial<KubeState>, helmEnv: Record<string, string> = {}, extra: Record<string, string> = {}): Promise<Run> {
+/** The Verify buildspec as CodeBuild would run it for one run, with the helm stand-in on PATH. */
+function verifyBuild(runId: string, extra: Record<string, string>): Promise<BuildspecRunResult> {
+  const runDir = path.join(tmp, runId);
+  fs.mkdirSync(path.join(runDir, 'home'), { recursive: true });
+  return runBuildspec({
+    buildspecPath: path.join(ROOT, 'buildspecs', 'verify.yml'),
+    sourceDir,
+    projectEnv: { ARTIFACTS_BUCKET: bucket, KUBECTL_VERSION: kubectlVersion, HELM_VERSION: '3.17.3', ROLLOUT_TIMEOUT_SECONDS: '3', ROLLOUT_POLL_SECONDS: '1', HELM_TEST_TIMEOUT: '1m' },
+    overrides: {
+      GATEWAY: 'gw-verify',
+      RUN_ID: runId,
+      VALUES_SECRET_ARN: secretArn,
+      WORK_DIR: path.join(runDir, 'work'),
+      STEP_EXPORTS: path.join(runDir, 'exports.env'),
+      PATH: `${HELM_STANDIN_DIR}:${process.env.PATH}`,
+      HOME: path.join(runDir, 'home'),
+      KUBECACHEDIR: path.join(runDir, 'kube-cache'),
+      ...extra,
+    },
+    timeoutMs: 90_000,
+  });
+}
+
+/**
+ * One Verify build against a cluster in the given state. Its outputs point at the stand-in, as the Apply report
+ * does after an apply, or as the Plan's planned outputs do when there was nothing to apply.
+ */
+async function verifyRun(state: Partial<KubeState>, helmEnv: Record<string, string> = {}, outputsAt: 'apply' | 'plan' = 'apply'): Promise<Run> {
   const runId = `run-${(runs += 1)}`;
   const standin = await startKubeStandin(state);
   try {
-    await putObject(
-      bucket,
-      `reports/gw-verify/${runId}/apply.json`,
-      JSON.stringify({ status: 'applied', outputs: { cluster_name: 'gw-verify', endpoint: standin.url, certificate_authority_data: standin.caPem } }),
-    );
-    const runDir = path.join(tmp, runId);
-    await fs.promises.mkdir(path.join(runDir, 'home'), { recursive: true });
-    const result = await runBuildspec({
-      buildspecPath: path.join(ROOT, 'buildspecs', 'verify.yml'),
-      sourceDir,
-      projectEnv: { ARTIFACTS_BUCKET: bucket, KUBECTL_VERSION: kubectlVersion, HELM_VERSION: '3.17.3', ROLLOUT_TIMEOUT_SECONDS: '3', ROLLOUT_POLL_SECONDS: '1', HELM_TEST_TIMEOUT: '1m' },
-      overrides: {
-        GATEWAY: 'gw-verify',
-        RUN_ID: runId,
-        VALUES_SECRET_ARN: secretArn,
-        WORK_DIR: path.join(runDir, 'work'),
-        STEP_EXPORTS: path.join(runDir, 'exports.env'),
-        PATH: `${HELM_STANDIN_DIR}:${process.env.PATH}`,
-        HOME: path.join(runDir, 'home'),
-        KUBECACHEDIR: path.join(runDir, 'kube-cache'),
-        HELM_STANDIN_KUBE_URL: standin.url,
-        ...helmEnv,
-        ...extra,
-      },
-      timeoutMs: 90_000,
-    });
+    const key = outputsAt === 'apply' ? `reports/gw-verify/${runId}/apply.json` : `plans/gw-verify/${runId}/outputs.json`;
+    await putObject(bucket, key, JSON.stringify({ outputs: { cluster_name: 'gw-verify', endpoint: standin.url, certificate_authority_data: standin.caPem } }));
+    const result = await verifyBuild(runId, { HELM_STANDIN_KUBE_URL: standin.url, ...helmEnv });
     if (result.status !== 'SUCCEEDED') throw new Error(`verify build failed in ${result.failedPhase}:\n${result.log}`);
     const report = JSON.parse(await getObjectText(bucket, result.exported.VERIFICATION_REPORT_KEY));
     expectNoCanary(result.log);
@@ -189,52 +192,12 @@ test('a test pod left by an earlier run does not fail the new one', async () => 
 });
 
 test('without an apply (no changes), the planned outputs lead to the cluster', async () => {
-  const runId = `run-${(runs += 1)}`;
-  const standin = await startKubeStandin(healthyCluster());
-  try {
-    await putObject(bucket, `plans/gw-verify/${runId}/outputs.json`, JSON.stringify({ outputs: { cluster_name: 'gw-verify', endpoint: standin.url, certificate_authority_data: standin.caPem } }));
-    const runDir = path.join(tmp, runId);
-    await fs.promises.mkdir(path.join(runDir, 'home'), { recursive: true });
-    const result = await runBuildspec({
-      buildspecPath: path.join(ROOT, 'buildspecs', 'verify.yml'),
-      sourceDir,
-      projectEnv: { ARTIFACTS_BUCKET: bucket, KUBECTL_VERSION: kubectlVersion, HELM_VERSION: '3.17.3', ROLLOUT_TIMEOUT_SECONDS: '3', ROLLOUT_POLL_SECONDS: '1' },
-      overrides: {
-        GATEWAY: 'gw-verify',
-        RUN_ID: runId,
-        VALUES_SECRET_ARN: secretArn,
-        WORK_DIR: path.join(runDir, 'work'),
-        STEP_EXPORTS: path.join(runDir, 'exports.env'),
-        PATH: `${HELM_STANDIN_DIR}:${process.env.PATH}`,
-        HOME: path.join(runDir, 'home'),
-        KUBECACHEDIR: path.join(runDir, 'kube-cache'),
-        HELM_STANDIN_KUBE_URL: standin.url,
-      },
-      timeoutMs: 90_000,
-    });
-    expect(result.status).toBe('SUCCEEDED');
-    expect(result.exported.AGENT_VERSION).toBe('0.16.20');
-  } finally {
-    await standin.stop();
-  }
+  const { result } = await verifyRun(healthyCluster(), {}, 'plan');
+  expect(result.exported.AGENT_VERSION).toBe('0.16.20');
 });
 
 test('no Terraform outputs for the run: the build fails saying where it looked', async () => {
-  const runDir = path.join(tmp, 'missing');
-  const result = await runBuildspec({
-    buildspecPath: path.join(ROOT, 'buildspecs', 'verify.yml'),
-    sourceDir,
-    projectEnv: { ARTIFACTS_BUCKET: bucket, KUBECTL_VERSION: kubectlVersion, HELM_VERSION: '3.17.3' },
-    overrides: {
-      GATEWAY: 'gw-verify',
-      RUN_ID: 'never-applied',
-      VALUES_SECRET_ARN: secretArn,
-      WORK_DIR: path.join(runDir, 'work'),
-      STEP_EXPORTS: path.join(runDir, 'exports.env'),
-      PATH: `${HELM_STANDIN_DIR}:${process.env.PATH}`,
-    },
-    timeoutMs: 60_000,
-  });
+  const result = await verifyBuild('never-applied', {});
   expect(result.status).toBe('FAILED');
   expect(result.exported).toMatchObject({ STEP_STATUS: 'failed', FAILURE_CLASS: 'setup' });
   expect(result.exported.FAILURE_MESSAGE).toContain('no Terraform outputs for run never-applied');
