@@ -50,6 +50,7 @@ interface RehearseOptions {
   agentVersion?: string;
   connectivity: 'pass' | 'fail';
   report?: string;
+  dump?: string;
   workDir?: string;
 }
 
@@ -78,6 +79,7 @@ async function runRehearsal(opts: RehearseOptions): Promise<number> {
       approve: opts.approve,
       connectivity: opts.connectivity,
       print: (line) => console.log(line),
+      ...(opts.dump ? { dumpDir: path.resolve(opts.dump) } : {}),
     });
     console.log(`\n${report.status}${report.error ? `: ${report.error}` : ''}`);
     if (report.cause) console.log(report.cause);
@@ -116,6 +118,7 @@ export function program(): Command {
     .option('--agent-version <tag>', 'the agent version the stand-in cluster runs; default: the bundle version')
     .addOption(new Option('--connectivity <result>', 'the outcome of helm test on the stand-in').choices(['pass', 'fail']).default('pass'))
     .option('--report <file>', 'write the JSON report (status, error, states in order, notifications) here')
+    .option('--dump <dir>', 'write the execution history, notifications, build and handler logs and every S3 object left here')
     .option('--work-dir <dir>', 'where builds and logs go (default: a new temporary folder)')
     .action(async (opts: RehearseOptions) => {
       process.exitCode = await runRehearsal(opts).catch((error: Error) => {

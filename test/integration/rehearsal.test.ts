@@ -42,6 +42,19 @@ async function bundle(version: string, chartVersion?: string, mutate?: (zip: Buf
 const run = (options: Partial<RehearsalOptions>): Promise<RehearsalReport> =>
   rehearse({ motoEndpoint: motoEndpoint(), workDir: path.join(workDir, `run-${Date.now()}`), prefix, ...options });
 
+/** The values of the sample values secret that must never leave the state and the plan binary. */
+const SECRETS = ['rehearsal-tenant-7f3a', 'rehearsal-client-5d1c', 'rehearsal-secret-9b2e', 'rehearsal-helm-user', 'rehearsal-helm-pass-3c8d'];
+
+async function listFiles(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await fs.promises.readdir(path.join(dir, rel), { withFileTypes: true })) {
+    const name = rel ? `${rel}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...(await listFiles(dir, name)));
+    else out.push(name);
+  }
+  return out;
+}
+
 const visited = (report: RehearsalReport) => [...new Set(report.states.map((s) => s.name))];
 const outcomeOf = (report: RehearsalReport, state: string) => report.states.filter((s) => s.name === state).map((s) => s.outcome);
 
@@ -52,7 +65,8 @@ async function deployedVersion(): Promise<string | undefined> {
 }
 
 test('first install: every state of the seed runs, support is asked for the smoke tests', async () => {
-  const report = await run({ bundlePath: await bundle('1.0.0'), input: { version: '1.0.0', expectedAgentVersion: '1.0.0' } });
+  const dumpDir = path.join(workDir, 'dump-install');
+  const report = await run({ bundlePath: await bundle('1.0.0'), input: { version: '1.0.0', expectedAgentVersion: '1.0.0' }, dumpDir });
   expect(report.status).toBe('SUCCEEDED');
   expect(visited(report)).toEqual([
     'ReceiveRequest',
@@ -80,6 +94,16 @@ test('first install: every state of the seed runs, support is asked for the smok
   expect(await deployedVersion()).toBe('1.0.0');
   // A successful upgrade stays within the budget of state transitions (issue #7: at most 30).
   expect(report.states.filter((s) => s.outcome === 'succeeded').length).toBeLessThanOrEqual(30);
+
+  // The dump holds everything the run left, and no value of the values secret outside the state and the plan.
+  const files = await listFiles(dumpDir);
+  expect(files).toEqual(expect.arrayContaining(['execution-history.json', 'notifications/03-support.txt', 'logs/handlers/preflight.log']));
+  expect(files.filter((f) => f.startsWith('logs/builds/'))).toHaveLength(3);
+  expect(files.some((f) => f.endsWith('/plan.json'))).toBe(true);
+  for (const file of files.filter((f) => !f.endsWith('terraform.tfstate') && !f.endsWith('/tfplan') && !f.endsWith('.zip'))) {
+    const text = await fs.promises.readFile(path.join(dumpDir, file), 'utf-8');
+    for (const secret of SECRETS) expect({ file, leaked: text.includes(secret) }).toEqual({ file, leaked: false });
+  }
 });
 
 test('upgrade to a newer bundle in the same state: an in-place update, applied and verified', async () => {

@@ -73,6 +73,8 @@ export interface RehearsalOptions {
   readonly prefix?: string;
   /** Prints each state as it runs. */
   readonly print?: (line: string) => void;
+  /** Writes the execution history, notifications, build and handler logs, and every object left in S3 here. */
+  readonly dumpDir?: string;
 }
 
 export interface StateRecord {
@@ -133,7 +135,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
 
   // Every handler reads its environment at import: the union of the stack's Lambda environments, resolved.
   for (const fn of handlers.values()) Object.assign(process.env, fn.env);
-  process.env.POWERTOOLS_LOG_LEVEL = process.env.REHEARSAL_HANDLER_LOG_LEVEL ?? 'WARN';
+  process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
 
   const clients = { s3: new S3Client({ forcePathStyle: true }), sns: new SNSClient({}), sqs: new SQSClient({}) };
   const artifactsBucket = process.env.ARTIFACTS_BUCKET!;
@@ -179,7 +181,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         Task: { Token: `rehearsal-task-token-${randomUUID()}` },
       },
     });
-    const watching = watch(execution.eventLogs, states, print);
+    const history: unknown[] = [];
+    const watching = watch(execution.eventLogs, states, print, history);
     let status: RehearsalReport['status'] = 'SUCCEEDED';
     let output: unknown;
     let error: string | undefined;
@@ -195,6 +198,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     }
     await watching;
     const notifications = await drain(queues, clients.sqs);
+    if (options.dumpDir) await dump(options.dumpDir, { history, notifications, workDir: options.workDir, s3: clients.s3, buckets: stack.logicalIdsOfType('AWS::S3::Bucket').map((id) => stack.ref(id)) });
     return { status, executionName, ...(error ? { error } : {}), ...(cause ? { cause } : {}), states, notifications, ...(output !== undefined ? { output } : {}) };
   } finally {
     await cluster.stop();
@@ -299,14 +303,60 @@ function taskOverrides(stack: ResolvedStack, handlers: Map<string, HandlerInfo>,
   return out;
 }
 
+/** Handler log lines, by handler folder, as CloudWatch would hold them. */
+const handlerLogs = new Map<string, string[]>();
+
 async function invokeHandler(fn: HandlerInfo, payload: unknown): Promise<unknown> {
   const mod = require(path.join(ROOT, 'lambdas', fn.dir, 'index')) as { handler: (e: unknown) => Promise<unknown> };
+  // Powertools writes JSON lines to stdout; keep them per handler instead of mixing them into the state lines.
+  const lines = handlerLogs.get(fn.dir) ?? [];
+  handlerLogs.set(fn.dir, lines);
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    const text = String(chunk);
+    if (!text.startsWith('{')) return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+    lines.push(text.trimEnd());
+    return true;
+  }) as typeof process.stdout.write;
   try {
     return (await mod.handler(payload)) ?? null;
   } catch (e) {
     const error = e as Error;
     // What Step Functions makes of a Lambda error: the name as Error, a JSON Cause.
     throw stepError(error.name, JSON.stringify({ errorType: error.name, errorMessage: error.message }));
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
+/** Everything a run left, as files: what issue #7's secret canary scans. */
+async function dump(
+  dir: string,
+  what: { history: unknown[]; notifications: Notification[]; workDir: string; s3: S3Client; buckets: string[] },
+): Promise<void> {
+  const { ListObjectVersionsCommand } = await import('@aws-sdk/client-s3');
+  await fs.promises.mkdir(dir, { recursive: true });
+  await fs.promises.writeFile(path.join(dir, 'execution-history.json'), JSON.stringify(what.history, null, 2));
+  await fs.promises.mkdir(path.join(dir, 'notifications'), { recursive: true });
+  for (const [i, n] of what.notifications.entries()) {
+    await fs.promises.writeFile(path.join(dir, 'notifications', `${String(i + 1).padStart(2, '0')}-${n.topic}.txt`), `Subject: ${n.subject}\n\n${n.message}\n`);
+  }
+  await fs.promises.mkdir(path.join(dir, 'logs', 'builds'), { recursive: true });
+  const buildsDir = path.join(what.workDir, 'builds');
+  for (const build of fs.existsSync(buildsDir) ? await fs.promises.readdir(buildsDir) : []) {
+    const log = path.join(buildsDir, build, 'build.log');
+    if (fs.existsSync(log)) await fs.promises.copyFile(log, path.join(dir, 'logs', 'builds', `${build}.log`));
+  }
+  await fs.promises.mkdir(path.join(dir, 'logs', 'handlers'), { recursive: true });
+  for (const [handler, lines] of handlerLogs) await fs.promises.writeFile(path.join(dir, 'logs', 'handlers', `${handler}.log`), `${lines.join('\n')}\n`);
+  for (const bucket of what.buckets) {
+    const versions = await what.s3.send(new ListObjectVersionsCommand({ Bucket: bucket })).catch(() => null);
+    for (const v of versions?.Versions ?? []) {
+      const out = await what.s3.send(new GetObjectCommand({ Bucket: bucket, Key: v.Key!, VersionId: v.VersionId === 'null' ? undefined : v.VersionId }));
+      const file = path.join(dir, 's3', bucket, `${v.Key!}${v.IsLatest ? '' : `.version-${v.VersionId}`}`);
+      await fs.promises.mkdir(path.dirname(file), { recursive: true });
+      await fs.promises.writeFile(file, Buffer.from(await out.Body!.transformToByteArray()));
+    }
   }
 }
 
@@ -419,9 +469,10 @@ async function pointOutputsAtStandin(ctx: OverrideContext, gateway: string, runI
   }
 }
 
-async function watch(events: AsyncGenerator<EventLog>, states: StateRecord[], print: (line: string) => void): Promise<void> {
+async function watch(events: AsyncGenerator<EventLog>, states: StateRecord[], print: (line: string) => void, history: unknown[]): Promise<void> {
   const entered = new Map<string, number>();
   for await (const event of events) {
+    history.push(event);
     if (!('state' in event)) continue;
     const { name, type } = event.state;
     if (event.type === 'StateEntered') {
