@@ -51,6 +51,7 @@ interface RehearseOptions {
   connectivity: 'pass' | 'fail';
   report?: string;
   dump?: string;
+  stateDir?: string;
   workDir?: string;
 }
 
@@ -80,6 +81,7 @@ async function runRehearsal(opts: RehearseOptions): Promise<number> {
       connectivity: opts.connectivity,
       print: (line) => console.log(line),
       ...(opts.dump ? { dumpDir: path.resolve(opts.dump) } : {}),
+      ...(opts.stateDir ? { stateDir: path.resolve(opts.stateDir) } : {}),
     });
     console.log(`\n${report.status}${report.error ? `: ${report.error}` : ''}`);
     if (report.cause) console.log(report.cause);
@@ -118,6 +120,7 @@ export function program(): Command {
     .option('--agent-version <tag>', 'the agent version the stand-in cluster runs; default: the bundle version')
     .addOption(new Option('--connectivity <result>', 'the outcome of helm test on the stand-in').choices(['pass', 'fail']).default('pass'))
     .option('--report <file>', 'write the JSON report (status, error, states in order, notifications) here')
+    .option('--state-dir <dir>', 'keep the emulator data and Terraform state here between rehearsals (upgrade from one bundle to the next)')
     .option('--dump <dir>', 'write the execution history, notifications, build and handler logs and every S3 object left here')
     .option('--work-dir <dir>', 'where builds and logs go (default: a new temporary folder)')
     .action(async (opts: RehearseOptions) => {

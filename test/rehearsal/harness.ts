@@ -75,6 +75,11 @@ export interface RehearsalOptions {
   readonly print?: (line: string) => void;
   /** Writes the execution history, notifications, build and handler logs, and every object left in S3 here. */
   readonly dumpDir?: string;
+  /**
+   * Keeps the emulator's buckets (with the Terraform state) and table between rehearsals, so an upgrade from one
+   * bundle to the next can be rehearsed across runs of `npm run rehearse`.
+   */
+  readonly stateDir?: string;
 }
 
 export interface StateRecord {
@@ -140,6 +145,9 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   const clients = { s3: new S3Client({ forcePathStyle: true }), sns: new SNSClient({}), sqs: new SQSClient({}) };
   const artifactsBucket = process.env.ARTIFACTS_BUCKET!;
   const queues = await createResources(stack, config.valuesSecretName, options.valuesYaml ?? SAMPLE_VALUES_YAML, clients);
+  const buckets = stack.logicalIdsOfType('AWS::S3::Bucket').map((id) => stack.ref(id));
+  const tables = stack.logicalIdsOfType('AWS::DynamoDB::Table').map((id) => stack.ref(id));
+  if (options.stateDir) await restoreState(options.stateDir, buckets, tables, clients.s3);
 
   const bundlePath = options.bundlePath ?? (await sampleBundle(options.workDir));
   const version = bundleVersionOf(bundlePath);
@@ -198,7 +206,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     }
     await watching;
     const notifications = await drain(queues, clients.sqs);
-    if (options.dumpDir) await dump(options.dumpDir, { history, notifications, workDir: options.workDir, s3: clients.s3, buckets: stack.logicalIdsOfType('AWS::S3::Bucket').map((id) => stack.ref(id)) });
+    if (options.dumpDir) await dump(options.dumpDir, { history, notifications, workDir: options.workDir, s3: clients.s3, buckets });
+    if (options.stateDir) await saveState(options.stateDir, buckets, tables, clients.s3);
     return { status, executionName, ...(error ? { error } : {}), ...(cause ? { cause } : {}), states, notifications, ...(output !== undefined ? { output } : {}) };
   } finally {
     await cluster.stop();
@@ -503,4 +512,63 @@ async function drain(queues: Map<string, string>, sqs: SQSClient): Promise<Notif
     }
   }
   return out;
+}
+
+/** The latest version of every object, and every table item, as files a later rehearsal restores. */
+async function saveState(dir: string, buckets: string[], tables: string[], s3: S3Client): Promise<void> {
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const { ScanCommand } = await import('@aws-sdk/client-dynamodb');
+  await fs.promises.rm(dir, { recursive: true, force: true });
+  for (const bucket of buckets) {
+    let token: string | undefined;
+    do {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) {
+        const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key! }));
+        const file = path.join(dir, 's3', bucket, o.Key!);
+        await fs.promises.mkdir(path.dirname(file), { recursive: true });
+        await fs.promises.writeFile(file, Buffer.from(await out.Body!.transformToByteArray()));
+      }
+      token = page.NextContinuationToken;
+    } while (token);
+  }
+  const dynamodb = new DynamoDBClient({});
+  await fs.promises.mkdir(path.join(dir, 'dynamodb'), { recursive: true });
+  for (const table of tables) {
+    const items: unknown[] = [];
+    let start: Record<string, any> | undefined;
+    do {
+      const page = await dynamodb.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start }));
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    await fs.promises.writeFile(path.join(dir, 'dynamodb', `${table}.json`), JSON.stringify(items));
+  }
+}
+
+async function restoreState(dir: string, buckets: string[], tables: string[], s3: S3Client): Promise<void> {
+  if (!fs.existsSync(dir)) return;
+  const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
+  const walk = async (root: string, rel = ''): Promise<string[]> => {
+    const out: string[] = [];
+    for (const e of await fs.promises.readdir(path.join(root, rel), { withFileTypes: true })) {
+      const name = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) out.push(...(await walk(root, name)));
+      else out.push(name);
+    }
+    return out;
+  };
+  for (const bucket of buckets) {
+    const root = path.join(dir, 's3', bucket);
+    if (!fs.existsSync(root)) continue;
+    for (const key of await walk(root)) {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await fs.promises.readFile(path.join(root, key)) }));
+    }
+  }
+  const dynamodb = new DynamoDBClient({});
+  for (const table of tables) {
+    const file = path.join(dir, 'dynamodb', `${table}.json`);
+    if (!fs.existsSync(file)) continue;
+    for (const item of JSON.parse(await fs.promises.readFile(file, 'utf-8'))) await dynamodb.send(new PutItemCommand({ TableName: table, Item: item }));
+  }
 }
