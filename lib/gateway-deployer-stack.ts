@@ -7,6 +7,7 @@ import type { GatewayConfig } from './config';
 import { Artifacts } from './constructs/artifacts';
 import { DeployerFunction } from './constructs/deployer-function';
 import { Notifications } from './constructs/notifications';
+import { ReleaseTrigger } from './constructs/release-trigger';
 import { TerraformRunner } from './constructs/terraform-runner';
 import { Workflow } from './constructs/workflow';
 
@@ -161,6 +162,16 @@ export class GatewayDeployerStack extends Stack {
       planProject: this.terraform.planProject,
       applyProject: this.terraform.applyProject,
       verifyProject: this.terraform.verifyProject,
+    });
+
+    new ReleaseTrigger(this, 'ReleaseTrigger', {
+      gatewayName: config.gatewayName,
+      artifactsBucket,
+      releasesPrefix: config.bundle.releasesPrefix,
+      stateMachine: this.workflow.stateMachine,
+      table,
+      operatorsTopic: this.notifications.operatorsTopic,
+      key,
     });
 
     // Deciding on a plan is an IAM permission: attach this policy to the operators who may approve.

@@ -83,7 +83,7 @@ describe('lambdas', () => {
   test('every handler runs on Node 22, arm64, with tracing and a retained log group', () => {
     const handlers = Object.values(functions).filter((f) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME);
     expect(handlers.map((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).sort()).toEqual(
-      ['analyze-plan', 'evaluate-verification', 'notify', 'preflight', 'record-deployment', 'render-workspace', 'request-approval'].map(
+      ['analyze-plan', 'evaluate-verification', 'notify', 'preflight', 'record-deployment', 'release-trigger', 'render-workspace', 'request-approval'].map(
         (h) => `gateway-deployer-${h}`,
       ),
     );
@@ -189,6 +189,32 @@ describe('Terraform runner', () => {
     expect(JSON.stringify(puts)).toContain('/reports/*');
     expect(JSON.stringify(puts)).not.toContain('/releases/');
     expect(statements.some((st) => [st.Action].flat().includes('secretsmanager:GetSecretValue'))).toBe(true);
+  });
+});
+
+describe('release trigger', () => {
+  test('an EventBridge rule sends Object Created events under releases/ of the artifacts bucket to the trigger Lambda', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: {
+          bucket: { name: [{ Ref: stack.getLogicalId(stack.artifacts.artifactsBucket.node.defaultChild as never) }] },
+          object: { key: [{ prefix: 'releases/' }] },
+        },
+      },
+      Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 3 } })],
+    });
+  });
+
+  test('the trigger may start executions of this state machine only', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'states:StartExecution', Resource: { Ref: stack.getLogicalId(stack.workflow.stateMachine.node.defaultChild as never) } }),
+        ]),
+      },
+    });
   });
 });
 

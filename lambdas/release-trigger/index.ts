@@ -1,0 +1,54 @@
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { env } from '../shared/adapters/aws';
+import { readDeployedVersion } from '../shared/adapters/deployment-table';
+import { logger } from '../shared/adapters/logger';
+import { decideTrigger, type TriggerDecision } from '../shared/domain/release-trigger';
+
+const sfn = new SFNClient({});
+const sns = new SNSClient({});
+const settings = {
+  stateMachineArn: env('STATE_MACHINE_ARN'),
+  table: env('DEPLOYMENTS_TABLE'),
+  topicArn: env('OPERATORS_TOPIC_ARN'),
+  gateway: env('GATEWAY_NAME'),
+  releasesPrefix: env('RELEASES_PREFIX'),
+};
+
+/** The EventBridge "Object Created" event of the artifacts bucket (only the fields read here). */
+export interface ObjectCreatedEvent {
+  readonly detail: { readonly object: { readonly key: string; readonly etag?: string; readonly 'version-id'?: string } };
+}
+
+export async function handler(event: ObjectCreatedEvent): Promise<TriggerDecision & { executionArn?: string; duplicate?: boolean }> {
+  const object = event.detail.object;
+  const deployed = await readDeployedVersion(settings.table, settings.gateway);
+  const decision = decideTrigger({ key: object.key, versionId: object['version-id'], etag: object.etag }, settings.releasesPrefix, settings.gateway, deployed);
+  if (decision.action === 'ignore') {
+    logger.info('not a bundle; ignored', { key: object.key, reason: decision.reason });
+    return decision;
+  }
+  if (decision.action === 'skip') {
+    await sns.send(
+      new PublishCommand({
+        TopicArn: settings.topicArn,
+        Subject: `Compute Gateway ${settings.gateway}: upload of ${decision.version} did not start an upgrade`,
+        Message: `${decision.reason}.\nObject: ${object.key}`,
+      }),
+    );
+    logger.info('not newer than the deployed version; skipped', { key: object.key, version: decision.version, deployed });
+    return decision;
+  }
+  try {
+    const out = await sfn.send(new StartExecutionCommand({ stateMachineArn: settings.stateMachineArn, name: decision.executionName, input: JSON.stringify(decision.input) }));
+    logger.info('upgrade started', { version: decision.version, execution: decision.executionName });
+    return { ...decision, executionArn: out.executionArn };
+  } catch (error) {
+    // The same object again (a repeated event, or a re-upload of identical bytes): its run exists already.
+    if ((error as Error).name === 'ExecutionAlreadyExists') {
+      logger.info('duplicate event; the run already exists', { execution: decision.executionName });
+      return { ...decision, duplicate: true };
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,63 @@
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { DeployerFunction } from './deployer-function';
+
+export interface ReleaseTriggerProps {
+  readonly gatewayName: string;
+  readonly artifactsBucket: s3.IBucket;
+  /** Where bundles land, e.g. `releases/`. */
+  readonly releasesPrefix: string;
+  readonly stateMachine: sfn.IStateMachine;
+  readonly table: dynamodb.ITable;
+  readonly operatorsTopic: sns.ITopic;
+  readonly key: kms.IKey;
+}
+
+/**
+ * A new gateway-<version>.zip under the releases prefix starts an upgrade by itself: an EventBridge rule on the
+ * artifacts bucket's Object Created events, and a Lambda that decides and starts the run once per object.
+ */
+export class ReleaseTrigger extends Construct {
+  readonly function: DeployerFunction;
+  readonly rule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: ReleaseTriggerProps) {
+    super(scope, id);
+    this.function = new DeployerFunction(this, 'Handler', {
+      handlerDir: 'release-trigger',
+      description: 'Starts an upgrade when a newer gateway bundle lands under the releases prefix',
+      environment: {
+        STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
+        DEPLOYMENTS_TABLE: props.table.tableName,
+        OPERATORS_TOPIC_ARN: props.operatorsTopic.topicArn,
+        GATEWAY_NAME: props.gatewayName,
+        RELEASES_PREFIX: props.releasesPrefix,
+      },
+    });
+    const fn = this.function.function;
+    props.stateMachine.grantStartExecution(fn);
+    props.table.grant(fn, 'dynamodb:GetItem');
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [props.operatorsTopic.topicArn] }));
+    props.key.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
+
+    this.rule = new events.Rule(this, 'BundleUploaded', {
+      description: 'A gateway bundle was uploaded under the releases prefix',
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: {
+          bucket: { name: [props.artifactsBucket.bucketName] },
+          object: { key: [{ prefix: props.releasesPrefix }] },
+        },
+      },
+      targets: [new targets.LambdaFunction(fn, { retryAttempts: 3 })],
+    });
+  }
+}
