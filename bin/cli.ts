@@ -47,6 +47,7 @@ interface RehearseOptions {
   config?: string;
   input?: string;
   approve: 'approve' | 'reject' | 'timeout';
+  trigger: 'console' | 's3';
   agentVersion?: string;
   connectivity: 'pass' | 'fail';
   report?: string;
@@ -78,6 +79,7 @@ async function runRehearsal(opts: RehearseOptions): Promise<number> {
       ...(opts.input ? { input: JSON.parse(opts.input) } : {}),
       ...(opts.agentVersion ? { agentVersion: opts.agentVersion } : {}),
       approve: opts.approve,
+      trigger: opts.trigger,
       connectivity: opts.connectivity,
       print: (line) => console.log(line),
       ...(opts.dump ? { dumpDir: path.resolve(opts.dump) } : {}),
@@ -116,6 +118,7 @@ export function program(): Command {
     .option('--values <yaml>', "the values.yaml to store as the values secret; default: sample values")
     .option('--config <file>', 'a gateway config (YAML or JSON); default: the built-in example')
     .option('--input <json>', 'the execution input exactly as typed in the console; default: {"version": <bundle version>}')
+    .addOption(new Option('--trigger <how>', 'console: start the run with the input; s3: upload the bundle and let the release trigger start it').choices(['console', 's3']).default('console'))
     .addOption(new Option('--approve <decision>', 'how the operator answers the approval request').choices(['approve', 'reject', 'timeout']).default('approve'))
     .option('--agent-version <tag>', 'the agent version the stand-in cluster runs; default: the bundle version')
     .addOption(new Option('--connectivity <result>', 'the outcome of helm test on the stand-in').choices(['pass', 'fail']).default('pass'))

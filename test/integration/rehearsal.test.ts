@@ -159,3 +159,20 @@ test('a bad bundle is refused at Preflight: no plan, no approval request, a name
   expect(report.notifications[0].message).toContain('gateway-1.3.0.zip: unsafe entry');
   expect(report.notifications[0].message).toContain(`arn:aws:states:eu-central-1:${REHEARSAL_ACCOUNT}:execution:GatewayDeployment-gateway:`);
 });
+
+test('--trigger s3: an uploaded newer bundle starts its own run through the release trigger', async () => {
+  const report = await run({ bundlePath: await bundle('1.2.1', '0.16.22'), trigger: 's3' });
+  expect(report.status).toBe('SUCCEEDED');
+  expect(report.executionName).toMatch(/^gateway-s3-1-2-1-[0-9a-f]{12}$/);
+  expect(visited(report)).toContain('NothingToApply');
+  expect(await deployedVersion()).toBe('1.2.1');
+});
+
+test('--trigger s3: an upload older than the deployed version starts nothing, and operators hear why', async () => {
+  const report = await run({ bundlePath: await bundle('1.2.0', '0.16.22'), trigger: 's3' });
+  expect(report.status).toBe('NOT_STARTED');
+  expect(report.error).toBe('ReleaseTrigger:skip');
+  expect(report.states).toEqual([]);
+  expect(report.notifications.map((n) => n.subject)).toEqual(['Compute Gateway gateway: upload of 1.2.0 did not start an upgrade']);
+  expect(await deployedVersion()).toBe('1.2.1');
+});

@@ -66,6 +66,8 @@ export interface RehearsalOptions {
   /** The execution input as typed in the console; default `{ "version": <bundle version> }`. */
   readonly input?: unknown;
   readonly approve?: 'approve' | 'reject' | 'timeout';
+  /** console: start the run with the input; s3: upload the bundle and let the release trigger start it. */
+  readonly trigger?: 'console' | 's3';
   /** What the stand-in cluster runs; default the bundle version. */
   readonly agentVersion?: string;
   readonly connectivity?: 'pass' | 'fail';
@@ -97,7 +99,8 @@ export interface Notification {
 }
 
 export interface RehearsalReport {
-  readonly status: 'SUCCEEDED' | 'FAILED';
+  /** NOT_STARTED: with --trigger s3, the release trigger decided not to start a run (see error and cause). */
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'NOT_STARTED';
   readonly executionName: string;
   readonly error?: string;
   readonly cause?: string;
@@ -151,8 +154,20 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
 
   const bundlePath = options.bundlePath ?? (await sampleBundle(options.workDir));
   const version = bundleVersionOf(bundlePath);
-  await clients.s3.send(new PutObjectCommand({ Bucket: artifactsBucket, Key: `${config.bundle.releasesPrefix}gateway-${version}.zip`, Body: fs.readFileSync(bundlePath) }));
+  const bundleKey = `${config.bundle.releasesPrefix}gateway-${version}.zip`;
+  const put = await clients.s3.send(new PutObjectCommand({ Bucket: artifactsBucket, Key: bundleKey, Body: fs.readFileSync(bundlePath) }));
 
+  let executionName = `rehearsal-${Date.now()}-${randomUUID().slice(0, 8)}`;
+  let input: unknown = options.input ?? { version };
+  if (options.trigger === 's3') {
+    // The upload's EventBridge event, handed to the real release trigger, which starts the run in the emulator.
+    const started = await startFromUpload(stack, handlers, { key: bundleKey, etag: put.ETag, 'version-id': put.VersionId });
+    if (!started.executionArn) {
+      return { status: 'NOT_STARTED', executionName: '', error: `ReleaseTrigger:${started.action}`, cause: started.reason ?? 'duplicate event', states: [], notifications: await drain(queues, clients.sqs) };
+    }
+    executionName = started.executionName;
+    input = started.input;
+  }
   const sourceDir = path.join(options.workDir, 'source');
   buildStepSource(sourceDir);
   const agentVersion = options.agentVersion ?? version;
@@ -162,10 +177,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     pods: [jobPod({ name: 'job-1', jobId: 'j1', memoryRequest: '4Gi' }), jobPod({ name: 'job-2', jobId: 'j2', memoryRequest: '4Gi' })],
   });
 
-  const executionName = `rehearsal-${Date.now()}-${randomUUID().slice(0, 8)}`;
   const machineName = `GatewayDeployment-${config.gatewayName}`;
   const executionArn = `arn:aws:states:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:execution:${machineName}:${executionName}`;
-  const input = options.input ?? { version };
   const states: StateRecord[] = [];
   try {
     const overrides = taskOverrides(stack, handlers, {
@@ -212,6 +225,37 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   } finally {
     await cluster.stop();
   }
+}
+
+/**
+ * The state machine exists in the emulator only so the release trigger can start it; its executions are then
+ * run here, with the name and input the trigger chose.
+ */
+async function startFromUpload(
+  stack: ResolvedStack,
+  handlers: Map<string, HandlerInfo>,
+  object: { key: string; etag?: string; 'version-id'?: string },
+): Promise<{ action: string; reason?: string; executionArn?: string; executionName: string; input: unknown }> {
+  const { SFNClient, CreateStateMachineCommand, DescribeExecutionCommand } = await import('@aws-sdk/client-sfn');
+  const sfn = new SFNClient({});
+  const [machineId] = stack.logicalIdsOfType('AWS::StepFunctions::StateMachine');
+  await sfn
+    .send(
+      new CreateStateMachineCommand({
+        name: stack.ref(machineId).split(':').pop()!,
+        roleArn: `arn:aws:iam::${REHEARSAL_ACCOUNT}:role/rehearsal-state-machine`,
+        definition: JSON.stringify(stack.definition),
+      }),
+    )
+    .catch((e) => {
+      if (!/AlreadyExists/.test((e as Error).name)) throw e;
+    });
+  const trigger = [...handlers.values()].find((h) => h.dir === 'release-trigger');
+  if (!trigger) throw new Error('the template has no release trigger function');
+  const started = (await invokeHandler(trigger, { detail: { object } })) as { action: string; reason?: string; executionArn?: string; executionName?: string };
+  if (!started.executionArn) return { ...started, executionName: started.executionName ?? '', input: null };
+  const execution = await sfn.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
+  return { ...started, executionName: execution.name!, input: JSON.parse(execution.input ?? '{}') };
 }
 
 interface HandlerInfo {

@@ -53,6 +53,8 @@ export function resolveStack(template: Record<string, any>, prefix: string, stac
         return `11111111-2222-4333-8444-${String(Math.abs(hash(id))).padStart(12, '0').slice(0, 12)}`;
       case 'AWS::Logs::LogGroup':
         return `/rehearsal/${short(id)}`;
+      case 'AWS::StepFunctions::StateMachine':
+        return `arn:aws:states:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:stateMachine:${short(id)}`;
       default:
         return short(id);
     }
@@ -66,6 +68,7 @@ export function resolveStack(template: Record<string, any>, prefix: string, stac
       case 'AWS::DynamoDB::Table':
         return `arn:aws:dynamodb:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:table/${name}`;
       case 'AWS::SNS::Topic':
+      case 'AWS::StepFunctions::StateMachine':
         return name;
       case 'AWS::Lambda::Function':
         return `arn:aws:lambda:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:function:${name}`;
