@@ -134,6 +134,8 @@ export function isolateFromRealAws(motoEndpoint: string): void {
 
 export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
   isolateFromRealAws(options.motoEndpoint);
+  // Handler logs belong to one rehearsal's dump, not to every rehearsal of the process.
+  handlerLogs.clear();
   const print = options.print ?? (() => undefined);
   const config = parseGatewayConfig(options.config ?? EXAMPLE_CONFIG, 'rehearsal config');
   const prefix = options.prefix ?? 'rehearsal';
