@@ -9,7 +9,7 @@ import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutBucketVe
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { StateMachine } from 'aws-local-stepfunctions';
 
 type EventLog = AsyncGenerator<unknown> extends never ? never : any;
@@ -554,6 +554,8 @@ async function drain(queues: Map<string, string>, sqs: SQSClient): Promise<Notif
       for (const m of got.Messages) {
         const body = JSON.parse(m.Body ?? '{}');
         out.push({ topic, subject: body.Subject ?? '', message: body.Message ?? '' });
+        // Received is not consumed: undeleted, a message reappears after the visibility timeout in a later run.
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle! }));
       }
     }
   }
