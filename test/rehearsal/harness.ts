@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { parseGatewayConfig, type GatewayConfigInput } from '../../lambdas/shared/domain/gateway-config';
 import { EXAMPLE_CONFIG } from '../../lib/config';
 import { buildStepSource } from '../../lib/step-source';
+import { isolateFromRealAws } from '../support/aws-isolation';
 import { runBuildspec } from '../support/buildspec-runner';
 import { agentDeployment, jobPod, node, startKubeStandin, type KubeStandin } from '../support/kube-standin';
 import { zipDirectory } from '../support/zip-fixtures';
@@ -117,20 +118,8 @@ export function bundleVersionOf(file: string): string {
   return match[1];
 }
 
-/** Emulator endpoint, fake credentials, and the region, before any SDK client exists. */
-export function isolateFromRealAws(motoEndpoint: string): void {
-  delete process.env.AWS_PROFILE;
-  delete process.env.AWS_DEFAULT_PROFILE;
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: motoEndpoint,
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    AWS_SESSION_TOKEN: 'testing',
-    AWS_REGION: REHEARSAL_REGION,
-    AWS_DEFAULT_REGION: REHEARSAL_REGION,
-    AWS_EC2_METADATA_DISABLED: 'true',
-  });
-}
+// Re-exported: the CLI and the benchmark isolate the same way before they load anything that makes a client.
+export { isolateFromRealAws };
 
 export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
   isolateFromRealAws(options.motoEndpoint);

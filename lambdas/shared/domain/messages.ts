@@ -3,6 +3,11 @@
  * addresses and S3 locations.
  */
 
+/** SNS subjects must be shorter than 100 characters; a longer one is cut with an ellipsis. */
+export function snsSubject(subject: string): string {
+  return subject.length > 99 ? `${subject.slice(0, 98)}…` : subject;
+}
+
 export interface ApprovalRequestFacts {
   readonly gateway: string;
   readonly executionName: string;
@@ -46,8 +51,7 @@ export function approvalRequestMessage(f: ApprovalRequestFacts): { subject: stri
     `  npm run deployer -- reject  --stack ${f.stackName} --region ${f.region} --execution ${f.executionName} --reason "<why>"`,
   ];
   const subject = `Compute Gateway ${f.gateway}: approve ${f.change} to ${f.toVersion}? ${f.line}`;
-  // SNS subjects must be shorter than 100 characters.
-  return { subject: subject.length > 99 ? `${subject.slice(0, 98)}…` : subject, text: lines.join('\n') };
+  return { subject: snsSubject(subject), text: lines.join('\n') };
 }
 
 export interface CompletionFacts {
@@ -98,10 +102,9 @@ export function completionMessages(f: CompletionFacts, reportJson: object): { su
   const operators = [...summary, '', `Execution: ${f.executionArn}`, `Full report: ${f.reportUrl}`, '', 'Support has been asked to run the smoke tests.'].join('\n');
   // "installed 1.0.0", "upgraded to 1.1.0"
   const target = `${did}${f.change === 'install' || f.change === 'redeploy' ? '' : ' to'} ${f.toVersion}`;
-  const cut = (s: string) => (s.length > 99 ? `${s.slice(0, 98)}…` : s);
   return {
-    support: { subject: cut(`Compute Gateway ${f.gateway} ${target}: please run the smoke tests`), text: support },
-    operators: { subject: cut(`Compute Gateway ${f.gateway}: ${target}, verified`), text: operators },
+    support: { subject: snsSubject(`Compute Gateway ${f.gateway} ${target}: please run the smoke tests`), text: support },
+    operators: { subject: snsSubject(`Compute Gateway ${f.gateway}: ${target}, verified`), text: operators },
   };
 }
 
@@ -139,5 +142,5 @@ export function failureMessage(f: FailureFacts): { subject: string; text: string
     `Execution: ${f.executionArn}`,
   ].join('\n');
   const subject = `Compute Gateway ${f.gateway}: deployment failed at ${f.step} (${f.error})`;
-  return { subject: subject.length > 99 ? `${subject.slice(0, 98)}…` : subject, text };
+  return { subject: snsSubject(subject), text };
 }

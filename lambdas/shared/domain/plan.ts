@@ -16,18 +16,11 @@ export interface ResourceChange {
   readonly type: string;
   readonly name: string;
   readonly action_reason?: string;
-  readonly change: {
-    readonly actions: readonly ChangeAction[];
-    readonly before?: unknown;
-    readonly after?: unknown;
-    readonly after_unknown?: unknown;
-    readonly before_sensitive?: unknown;
-    readonly after_sensitive?: unknown;
-    readonly replace_paths?: unknown;
-  };
+  readonly change: Change & { readonly replace_paths?: unknown };
 }
 
-export interface OutputChange {
+/** A change of a resource or an output: what Terraform plans, and which parts of it are sensitive. */
+export interface Change {
   readonly actions: readonly ChangeAction[];
   readonly before?: unknown;
   readonly after?: unknown;
@@ -35,6 +28,8 @@ export interface OutputChange {
   readonly before_sensitive?: unknown;
   readonly after_sensitive?: unknown;
 }
+
+export type OutputChange = Change;
 
 /** The part of `terraform show -json <plan>` this project reads. */
 export interface TerraformPlan {
