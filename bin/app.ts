@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Annotations, App } from 'aws-cdk-lib';
-import { loadGatewayConfig } from '../lib/config';
+import { deployerStackName, loadGatewayConfig } from '../lib/config';
 import { GatewayDeployerStack } from '../lib/gateway-deployer-stack';
 
 const app = new App();
@@ -8,7 +8,7 @@ const configPath = (app.node.tryGetContext('gatewayConfig') as string | undefine
 const { config, source } = loadGatewayConfig(configPath);
 
 // Pinned to the target account and region: `cdk deploy` with credentials for another account fails at once.
-const stack = new GatewayDeployerStack(app, `GatewayDeployer-${config.gatewayName}`, {
+const stack = new GatewayDeployerStack(app, deployerStackName(config.gatewayName), {
   config,
   env: { account: config.target.account, region: config.target.region },
   description: `Compute Gateway deployer for gateway "${config.gatewayName}" (config: ${source === 'built-in example' ? source : 'file'})`,

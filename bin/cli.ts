@@ -1,44 +1,116 @@
 #!/usr/bin/env node
 /**
  * The operator CLI: `npm run deployer -- <command>`. It finds the deployed stack's resources from its outputs,
- * so the only inputs are the stack name, the region and the operator's AWS credentials.
+ * so the only inputs are the gateway (or its config), the operator's AWS credentials, and what to do. Flags are
+ * parsed here; what the commands do is in lambdas/shared/operator/, their AWS calls in adapters/operator-aws.ts.
  */
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { Command, Option } from 'commander';
+import { loadGatewayConfig } from '../lib/config';
+import { operatorAws } from '../lambdas/shared/adapters/operator-aws';
 import { ApprovalCommandError, decide, type Decision } from '../lambdas/shared/operator/approval';
+import {
+  chooseConfigPath,
+  explainAwsError,
+  OperatorError,
+  parseWholeNumber,
+  resolveTarget,
+  START_OPERATIONS,
+  type ConfigFacts,
+  type StartOperation,
+  type Target,
+  type TargetOptions,
+} from '../lambdas/shared/operator/cli-commands';
+import { discover, runHistory, runStart, runStatus, type OperatorPorts } from '../lambdas/shared/operator/commands';
 
-interface CommonOptions {
-  stack: string;
-  region?: string;
-  table?: string;
+interface CommonOptions extends TargetOptions {
+  config?: string;
 }
 
-async function stackOutput(stack: string, region: string | undefined, key: string): Promise<string> {
-  const cfn = new CloudFormationClient({ region });
-  let outputs;
+/** The gateway config's name and (for a real config file) region; see chooseConfigPath. */
+function configFacts(flag: string | undefined): ConfigFacts {
+  const cdkJsonFile = path.join(__dirname, '..', 'cdk.json');
+  const cdkJson = fs.existsSync(cdkJsonFile) ? (JSON.parse(fs.readFileSync(cdkJsonFile, 'utf-8')) as unknown) : undefined;
   try {
-    outputs = (await cfn.send(new DescribeStacksCommand({ StackName: stack }))).Stacks?.[0]?.Outputs ?? [];
+    const { config, source } = loadGatewayConfig(chooseConfigPath({ flag, env: process.env.GATEWAY_CONFIG, cdkJson }));
+    // The example's account and region are placeholders: only a real config says where the stack is.
+    return { gatewayName: config.gatewayName, ...(source === 'built-in example' ? {} : { region: config.target.region }) };
   } catch (error) {
-    throw new ApprovalCommandError(`cannot read stack ${stack}${region ? ` in ${region}` : ''}: ${(error as Error).message} (check --stack, --region and your AWS credentials)`);
+    throw new OperatorError((error as Error).message, 2);
   }
-  const value = outputs.find((o) => o.OutputKey === key)?.OutputValue;
-  if (!value) throw new ApprovalCommandError(`stack ${stack} has no output ${key}; is it a gateway deployer stack?`);
-  return value;
 }
 
-async function runDecision(decision: Decision, execution: string, opts: CommonOptions & { reason: string }): Promise<void> {
-  const table = opts.table ?? (await stackOutput(opts.stack, opts.region, 'DeploymentsTableName'));
-  const sfn = new SFNClient({ region: opts.region });
-  const sts = new STSClient({ region: opts.region });
-  const result = await decide(table, execution, decision, opts.reason, {
-    whoAmI: async () => (await sts.send(new GetCallerIdentityCommand({}))).Arn ?? 'unknown',
-    sendSuccess: async (taskToken, output) => void (await sfn.send(new SendTaskSuccessCommand({ taskToken, output }))),
-    sendFailure: async (taskToken, error, cause) => void (await sfn.send(new SendTaskFailureCommand({ taskToken, error, cause }))),
+const targetOf = (opts: CommonOptions): Target => resolveTarget(opts, () => configFacts(opts.config));
+
+/** Real AWS behind the command ports; the clients are closed when the command is done. */
+async function withPorts<T>(region: string | undefined, use: (ports: OperatorPorts) => Promise<T>): Promise<T> {
+  const aws = operatorAws({ region });
+  const ports: OperatorPorts = {
+    ...aws,
     now: () => new Date(),
-  });
-  console.log(`${result.decision === 'approve' ? 'Approved' : 'Rejected'} the plan of execution ${result.executionName} (gateway ${result.gateway}) as ${result.decidedBy}.`);
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    print: (line) => console.log(line),
+  };
+  try {
+    return await use(ports);
+  } finally {
+    aws.destroy();
+  }
+}
+
+async function runDecision(decision: Decision, execution: string, opts: CommonOptions & { table?: string; reason: string }): Promise<void> {
+  let region = opts.region;
+  let table = opts.table;
+  if (!table) {
+    const target = targetOf(opts);
+    region = target.region;
+    table = (await withPorts(region, (ports) => discover(target, ports, ['DeploymentsTableName']))).outputs.DeploymentsTableName;
+  }
+  // decide() reads the table through the shared adapter client, which takes its region from the environment
+  // on its first request: point it at the stack's region too.
+  if (region) process.env.AWS_REGION = region;
+  const sfn = new SFNClient({ region });
+  const sts = new STSClient({ region });
+  try {
+    const result = await decide(table, execution, decision, opts.reason, {
+      whoAmI: async () => (await sts.send(new GetCallerIdentityCommand({}))).Arn ?? 'unknown',
+      sendSuccess: async (taskToken, output) => void (await sfn.send(new SendTaskSuccessCommand({ taskToken, output }))),
+      sendFailure: async (taskToken, error, cause) => void (await sfn.send(new SendTaskFailureCommand({ taskToken, error, cause }))),
+      now: () => new Date(),
+    });
+    console.log(`${result.decision === 'approve' ? 'Approved' : 'Rejected'} the plan of execution ${result.executionName} (gateway ${result.gateway}) as ${result.decidedBy}.`);
+  } catch (error) {
+    throw explainAwsError(error);
+  } finally {
+    sfn.destroy();
+    sts.destroy();
+  }
+}
+
+interface StartFlags extends CommonOptions {
+  version?: string;
+  bundleKey?: string;
+  expectedAgentVersion?: string;
+  reason?: string;
+  sha256?: string;
+  allowRedeploy?: boolean;
+  allowDowngrade?: boolean;
+  operation: StartOperation;
+}
+
+interface StatusFlags extends CommonOptions {
+  limit: string;
+  watch?: boolean;
+  interval: string;
+  json?: boolean;
+}
+
+interface HistoryFlags extends CommonOptions {
+  limit: string;
+  json?: boolean;
 }
 
 interface RehearseOptions {
@@ -99,18 +171,62 @@ export function program(): Command {
   const cli = new Command('gateway-deployer').description('Operate the Compute Gateway deployer').showHelpAfterError();
   const withCommon = (cmd: Command) =>
     cmd
-      .option('--stack <name>', 'the deployer stack', 'GatewayDeployer-gateway')
-      .option('--region <region>', 'its region (default: from your AWS configuration)')
-      .option('--table <name>', 'the deployments table (default: from the stack outputs)');
+      .option('--gateway <name>', 'the gateway (default: gatewayName of the config)')
+      .option('--config <file>', 'the gateway config, YAML or JSON (default: GATEWAY_CONFIG, else the built-in example)')
+      .option('--stack <name>', 'the deployer stack (default: GatewayDeployer-<gateway>, as bin/app.ts names it)')
+      .option('--region <region>', "its region (default: the config's target.region, else your AWS configuration)");
   for (const decision of ['approve', 'reject'] as const) {
     withCommon(
       cli
         .command(decision)
         .description(decision === 'approve' ? 'apply the plan a run is waiting on' : 'refuse the plan; the run ends as failed, nothing applied')
-        .requiredOption('--execution <name-or-arn>', 'the waiting execution (named in the approval mail)')
+        .requiredOption('--execution <name-or-arn>', 'the waiting execution (named in the approval mail and by `status`)')
         .requiredOption('--reason <text>', 'why; kept with the deployment record'),
-    ).action((opts: CommonOptions & { execution: string; reason: string }) => runDecision(decision, opts.execution, opts));
+    )
+      .option('--table <name>', 'the deployments table (default: from the stack outputs)')
+      .action((opts: CommonOptions & { execution: string; reason: string; table?: string }) => runDecision(decision, opts.execution, opts));
   }
+  withCommon(
+    cli
+      .command('start')
+      .description('start a deployment (or another operation) of the gateway; refused while one is running')
+      .option('--version <semver>', 'the gateway module version: its bundle is <releasesPrefix>gateway-<version>.zip')
+      .option('--bundle-key <s3 key>', 'or the bundle\'s key in the artifacts bucket, e.g. releases/gateway-0.8.1.zip')
+      .option('--expected-agent-version <tag>', 'the agent version the vendor communicated; Verify compares it')
+      .option('--reason <text>', 'why; kept in the deployment history')
+      .option('--sha256 <hex>', "the bundle zip's sha256 as the vendor communicated it")
+      .option('--allow-redeploy', 'deploy the version that is already deployed')
+      .option('--allow-downgrade', 'deploy an older version than the deployed one')
+      .addOption(new Option('--operation <operation>', 'what the run does').choices([...START_OPERATIONS]).default('deploy')),
+  ).action(async (opts: StartFlags) => {
+    const target = targetOf(opts);
+    await withPorts(target.region, (ports) => runStart(target, opts, ports));
+  });
+  withCommon(
+    cli
+      .command('status')
+      .description('the lock holder and the latest executions: status, times, current state and progress')
+      .option('--limit <n>', 'how many executions', '5')
+      .option('--watch', 'print again every --interval seconds until no execution is running')
+      .option('--interval <seconds>', 'seconds between looks with --watch', '10')
+      .option('--json', 'machine-readable output (with --watch: one JSON line per look)'),
+  ).action(async (opts: StatusFlags) => {
+    const limit = parseWholeNumber(opts.limit, '--limit', 1, 100);
+    const intervalSeconds = parseWholeNumber(opts.interval, '--interval', 1, 3600);
+    const target = targetOf(opts);
+    await withPorts(target.region, (ports) => runStatus(target, { limit, watch: opts.watch, intervalSeconds, json: opts.json }, ports));
+  });
+  withCommon(
+    cli
+      .command('history')
+      .description("the gateway's deployment records, newest first: versions, outcome, approver, execution")
+      .option('--limit <n>', 'how many records', '10')
+      .option('--json', 'machine-readable output'),
+  ).action(async (opts: HistoryFlags) => {
+    const limit = parseWholeNumber(opts.limit, '--limit', 1, 1000);
+    const target = targetOf(opts);
+    await withPorts(target.region, (ports) => runHistory(target, { limit, json: opts.json }, ports));
+  });
   cli
     .command('rehearse')
     .description('run the whole deployment offline: the synthesized state machine, real handlers, buildspecs, terraform and kubectl')
@@ -138,7 +254,12 @@ export function program(): Command {
 if (require.main === module) {
   program()
     .parseAsync(process.argv)
-    .catch((error: Error) => {
+    .catch((raw: Error) => {
+      const error = explainAwsError(raw) as Error;
+      if (error instanceof OperatorError) {
+        console.error(`error: ${error.message}`);
+        process.exit(error.exitCode);
+      }
       console.error(error instanceof ApprovalCommandError ? `error: ${error.message}` : `error: ${error.name}: ${error.message}`);
       process.exit(1);
     });

@@ -20,6 +20,9 @@ export const EXAMPLE_CONFIG: GatewayConfigInput = {
   notifications: { supportEmails: ['support@apheris.com'], operatorEmails: [] },
 };
 
+/** The deployer stack's name for a gateway: bin/app.ts names it so, and the operator CLI looks for it so. */
+export const deployerStackName = (gatewayName: string): string => `GatewayDeployer-${gatewayName}`;
+
 /**
  * Reads the operator's configuration: `cdk synth -c gatewayConfig=path/to/gateway.yaml` (or the GATEWAY_CONFIG
  * environment variable), JSON or YAML; without either, the built-in example.

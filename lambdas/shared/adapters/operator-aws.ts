@@ -1,0 +1,98 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { OperatorAws } from '../operator/commands';
+import { historyEntryFromItem } from '../operator/history-view';
+import { currentStateOf } from '../operator/status';
+import { gatewayPartition } from './deployment-table';
+
+/**
+ * The operator CLI's AWS calls, one request each, with clients of its own: the CLI runs on a laptop, in the
+ * region given by `--region` (or the SDK's chain), unlike the Lambdas' shared clients in aws.ts.
+ */
+
+export interface OperatorAwsOptions {
+  readonly region?: string;
+  /** Tests only: moto. Otherwise the SDK's own AWS_ENDPOINT_URL handling applies. */
+  readonly endpoint?: string;
+  readonly credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+export const LOCK_SORT_KEY = 'LOCK';
+export const HISTORY_SORT_PREFIX = 'RUN#';
+
+/** How many of a running execution's newest events are read to find the state it is in. */
+const HISTORY_EVENTS = 50;
+
+export function operatorAws(options: OperatorAwsOptions = {}): OperatorAws & { destroy(): void } {
+  const config = {
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  };
+  const cfn = new CloudFormationClient(config);
+  const sfn = new SFNClient(config);
+  const ddb = new DynamoDBClient(config);
+
+  return {
+    region: async () => sfn.config.region(),
+
+    stackOutputs: async (stack) => (await cfn.send(new DescribeStacksCommand({ StackName: stack }))).Stacks?.[0]?.Outputs ?? [],
+
+    readLock: async (table, gateway) => {
+      const out = await ddb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: gatewayPartition(gateway) }, sk: { S: LOCK_SORT_KEY } }, ConsistentRead: true }));
+      if (!out.Item) return null;
+      return { executionArn: out.Item.executionArn?.S ?? '', acquiredAt: out.Item.acquiredAt?.S ?? '' };
+    },
+
+    executionStatus: async (executionArn) => {
+      try {
+        return (await sfn.send(new DescribeExecutionCommand({ executionArn }))).status ?? 'MISSING';
+      } catch (error) {
+        if ((error as Error).name === 'ExecutionDoesNotExist') return 'MISSING';
+        throw error;
+      }
+    },
+
+    startExecution: async (stateMachineArn, name, input) => {
+      const out = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input }));
+      if (!out.executionArn) throw new Error('StartExecution returned no executionArn');
+      return { executionArn: out.executionArn, ...(out.startDate ? { startDate: out.startDate } : {}) };
+    },
+
+    listExecutions: async (stateMachineArn, limit) => {
+      const out = await sfn.send(new ListExecutionsCommand({ stateMachineArn, maxResults: limit }));
+      return (out.executions ?? []).map((e) => ({
+        name: e.name ?? '',
+        executionArn: e.executionArn ?? '',
+        status: e.status ?? 'UNKNOWN',
+        ...(e.startDate ? { startDate: e.startDate } : {}),
+        ...(e.stopDate ? { stopDate: e.stopDate } : {}),
+      }));
+    },
+
+    currentState: async (executionArn) => {
+      const out = await sfn.send(new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: HISTORY_EVENTS, includeExecutionData: false }));
+      return currentStateOf(out.events ?? []);
+    },
+
+    history: async (table, gateway, limit) => {
+      const out = await ddb.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :run)',
+          ExpressionAttributeValues: { ':pk': { S: gatewayPartition(gateway) }, ':run': { S: HISTORY_SORT_PREFIX } },
+          ScanIndexForward: false,
+          Limit: limit,
+        }),
+      );
+      return (out.Items ?? []).map(historyEntryFromItem);
+    },
+
+    destroy: () => {
+      cfn.destroy();
+      sfn.destroy();
+      ddb.destroy();
+    },
+  };
+}
