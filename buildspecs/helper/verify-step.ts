@@ -3,6 +3,8 @@
  * from the Terraform outputs (token from `aws eks get-token`), reads the agent's image and rollout, runs the
  * Helm connectivity tests, and measures how computations fill the nodes. It judges nothing against the
  * expected version: it reports, and EvaluateVerification decides.
+ * CLUSTER_ACTION=inspect-release | uninstall-release runs the seed's FAQ on the same cluster access instead
+ * (release-step.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -26,6 +28,7 @@ import {
   type PodLike,
   type RolloutState,
 } from '../../lambdas/shared/domain/verification';
+import { clusterActionOf, releaseContextOf, runReleaseAction } from './release-step';
 import { runCommand, type CommandResult } from './run-command';
 import { getBytes, putBytes, readValuesSecret, writeExports } from './workspace';
 
@@ -255,18 +258,29 @@ async function main(): Promise<number> {
   const ctx = verifyContextFromEnv(process.env);
   const exportsFile = process.env.STEP_EXPORTS || path.join(path.dirname(path.resolve(ctx.workDir)), 'step-exports.env');
   try {
+    // verify (default), or the seed's FAQ as operations: inspect-release, uninstall-release (release-step.ts).
+    const action = clusterActionOf(process.env.CLUSTER_ACTION);
     await fs.promises.mkdir(ctx.workDir, { recursive: true, mode: 0o700 });
     const { secrets } = await readValuesSecret(ctx.valuesSecretArn, ctx.valuesSecretVersionId);
-    const access = await clusterAccess(ctx);
-    const kubeconfigFile = path.join(ctx.workDir, 'kubeconfig');
-    const tokenCommand = { command: process.execPath, args: [path.resolve(process.argv[1]), 'token'] };
-    await fs.promises.writeFile(kubeconfigFile, JSON.stringify(kubeconfig(access, ctx.region, tokenCommand), null, 2), { mode: 0o600 });
-    const env = { ...process.env, KUBECONFIG: kubeconfigFile, WORK_DIR: ctx.workDir };
-    const tool = (bin: string): Tool => (args, opts = {}) => {
-      console.log(`$ ${path.basename(bin)} ${args.join(' ')}`);
-      return runCommand({ bin, args, env, secrets, echo: opts.echo, captureRawStdout: opts.raw });
+    const connect = async (access: ClusterAccess) => {
+      const kubeconfigFile = path.join(ctx.workDir, 'kubeconfig');
+      const tokenCommand = { command: process.execPath, args: [path.resolve(process.argv[1]), 'token'] };
+      await fs.promises.writeFile(kubeconfigFile, JSON.stringify(kubeconfig(access, ctx.region, tokenCommand), null, 2), { mode: 0o600 });
+      const env = { ...process.env, KUBECONFIG: kubeconfigFile, WORK_DIR: ctx.workDir };
+      const tool = (bin: string): Tool => (args, opts = {}) => {
+        console.log(`$ ${path.basename(bin)} ${args.join(' ')}`);
+        return runCommand({ bin, args, env, secrets, echo: opts.echo, captureRawStdout: opts.raw });
+      };
+      return { kubectl: tool(process.env.KUBECTL_BIN || 'kubectl'), helm: tool(process.env.HELM_BIN || 'helm') };
     };
-    const report = await verify(ctx, tool(process.env.KUBECTL_BIN || 'kubectl'), tool(process.env.HELM_BIN || 'helm'), access);
+    if (action !== 'verify') {
+      const result = await runReleaseAction(action, releaseContextOf(ctx, process.env), { connect, secrets });
+      await writeExports(exportsFile, result.exports);
+      return result.code;
+    }
+    const access = await clusterAccess(ctx);
+    const { kubectl, helm } = await connect(access);
+    const report = await verify(ctx, kubectl, helm, access);
     const key = `reports/${ctx.gateway}/${ctx.runId}/verification.json`;
     await putBytes(ctx.bucket, key, JSON.stringify(report, null, 2), 'application/json');
     await writeExports(exportsFile, verificationExports(report, key));

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { stringify as toYaml } from 'yaml';
 
 /**
@@ -16,18 +17,22 @@ import { stringify as toYaml } from 'yaml';
  * `aws eks get-token`. `{ tls: false }` gives plain http (fine for tests that do not care about credentials).
  *
  * Emulated: discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/apps/v1`); list/get/delete of deployments,
- * pods and nodes, namespaced and cluster-wide; label selectors (`k=v`, `k==v`, `k!=v`, `k`, `!k`, `k in (a,b)`,
+ * pods, nodes and secrets, namespaced and cluster-wide; label selectors (`k=v`, `k==v`, `k!=v`, `k`, `!k`, `k in (a,b)`,
  * `k notin (a,b)`, comma = AND) and simple field selectors (`metadata.name=x`, `status.phase!=Running`, ...);
- * pod logs (text/plain); pod create (`POST`, 409 AlreadyExists); a minimal `meta.k8s.io/v1` Table when kubectl asks
+ * pod logs (text/plain); pod and secret create (`POST`, 409 AlreadyExists); a minimal `meta.k8s.io/v1` Table when kubectl asks
  * for one (its default human-readable output); watches (the stream stays open, sends DELETED when a watched object
  * disappears from the state, and ends after `timeoutSeconds` or at stop()).
- * Not emulated: authentication (every request is accepted; its Authorization header is recorded), TLS, protobuf,
+ * Not emulated: authentication (every request is accepted; its Authorization header is recorded), TLS, protobuf
+ * (a protobuf body is answered 415, so `kubectl create secret generic` fails: create from a file, which sends JSON),
  * aggregated discovery, patch/update, resourceVersion semantics.
  *
  * Test hooks outside the Kubernetes API, under `/__standin/` (never recorded in `requests`):
  * `POST /__standin/pods` with `{ pod, logs? }` creates a pod (201, or 409 with the API server's AlreadyExists Status)
  * and sets its log text; `GET /__standin/pods/<namespace>/<name>/log` returns a pod's log text (404 without the pod).
- * The helm stand-in uses both, so its traffic never shows up among kubectl's requests.
+ * Secrets, the same way (Helm keeps its releases in them): `GET /__standin/secrets/<namespace>?labelSelector=...` lists
+ * them (`{ items }`), `POST /__standin/secrets` with `{ secret }` creates one (201, or 409 AlreadyExists), and
+ * `DELETE /__standin/secrets/<namespace>/<name>` deletes one (200, or 404 NotFound).
+ * The helm stand-in uses these hooks, so its traffic never shows up among kubectl's requests.
  *
  * The server runs in the test's own process: run kubectl with an async child process (execFile/spawn), never with
  * execFileSync/spawnSync, which would block the event loop that answers kubectl.
@@ -60,6 +65,8 @@ export interface KubeState {
   deployments: KubeObject[];
   pods: KubeObject[];
   nodes: KubeObject[];
+  /** Secrets (`data` base64, as the API serves them), e.g. Helm's release secrets: see helmReleaseSecret(). */
+  secrets: KubeObject[];
   /** Pod log text by pod name (any namespace). A pod without an entry has empty logs. */
   logs: Record<string, string>;
   /**
@@ -125,12 +132,13 @@ interface ResourceDef {
   group: '' | 'apps';
   namespaced: boolean;
   shortNames: string[];
-  stateKey: 'deployments' | 'pods' | 'nodes' | 'namespaces';
+  stateKey: 'deployments' | 'pods' | 'nodes' | 'secrets' | 'namespaces';
 }
 
 const RESOURCES: ResourceDef[] = [
   { name: 'pods', singularName: 'pod', kind: 'Pod', group: '', namespaced: true, shortNames: ['po'], stateKey: 'pods' },
   { name: 'nodes', singularName: 'node', kind: 'Node', group: '', namespaced: false, shortNames: ['no'], stateKey: 'nodes' },
+  { name: 'secrets', singularName: 'secret', kind: 'Secret', group: '', namespaced: true, shortNames: [], stateKey: 'secrets' },
   {
     name: 'namespaces',
     singularName: 'namespace',
@@ -160,8 +168,9 @@ function apiResource(r: ResourceDef): Record<string, unknown> {
     namespaced: r.namespaced,
     kind: r.kind,
     verbs: r.namespaced ? ALL_VERBS : ALL_VERBS.filter((v) => v !== 'deletecollection' || r.name === 'nodes'),
-    shortNames: r.shortNames,
-    ...(r.namespaced ? { categories: ['all'] } : {}),
+    ...(r.shortNames.length ? { shortNames: r.shortNames } : {}),
+    // Secrets are not in `kubectl get all`.
+    ...(r.namespaced && r.name !== 'secrets' ? { categories: ['all'] } : {}),
   };
 }
 
@@ -403,6 +412,12 @@ const TABLE_COLUMNS: Record<ResourceDef['stateKey'], Column[]> = {
     { name: 'Age', type: 'string', cell: (o) => age(o.metadata.creationTimestamp) },
     { name: 'Version', type: 'string', cell: (o) => o.status?.nodeInfo?.kubeletVersion ?? '' },
   ],
+  secrets: [
+    { name: 'Name', type: 'string', format: 'name', cell: (o) => o.metadata.name },
+    { name: 'Type', type: 'string', cell: (o) => String(o.type ?? 'Opaque') },
+    { name: 'Data', type: 'string', cell: (o) => String(Object.keys((o.data as Record<string, string> | undefined) ?? {}).length) },
+    { name: 'Age', type: 'string', cell: (o) => age(o.metadata.creationTimestamp) },
+  ],
   namespaces: [
     { name: 'Name', type: 'string', format: 'name', cell: (o) => o.metadata.name },
     { name: 'Status', type: 'string', cell: (o) => o.status?.phase ?? 'Active' },
@@ -459,7 +474,7 @@ interface Watch {
   res: http.ServerResponse;
 }
 
-const emptyState = (): KubeState => ({ deployments: [], pods: [], nodes: [], logs: {} });
+const emptyState = (): KubeState => ({ deployments: [], pods: [], nodes: [], secrets: [], logs: {} });
 
 export async function startKubeStandin(initial?: Partial<KubeState>, options: KubeStandinOptions = {}): Promise<KubeStandin> {
   const state: KubeState = { ...emptyState(), ...initial };
@@ -474,7 +489,7 @@ export async function startKubeStandin(initial?: Partial<KubeState>, options: Ku
   function objects(def: ResourceDef): KubeObject[] {
     if (def.stateKey !== 'namespaces') return state[def.stateKey];
     const names = new Set(state.namespaces ?? DEFAULT_NAMESPACES);
-    for (const o of [...state.deployments, ...state.pods]) names.add(o.metadata.namespace ?? 'default');
+    for (const o of [...state.deployments, ...state.pods, ...state.secrets]) names.add(o.metadata.namespace ?? 'default');
     return [...names].sort().map(namespaceObject);
   }
 
@@ -534,31 +549,37 @@ export async function startKubeStandin(initial?: Partial<KubeState>, options: Ku
     });
   }
 
-  function createPod(namespace: string, pod: KubeObject): { code: number; body: unknown } {
-    const def = RESOURCES[0];
-    const name = pod?.metadata?.name;
-    if (!name) return { code: 422, body: status(422, 'Invalid', 'Pod "" is invalid: metadata.name: Required value: name is required') };
-    if (state.pods.some((p) => p.metadata.name === name && (p.metadata.namespace ?? 'default') === namespace)) {
+  /** POST of a namespaced object (pods, secrets): 201 with the stored object, 409 AlreadyExists, 422 without a name. */
+  function createObject(def: ResourceDef, namespace: string, obj: KubeObject): { code: number; body: unknown } {
+    const name = obj?.metadata?.name;
+    if (!name) {
+      return { code: 422, body: status(422, 'Invalid', `${def.kind} "" is invalid: metadata.name: Required value: name is required`) };
+    }
+    const list = state[def.stateKey as 'pods' | 'secrets'];
+    if (list.some((o) => o.metadata.name === name && (o.metadata.namespace ?? 'default') === namespace)) {
       return {
         code: 409,
-        body: status(409, 'AlreadyExists', `pods "${name}" already exists`, { name, kind: 'pods' }),
+        body: status(409, 'AlreadyExists', `${def.name} "${name}" already exists`, { name, kind: def.name }),
       };
     }
     const stored: KubeObject = {
-      ...pod,
+      ...obj,
       apiVersion: 'v1',
-      kind: 'Pod',
+      kind: def.kind,
       metadata: {
         uid: `standin-uid-${nextUid++}`,
         creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-        ...pod.metadata,
+        ...obj.metadata,
         namespace,
         resourceVersion: String(++rv),
       },
     };
-    state.pods.push(stored);
+    list.push(stored);
     return { code: 201, body: withTypeMeta(def, stored) };
   }
+
+  const createPod = (namespace: string, pod: KubeObject) => createObject(RESOURCES[0], namespace, pod);
+  const SECRETS = RESOURCES.find((r) => r.name === 'secrets')!;
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://standin');
@@ -589,6 +610,36 @@ export async function startKubeStandin(initial?: Partial<KubeState>, options: Ku
         res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(text) });
         res.end(text);
         return;
+      }
+      if (method === 'POST' && path === '/__standin/secrets') {
+        let parsed: { secret: KubeObject };
+        try {
+          parsed = JSON.parse(await readBody(req));
+        } catch (e) {
+          return send(res, 400, status(400, 'BadRequest', `invalid JSON: ${(e as Error).message}`));
+        }
+        const result = createObject(SECRETS, parsed.secret?.metadata?.namespace ?? 'default', parsed.secret);
+        return send(res, result.code, result.body);
+      }
+      const secretsPath = /^\/__standin\/secrets\/([^/]+)(?:\/([^/]+))?$/.exec(path);
+      if (secretsPath) {
+        const namespace = decodeURIComponent(secretsPath[1]);
+        const name = secretsPath[2] === undefined ? undefined : decodeURIComponent(secretsPath[2]);
+        if (method === 'GET' && name === undefined) {
+          let labelReqs: Requirement[];
+          try {
+            labelReqs = parseSelector(url.searchParams.get('labelSelector') ?? '');
+          } catch (e) {
+            return send(res, 400, status(400, 'BadRequest', (e as Error).message));
+          }
+          return send(res, 200, { kind: 'SecretList', apiVersion: 'v1', items: select(SECRETS, namespace, labelReqs, []).map((o) => withTypeMeta(SECRETS, o)) });
+        }
+        if (method === 'DELETE' && name !== undefined) {
+          const index = state.secrets.findIndex((o) => o.metadata.name === name && (o.metadata.namespace ?? 'default') === namespace);
+          if (index < 0) return send(res, 404, notFound(SECRETS, name));
+          const [removed] = state.secrets.splice(index, 1);
+          return send(res, 200, withTypeMeta(SECRETS, removed));
+        }
       }
       unhandled.push(`${method} ${url.pathname}${url.search}`);
       return send(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
@@ -660,14 +711,19 @@ export async function startKubeStandin(initial?: Partial<KubeState>, options: Ku
           items: items.map((o) => withTypeMeta(def, o)),
         });
       }
-      if (method === 'POST' && def.name === 'pods' && namespace !== undefined) {
-        let pod: KubeObject;
+      if (method === 'POST' && (def.name === 'pods' || def.name === 'secrets') && namespace !== undefined) {
+        // kubectl's typed clients (e.g. `kubectl create secret`) send protobuf; 415 makes client-go send JSON instead.
+        if (/protobuf/.test(String(req.headers['content-type'] ?? ''))) {
+          await readBody(req);
+          return send(res, 415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json`));
+        }
+        let obj: KubeObject;
         try {
-          pod = JSON.parse(await readBody(req));
+          obj = JSON.parse(await readBody(req));
         } catch (e) {
           return send(res, 400, status(400, 'BadRequest', `invalid JSON: ${(e as Error).message}`));
         }
-        const result = createPod(namespace, pod);
+        const result = createObject(def, namespace, obj);
         return send(res, result.code, result.body);
       }
       return unknown();
@@ -847,6 +903,10 @@ export interface AgentDeploymentOptions {
   replicas?: number;
   readyReplicas?: number;
   labels?: Record<string, string>;
+  /** Added to the object's labels (besides `labels`, which also go on the pod template), e.g. Flux's or Argo CD's. */
+  extraLabels?: Record<string, string>;
+  /** Added to (or replacing) the default annotations: Helm's meta.helm.sh/release-name and -namespace, the revision. */
+  annotations?: Record<string, string>;
   generation?: number;
   observedGeneration?: number;
 }
@@ -898,8 +958,13 @@ export function agentDeployment(opts: AgentDeploymentOptions = {}): KubeObject {
       resourceVersion: '1',
       generation,
       creationTimestamp: CREATED,
-      labels: { 'app.kubernetes.io/managed-by': 'Helm', ...labels },
-      annotations: { 'deployment.kubernetes.io/revision': '1', 'meta.helm.sh/release-name': 'apheris-gateway', 'meta.helm.sh/release-namespace': 'apheris' },
+      labels: { 'app.kubernetes.io/managed-by': 'Helm', ...labels, ...opts.extraLabels },
+      annotations: {
+        'deployment.kubernetes.io/revision': '1',
+        'meta.helm.sh/release-name': 'apheris-gateway',
+        'meta.helm.sh/release-namespace': 'apheris',
+        ...opts.annotations,
+      },
     },
     spec: {
       replicas,
@@ -922,6 +987,67 @@ export function agentDeployment(opts: AgentDeploymentOptions = {}): KubeObject {
     },
     status,
   };
+}
+
+export interface HelmReleaseSecretOptions {
+  /** Release name; default apheris-gateway. */
+  release?: string;
+  namespace?: string;
+  /** Release revision: the secret is `sh.helm.release.v1.<release>.v<revision>`. Default 1. */
+  revision?: number;
+  /** deployed (default), superseded, failed, uninstalled, pending-install, pending-upgrade, ... */
+  status?: string;
+  chart?: string;
+  chartVersion?: string;
+  appVersion?: string;
+  /** The user-supplied values Helm stores in the release (`config`): secret, like the real ones. */
+  values?: Record<string, unknown>;
+  /** Added to Helm's labels (owner, name, status, version, modifiedAt). */
+  extraLabels?: Record<string, string>;
+}
+
+/**
+ * A Helm 3 release secret as Helm's secret storage driver writes it: type helm.sh/release.v1, labels owner=helm,
+ * name, status, version, modifiedAt, and `data.release` = base64(gzip(release JSON)) -- served base64 once more
+ * in the API, as every secret's data. The release JSON holds the values: it is exactly what must never be printed.
+ */
+export function helmReleaseSecret(opts: HelmReleaseSecretOptions = {}): KubeObject {
+  const release = opts.release ?? 'apheris-gateway';
+  const namespace = opts.namespace ?? 'apheris';
+  const revision = opts.revision ?? 1;
+  const status = opts.status ?? 'deployed';
+  const chartVersion = opts.chartVersion ?? '0.16.20';
+  const body = {
+    name: release,
+    info: { first_deployed: CREATED, last_deployed: CREATED, deleted: '', description: 'Install complete', status },
+    chart: { metadata: { name: opts.chart ?? 'gateway-agent', version: chartVersion, appVersion: opts.appVersion ?? chartVersion, apiVersion: 'v2' } },
+    config: opts.values ?? {},
+    manifest: '',
+    version: revision,
+    namespace,
+  };
+  const encoded = gzipSync(Buffer.from(JSON.stringify(body))).toString('base64');
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'helm.sh/release.v1',
+    metadata: {
+      name: `sh.helm.release.v1.${release}.v${revision}`,
+      namespace,
+      uid: uid('s'),
+      resourceVersion: '1',
+      creationTimestamp: CREATED,
+      labels: { owner: 'helm', name: release, status, version: String(revision), modifiedAt: '1735689600', ...opts.extraLabels },
+    },
+    data: { release: Buffer.from(encoded).toString('base64') },
+  };
+}
+
+/** The release JSON inside a release secret (the inverse of helmReleaseSecret's encoding). */
+export function decodeHelmRelease(secret: KubeObject): any {
+  const data = (secret.data as Record<string, string> | undefined)?.release;
+  if (!data) throw new Error(`secret ${secret.metadata.name} has no data.release`);
+  return JSON.parse(gunzipSync(Buffer.from(Buffer.from(data, 'base64').toString('utf8'), 'base64')).toString('utf8'));
 }
 
 export interface JobPodOptions {
