@@ -1,15 +1,34 @@
 /**
  * The CodeBuild side of the seed's "Running terraform init" and "Running terraform apply", bundled by esbuild
- * into the build's source: `node terraform-step.js plan|apply`. The buildspecs stay a few lines; everything that
- * can leak a secret or misjudge a plan is here, in TypeScript, with tests.
+ * into the build's source: `node terraform-step.js <command>`, the command from TERRAFORM_COMMAND (the Plan
+ * buildspec defaults it to `plan`, the Apply buildspec to `apply`; the state machine may override it):
+ * - `plan`, `apply`: a deployment.
+ * - `list-vpc` (Plan project), `detach-vpc` (Apply project): the seed's FAQ "Can I manage the AWS VPC setup?".
+ * The buildspecs stay a few lines; everything that can leak a secret or misjudge a plan is here, in
+ * TypeScript, with tests.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { redactPlan, redactText, summarizePlan, type TerraformPlan } from '../../lambdas/shared/domain/plan';
 import { dalBucketPolicies } from '../../lambdas/shared/domain/bucket-policy';
+import {
+  DETACH_LIST_FILE,
+  DETACH_RESULT_FILE,
+  compareWithApproved,
+  parseApprovedList,
+  stateListLines,
+  vpcAddresses,
+  type DetachListReport,
+  type DetachResultReport,
+} from '../../lambdas/shared/domain/detach-vpc';
 import { diagnoseTerraformFailure } from '../../lambdas/shared/domain/terraform-failures';
 import { runCommand, type CommandResult as TerraformResult } from './run-command';
 import { contextFromEnv, getBytes, prepareWorkspace, putBytes, writeExports, type PreparedWorkspace, type StepContext } from './workspace';
+
+export { vpcAddresses };
+
+export const COMMANDS = ['plan', 'apply', 'list-vpc', 'detach-vpc'] as const;
+export type StepCommand = (typeof COMMANDS)[number];
 
 const PLAN_FILE = 'tfplan';
 const LOCK_FILE = '.terraform.lock.hcl';
@@ -33,11 +52,17 @@ async function run(ws: PreparedWorkspace, args: string[], opts: { echo?: boolean
 }
 
 /** Fails the step with a diagnosis written where the state machine and operators can read it. */
-async function failWith(ctx: StepContext, step: 'plan' | 'apply', result: TerraformResult, exportsFile: string): Promise<never> {
+async function failWith(
+  ctx: StepContext,
+  step: StepCommand,
+  result: TerraformResult,
+  exportsFile: string,
+  extra: Record<string, string> = {},
+): Promise<never> {
   const diagnosis = diagnoseTerraformFailure(result.output);
   const key = `${reportPrefix(ctx)}${step}-failure.json`;
-  await putBytes(ctx.bucket, key, JSON.stringify({ step, status: 'failed', exitCode: result.code, ...diagnosis }, null, 2), 'application/json');
-  await writeExports(exportsFile, { STEP_STATUS: 'failed', FAILURE_CLASS: diagnosis.failure, FAILURE_REPORT_KEY: key });
+  await putBytes(ctx.bucket, key, JSON.stringify({ step, status: 'failed', exitCode: result.code, ...diagnosis, ...extra }, null, 2), 'application/json');
+  await writeExports(exportsFile, { STEP_STATUS: 'failed', FAILURE_CLASS: diagnosis.failure, FAILURE_REPORT_KEY: key, ...extra });
   console.error(`terraform ${step} failed: ${diagnosis.summary}. ${diagnosis.advice}`);
   throw new StepFailed(diagnosis.summary);
 }
@@ -135,14 +160,154 @@ export async function apply(ctx: StepContext, planPrefixKey: string, exportsFile
   });
 }
 
+/** The workspace's s3 backend (backend.tf.json, as RenderWorkspace wrote it): where the state lives. */
+export function stateLocationOf(backendJson: unknown): { bucket: string; key: string } {
+  const s3 = (backendJson as { terraform?: { backend?: { s3?: { bucket?: unknown; key?: unknown } } } })?.terraform?.backend?.s3;
+  if (typeof s3?.bucket !== 'string' || typeof s3?.key !== 'string') throw new Error('backend.tf.json has no s3 backend with a bucket and a key');
+  // RenderWorkspace escapes template sequences in literal strings; undo it to get the real names.
+  const unescape = (v: string) => v.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{');
+  return { bucket: unescape(s3.bucket), key: unescape(s3.key) };
+}
+
+async function stateLocation(ws: PreparedWorkspace): Promise<{ bucket: string; key: string }> {
+  return stateLocationOf(JSON.parse(await fs.promises.readFile(path.join(ws.dir, 'backend.tf.json'), 'utf-8')));
+}
+
+/** `terraform state list`; its stdout is addresses only, read raw and printed by the caller. */
+async function stateList(ctx: StepContext, ws: PreparedWorkspace, step: StepCommand, exportsFile: string, extra: Record<string, string> = {}): Promise<string[]> {
+  const listed = await run(ws, ['state', 'list'], { echo: false, raw: true });
+  if (listed.code !== 0) await failWith(ctx, step, listed, exportsFile, extra);
+  return stateListLines(listed.rawStdout);
+}
+
+export const detachListKey = (ctx: StepContext): string => `${reportPrefix(ctx)}${DETACH_LIST_FILE}`;
+export const stateBackupKey = (ctx: StepContext): string => `backups/${ctx.gateway}/${ctx.runId}/terraform.tfstate`;
+
+/**
+ * `list-vpc` (Plan project): the module.vpc addresses of the state, as the list an operator approves. Reads
+ * only: `terraform init` and `terraform state list`.
+ */
+export async function listVpc(ctx: StepContext, exportsFile: string): Promise<void> {
+  const ws = await prepareWorkspace(ctx);
+  const init = await run(ws, ['init', '-input=false', '-no-color']);
+  if (init.code !== 0) await failWith(ctx, 'list-vpc', init, exportsFile);
+  const state = await stateLocation(ws);
+  const addresses = vpcAddresses(await stateList(ctx, ws, 'list-vpc', exportsFile));
+
+  const report: DetachListReport = {
+    operation: 'detach-vpc',
+    status: 'listed',
+    gateway: ctx.gateway,
+    runId: ctx.runId,
+    stateBucket: state.bucket,
+    stateKey: state.key,
+    addresses,
+    listedAt: new Date().toISOString(),
+  };
+  const key = detachListKey(ctx);
+  await putBytes(ctx.bucket, key, JSON.stringify(report, null, 2), 'application/json');
+  console.log(`${addresses.length} module.vpc address(es) in s3://${state.bucket}/${state.key}:`);
+  for (const address of addresses) console.log(`  ${redactText(address, ws.secrets)}`);
+  await writeExports(exportsFile, { STEP_STATUS: 'succeeded', DETACH_REPORT_KEY: key, DETACH_COUNT: addresses.length });
+}
+
+/**
+ * `detach-vpc` (Apply project), after an operator approved the list: `terraform state rm` of exactly the
+ * approved addresses, in one call, after a backup of the state in the deployer's state bucket. Refuses
+ * (FAILURE_CLASS state-changed) when the state's module.vpc addresses are no longer the approved ones. The
+ * state is never printed: it holds the values in clear.
+ */
+export async function detachVpc(ctx: StepContext, listKey: string, stateBucket: string, exportsFile: string): Promise<void> {
+  if (!listKey.startsWith(`reports/${ctx.gateway}/`)) throw new Error(`DETACH_REPORT_KEY ${JSON.stringify(listKey)} is not a report of gateway ${ctx.gateway}`);
+  const ws = await prepareWorkspace(ctx);
+  const init = await run(ws, ['init', '-input=false', '-no-color']);
+  if (init.code !== 0) await failWith(ctx, 'detach-vpc', init, exportsFile);
+  const state = await stateLocation(ws);
+  const approved = parseApprovedList(JSON.parse((await getBytes(ctx.bucket, listKey)).toString('utf-8')), { gateway: ctx.gateway, stateKey: state.key });
+  console.log(`approved list s3://${ctx.bucket}/${listKey}: ${approved.length} module.vpc address(es)`);
+
+  const before = await stateList(ctx, ws, 'detach-vpc', exportsFile);
+  const current = vpcAddresses(before);
+  const difference = compareWithApproved(approved, current);
+  if (difference) {
+    const key = `${reportPrefix(ctx)}detach-vpc-failure.json`;
+    const summary = 'the module.vpc resources in the Terraform state are no longer the approved ones';
+    const advice = 'Something changed the state since the list was approved; start a new detach-vpc run and approve the new list.';
+    await putBytes(ctx.bucket, key, JSON.stringify({ step: 'detach-vpc', status: 'failed', failure: 'state-changed', summary, advice, ...difference }, null, 2), 'application/json');
+    await writeExports(exportsFile, { STEP_STATUS: 'failed', FAILURE_CLASS: 'state-changed', FAILURE_REPORT_KEY: key });
+    console.error(`detach-vpc refused: ${summary} (${difference.added.length} new, ${difference.missing.length} gone). Nothing was removed. ${advice}`);
+    throw new StepFailed(summary);
+  }
+
+  const resultKey = `${reportPrefix(ctx)}${DETACH_RESULT_FILE}`;
+  const result = (status: DetachResultReport['status'], remainingCount: number, backup?: DetachResultReport['backup']): DetachResultReport => ({
+    operation: 'detach-vpc',
+    status,
+    gateway: ctx.gateway,
+    runId: ctx.runId,
+    stateBucket: state.bucket,
+    stateKey: state.key,
+    removed: status === 'detached' ? approved : [],
+    ...(backup ? { backup } : {}),
+    remainingCount,
+    detachedAt: new Date().toISOString(),
+  });
+  if (approved.length === 0) {
+    await putBytes(ctx.bucket, resultKey, JSON.stringify(result('nothing-to-detach', before.length), null, 2), 'application/json');
+    console.log('nothing to detach: the state has no module.vpc resources');
+    await writeExports(exportsFile, { STEP_STATUS: 'succeeded', DETACH_REPORT_KEY: resultKey, DETACH_COUNT: 0 });
+    return;
+  }
+
+  // The backup first: `terraform state rm` rewrites the state, and this copy is the way back (terraform state push).
+  const pulled = await run(ws, ['state', 'pull'], { echo: false, raw: true });
+  if (pulled.code !== 0) await failWith(ctx, 'detach-vpc', pulled, exportsFile);
+  let parsed: { resources?: unknown };
+  try {
+    parsed = JSON.parse(pulled.rawStdout) as { resources?: unknown };
+  } catch {
+    throw new Error('terraform state pull did not return a JSON state; nothing was removed');
+  }
+  if (!Array.isArray(parsed.resources)) throw new Error('terraform state pull returned a state without resources; nothing was removed');
+  const backupKey = stateBackupKey(ctx);
+  const versionId = await putBytes(stateBucket, backupKey, pulled.rawStdout, 'application/json');
+  const backup = { bucket: stateBucket, key: backupKey, ...(versionId ? { versionId } : {}) };
+  console.log(`state backed up to s3://${stateBucket}/${backupKey} (restore with terraform state push)`);
+
+  // One call: one state lock, one new state version, all addresses or none.
+  const removed = await run(ws, ['state', 'rm', ...approved]);
+  if (removed.code !== 0) await failWith(ctx, 'detach-vpc', removed, exportsFile, { STATE_BACKUP_KEY: backupKey });
+
+  const after = await stateList(ctx, ws, 'detach-vpc', exportsFile, { STATE_BACKUP_KEY: backupKey });
+  const left = vpcAddresses(after).filter((a) => approved.includes(a));
+  if (left.length > 0) throw new Error(`terraform state rm left ${left.length} approved address(es) in the state: ${left.join(', ')}`);
+
+  await putBytes(ctx.bucket, resultKey, JSON.stringify(result('detached', after.length, backup), null, 2), 'application/json');
+  console.log(`detached ${approved.length} module.vpc resource(s) from the Terraform state; nothing was destroyed in AWS`);
+  await writeExports(exportsFile, { STEP_STATUS: 'succeeded', DETACH_REPORT_KEY: resultKey, DETACH_COUNT: approved.length, STATE_BACKUP_KEY: backupKey });
+}
+
+/** The command: TERRAFORM_COMMAND as the buildspec passes it (argv), checked against the known ones. */
+export function parseCommand(arg: string | undefined): StepCommand {
+  if (!COMMANDS.includes(arg as StepCommand)) {
+    throw new Error(`usage: terraform-step.js ${COMMANDS.join('|')} (got ${JSON.stringify(arg)}; set TERRAFORM_COMMAND)`);
+  }
+  return arg as StepCommand;
+}
+
 async function main(argv: string[]): Promise<number> {
-  const command = argv[2];
   const ctx = contextFromEnv(process.env);
   const exportsFile = process.env.STEP_EXPORTS || path.join(path.dirname(path.resolve(ctx.workDir)), 'step-exports.env');
   try {
+    const command = parseCommand(argv[2]);
     if (command === 'plan') await plan(ctx, exportsFile);
     else if (command === 'apply') await apply(ctx, process.env.PLAN_PREFIX || planPrefix(ctx), exportsFile);
-    else throw new Error(`usage: terraform-step.js plan|apply (got ${JSON.stringify(command)})`);
+    else if (command === 'list-vpc') await listVpc(ctx, exportsFile);
+    else {
+      const stateBucket = process.env.STATE_BUCKET;
+      if (!stateBucket) throw new Error('environment variable STATE_BUCKET is not set (the Apply project sets it): detach-vpc backs the state up there');
+      await detachVpc(ctx, process.env.DETACH_REPORT_KEY || detachListKey(ctx), stateBucket, exportsFile);
+    }
     return 0;
   } catch (error) {
     if (!(error instanceof StepFailed)) {

@@ -70,8 +70,10 @@ export async function getBytes(bucket: string, key: string, versionId?: string):
   return Buffer.from(await out.Body!.transformToByteArray());
 }
 
-export async function putBytes(bucket: string, key: string, body: Buffer | string, contentType: string): Promise<void> {
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+/** Stores an object; resolves to its version id in a versioned bucket. */
+export async function putBytes(bucket: string, key: string, body: Buffer | string, contentType: string): Promise<string | undefined> {
+  const out = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+  return out.VersionId;
 }
 
 export async function prepareWorkspace(ctx: StepContext): Promise<PreparedWorkspace> {

@@ -2,8 +2,9 @@ import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { env, isNotFound, s3, secretsManager, sts } from '../shared/adapters/aws';
-import { readDeployedVersion } from '../shared/adapters/deployment-table';
+import { readDeployment } from '../shared/adapters/deployment-table';
 import { logger } from '../shared/adapters/logger';
+import { describeSubnets } from '../shared/adapters/subnets';
 import { DeploymentError } from '../shared/domain/errors';
 import { runPreflight, type PreflightEvent, type PreflightPorts, type PreflightResult } from './preflight';
 
@@ -37,13 +38,21 @@ const ports: PreflightPorts = {
       throw error;
     }
   },
-  deployedVersion: (gateway) => readDeployedVersion(tableName, gateway),
+  deployment: (gateway) => readDeployment(tableName, gateway),
+  describeSubnets,
 };
 
 export async function handler(event: PreflightEvent): Promise<PreflightResult> {
   try {
     const result = await runPreflight(event, ports, artifactsBucket);
-    logger.info('preflight passed', { gateway: result.gateway, version: result.version, change: result.change, sha256: result.bundle.sha256 });
+    logger.info('preflight passed', {
+      operation: result.operation,
+      gateway: result.gateway,
+      version: result.version,
+      change: result.change,
+      sha256: result.bundle.sha256,
+    });
+    for (const warning of result.warnings) logger.warn('preflight warning', { warning });
     return result;
   } catch (error) {
     // Domain errors carry no secret by construction; they are logged with their message for the operator.

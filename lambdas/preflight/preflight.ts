@@ -1,9 +1,10 @@
 import { inspectBundle } from '../shared/adapters/zip-reader';
 import { BundleError, IdentityError, ValuesError } from '../shared/domain/errors';
-import { resolveExecutionInput } from '../shared/domain/execution-input';
-import { parseConfigJson } from '../shared/domain/gateway-config';
+import { resolveExecutionInput, type Operation } from '../shared/domain/execution-input';
+import { parseConfigJson, type GatewayConfig } from '../shared/domain/gateway-config';
+import { checkNodeSubnets, type SubnetFacts } from '../shared/domain/subnets';
 import { parseValues } from '../shared/domain/values';
-import { decideVersionChange, type VersionChange } from '../shared/domain/versions';
+import { bundleKeyFor, decideDeployedVersion, decideVersionChange, type VersionChange, type VersionDecision } from '../shared/domain/versions';
 
 /**
  * The seed's Prerequisites and Deliverables as checks, in order from cheapest to dearest. Every check only
@@ -36,8 +37,16 @@ export interface PreflightPorts {
   getArtifact(key: string, versionId?: string): Promise<Buffer>;
   /** The values secret's current version, or null when there is no such secret. */
   getValuesSecret(name: string): Promise<SecretText | null>;
-  /** The last version recorded as deployed for the gateway, or null for a first install. */
-  deployedVersion(gateway: string): Promise<string | null>;
+  /** The last version recorded as deployed for the gateway (the CURRENT item), or null for a first install. */
+  deployment(gateway: string): Promise<DeployedGateway | null>;
+  /** The subnets among `ids` that exist in the account and region (missing ones are left out). */
+  describeSubnets(ids: readonly string[]): Promise<SubnetFacts[]>;
+}
+
+export interface DeployedGateway {
+  readonly version: string;
+  /** The sha256 of the bundle that was deployed, when it was recorded. */
+  readonly bundleSha256?: string;
 }
 
 export interface PreflightEvent {
@@ -48,7 +57,10 @@ export interface PreflightEvent {
 }
 
 export interface PreflightResult {
+  /** What the run does: deploy (the default), detach-vpc or drift-check. */
+  readonly operation: Operation;
   readonly gateway: string;
+  /** The version the run works with: the requested one for a deploy, the deployed one otherwise. */
   readonly version: string;
   readonly change: VersionChange;
   readonly previousVersion: string | null;
@@ -67,6 +79,8 @@ export interface PreflightResult {
   readonly expectedAgentVersion?: string;
   readonly trigger: string;
   readonly reason?: string;
+  /** What the operator should know but that does not stop the run (for the notifications); always present. */
+  readonly warnings: string[];
 }
 
 export async function runPreflight(event: PreflightEvent, ports: PreflightPorts, artifactsBucket: string): Promise<PreflightResult> {
@@ -77,20 +91,47 @@ export async function runPreflight(event: PreflightEvent, ports: PreflightPorts,
   checkIdentity(caller, config.target.account);
 
   // One table read decides whether the version may be deployed at all, before the bundle is downloaded.
-  const deployed = await ports.deployedVersion(config.gatewayName);
-  const decision = decideVersionChange(input.version, deployed, input);
+  const deployed = await ports.deployment(config.gatewayName);
+  let decision: VersionDecision;
+  let bundleKey: string;
+  if (input.operation === 'deploy') {
+    decision = decideVersionChange(input.version, deployed?.version ?? null, input);
+    bundleKey = input.bundleKey;
+  } else {
+    // detach-vpc and drift-check: the deployed version, with the bundle it was deployed from.
+    decision = decideDeployedVersion(input.operation, config.gatewayName, input.version, deployed?.version ?? null);
+    bundleKey = input.bundleKey ?? bundleKeyFor(decision.to, config.bundle.releasesPrefix);
+  }
 
-  const bundleName = input.bundleKey.slice(input.bundleKey.lastIndexOf('/') + 1);
-  const head = await ports.headArtifact(input.bundleKey);
+  const warnings: string[] = [];
+  // Only a run whose config has create_vpc = false uses the operator's subnets; otherwise the module makes its own.
+  if (config.module.create_vpc === false) {
+    const subnetIds = config.module.node_subnet_ids ?? [];
+    const found = await ports.describeSubnets(subnetIds);
+    const check = checkNodeSubnets({ vpcId: config.module.vpc_id ?? '', subnetIds }, found, config.vpcReuse.minFreeSubnetAddresses);
+    warnings.push(...check.warnings);
+  }
+  warnings.push(...operationWarnings(input.operation, config));
+
+  const bundleName = bundleKey.slice(bundleKey.lastIndexOf('/') + 1);
+  const head = await ports.headArtifact(bundleKey);
   if (!head) {
-    throw new BundleError(`bundle s3://${artifactsBucket}/${input.bundleKey} not found; upload ${bundleName} from the vendor there`);
+    throw new BundleError(`bundle s3://${artifactsBucket}/${bundleKey} not found; upload ${bundleName} from the vendor there`);
   }
   if (head.sizeBytes > config.bundle.maxBytes) {
     throw new BundleError(`${bundleName} is ${head.sizeBytes} bytes, over the limit of ${config.bundle.maxBytes} (bundle.maxBytes)`);
   }
-  const inspection = await inspectBundle(bundleName, await ports.getArtifact(input.bundleKey, head.versionId), config.bundle);
+  const inspection = await inspectBundle(bundleName, await ports.getArtifact(bundleKey, head.versionId), config.bundle);
   if (input.bundleSha256 !== undefined && input.bundleSha256 !== inspection.sha256) {
     throw new BundleError(`${bundleName} has sha256 ${inspection.sha256}, not the ${input.bundleSha256} given in the input`);
+  }
+  // A run on the deployed version must use the bundle that was deployed: a drift check against other module
+  // code would report its differences as drift.
+  if (input.operation !== 'deploy' && deployed?.bundleSha256 && deployed.bundleSha256 !== inspection.sha256) {
+    throw new BundleError(
+      `${bundleName} has sha256 ${inspection.sha256}, not the ${deployed.bundleSha256} deployed as ${decision.to}; ` +
+        'restore the deployed upload (the bucket keeps earlier versions of the object) and start a new run',
+    );
   }
 
   const secret = await ports.getValuesSecret(config.valuesSecretName);
@@ -109,13 +150,14 @@ export async function runPreflight(event: PreflightEvent, ports: PreflightPorts,
   }
 
   return {
+    operation: input.operation,
     gateway: config.gatewayName,
-    version: input.version,
+    version: decision.to,
     change: decision.change,
     previousVersion: decision.from,
     bundle: {
       bucket: artifactsBucket,
-      key: input.bundleKey,
+      key: bundleKey,
       // Always present ('' for an unversioned bucket): the Plan and Apply states pass it on as it is.
       versionId: head.versionId ?? '',
       sha256: inspection.sha256,
@@ -128,7 +170,27 @@ export async function runPreflight(event: PreflightEvent, ports: PreflightPorts,
     ...(input.expectedAgentVersion ? { expectedAgentVersion: input.expectedAgentVersion } : {}),
     trigger: input.trigger,
     ...(input.reason ? { reason: input.reason } : {}),
+    warnings,
   };
+}
+
+/**
+ * detach-vpc is not refused for either value of module.create_vpc, because the Terraform state, not the
+ * config, decides what there is to detach (an empty list ends the run with nothing to approve):
+ * - create_vpc still true (the order the seed's FAQ implies): detach first, then switch the config to
+ *   create_vpc = false with vpc_id and node_subnet_ids of the detached VPC, and deploy. Until the switch, a
+ *   deploy would plan a new VPC, so the operator is told.
+ * - create_vpc already false: the next deploy would plan to DESTROY every module.vpc resource still in the
+ *   state; detaching them first is exactly what makes the switch safe.
+ */
+export function operationWarnings(operation: Operation, config: GatewayConfig): string[] {
+  if (operation === 'detach-vpc' && config.module.create_vpc !== false) {
+    return [
+      'module.create_vpc is still true: after detach-vpc, set create_vpc = false with vpc_id and node_subnet_ids of the ' +
+        'detached VPC and redeploy the stack before the next deploy, or that deploy will plan a new VPC',
+    ];
+  }
+  return [];
 }
 
 /** The seed: the account must match the target, and the root user must not deploy. */

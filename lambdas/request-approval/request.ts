@@ -12,7 +12,14 @@ export interface RequestApprovalEvent {
   readonly executionArn: string;
   readonly executionName: string;
   readonly config: string;
-  readonly preflight: { readonly gateway: string; readonly version: string; readonly previousVersion: string | null; readonly change: string };
+  readonly preflight: {
+    readonly gateway: string;
+    readonly version: string;
+    readonly previousVersion: string | null;
+    readonly change: string;
+    /** Absent in results of a Preflight older than the operations: a deploy. */
+    readonly operation?: string;
+  };
   readonly analysis: {
     readonly line: string;
     readonly changes: ReadonlyArray<{ readonly address: string; readonly action: string }>;
@@ -65,6 +72,7 @@ export async function requestApproval(event: RequestApprovalEvent, ports: Reques
     planTextUrl: s3Url(event.analysis.planTextKey),
     planJsonUrl: s3Url(event.analysis.planJsonKey),
     timeoutHours: config.approval.timeoutHours,
+    ...(event.preflight.operation ? { operation: event.preflight.operation } : {}),
   });
   await ports.publish(message.subject, message.text);
 }

@@ -91,6 +91,8 @@ export class TerraformRunner extends Construct {
           environmentVariables: {
             TF_VERSION: { value: props.terraformVersion },
             ARTIFACTS_BUCKET: { value: props.artifactsBucket.bucketName },
+            // detach-vpc keeps its backup of the Terraform state here, the one bucket meant to hold state.
+            STATE_BUCKET: { value: props.stateBucket.bucketName },
             BUNDLE_MAX_ENTRIES: { value: String(props.bundleLimits.maxEntries) },
             BUNDLE_MAX_UNCOMPRESSED_BYTES: { value: String(props.bundleLimits.maxUncompressedBytes) },
             DATA_BUCKETS: { value: props.dataBuckets.join(',') },

@@ -7,11 +7,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { CreateSubnetCommand, CreateVpcCommand } from '@aws-sdk/client-ec2';
 import type { PreflightEvent, PreflightResult } from '../../lambdas/preflight/preflight';
 import {
   BundleError,
+  ConfigError,
   DeploymentError,
   IdentityError,
+  InputError,
   ValuesError,
   VersionError,
 } from '../../lambdas/shared/domain/errors';
@@ -23,6 +26,7 @@ import {
   createSecret,
   createTable,
   dynamoDbClient,
+  ec2Client,
   s3Client,
   secretsManagerClient,
 } from './support/aws-clients';
@@ -202,6 +206,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await destroyAdapterClients();
+  (await import('../../lambdas/shared/adapters/subnets')).ec2.destroy();
   jest.restoreAllMocks();
   delete process.env.POWERTOOLS_DEV;
 });
@@ -210,6 +215,7 @@ describe('Preflight handler against moto: runs that pass', () => {
   test('first install: digests and version ids are those of the stored bundle and secret', async () => {
     const result = await pass(event({ version: '0.8.1' }));
     expect(result).toEqual({
+      operation: 'deploy',
       gateway: 'gw-it',
       version: '0.8.1',
       change: 'install',
@@ -225,6 +231,7 @@ describe('Preflight handler against moto: runs that pass', () => {
       values: { secretArn, versionId: secretVersionId },
       caller: { account: ACCOUNT, arn: `arn:aws:sts::${ACCOUNT}:user/moto` },
       trigger: 'console',
+      warnings: [],
     });
     // The "nothing changed" snapshots compare real content: six object versions and two deployment items.
     const state = await snapshot();
@@ -320,5 +327,79 @@ describe('Preflight handler against moto: refusals change nothing', () => {
     const error = await refusal(BundleError, event({ version: '0.8.1' }, { customGatewayTfKey: 'custom/gateway.tf' }));
     expect(error.message).toContain(`s3://${BUCKET}/custom/gateway.tf`);
     expect(error.message).toContain('customGatewayTfKey');
+  });
+});
+
+describe('Preflight handler against moto: detach-vpc and drift-check use the deployed gateway', () => {
+  test('detach-vpc on the deployed 0.8.1: its bundle, change "same", and the create_vpc warning', async () => {
+    const result = await pass(event({ operation: 'detach-vpc' }, { gatewayName: 'gw-redeploy' }));
+    expect(result).toMatchObject({
+      operation: 'detach-vpc',
+      gateway: 'gw-redeploy',
+      version: '0.8.1',
+      change: 'same',
+      previousVersion: '0.8.1',
+      bundle: { key: BUNDLE_KEY, versionId: goodZipVersionId },
+    });
+    expect(result.warnings).toEqual([expect.stringContaining('module.create_vpc is still true')]);
+    expect(logLines.join('\n')).toContain('preflight warning');
+  });
+
+  test('drift-check with nothing deployed → InputError naming the gateway', async () => {
+    const error = await refusal(InputError, event({ operation: 'drift-check' }));
+    expect(error.message).toBe('nothing deployed for gateway gw-it: drift-check needs a deployed gateway (deploy a version first)');
+  });
+});
+
+describe('Preflight handler against moto: the operator\'s subnets (create_vpc = false), with the real DescribeSubnets', () => {
+  let vpcId: string;
+  let otherVpcId: string;
+  const roomy: string[] = [];
+  const small: string[] = [];
+  let elsewhere: string;
+
+  beforeAll(async () => {
+    const ec2 = ec2Client();
+    try {
+      const vpc = async (cidr: string) => (await ec2.send(new CreateVpcCommand({ CidrBlock: cidr }))).Vpc!.VpcId!;
+      const subnet = async (vpc: string, cidr: string, zone: string) =>
+        (await ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: cidr, AvailabilityZone: `${TEST_REGION}${zone}` }))).Subnet!.SubnetId!;
+      vpcId = await vpc('10.20.0.0/16');
+      otherVpcId = await vpc('10.30.0.0/16');
+      // The seed's reference: three /24 subnets (AWS keeps 5 addresses of each: 251 free).
+      for (const [i, zone] of ['a', 'b', 'c'].entries()) roomy.push(await subnet(vpcId, `10.20.${i}.0/24`, zone));
+      // Two /28: 11 free addresses each.
+      for (const [i, zone] of ['a', 'b'].entries()) small.push(await subnet(vpcId, `10.20.${10 + i}.0/28`, zone));
+      elsewhere = await subnet(otherVpcId, '10.30.0.0/24', 'a');
+    } finally {
+      ec2.destroy();
+    }
+  });
+
+  const reuse = (subnetIds: string[], extra: Record<string, unknown> = {}) => ({ module: { create_vpc: false, vpc_id: vpcId, node_subnet_ids: subnetIds }, ...extra });
+
+  test('three /24 subnets like the reference setup: no warning', async () => {
+    const result = await pass(event({ version: '0.8.1' }, reuse(roomy)));
+    expect(result.warnings).toEqual([]);
+  });
+
+  test('two /28 subnets: a warning with the free addresses moto reports (11 each)', async () => {
+    const result = await pass(event({ version: '0.8.1' }, reuse(small)));
+    expect(result.warnings).toEqual([expect.stringContaining(`module.node_subnet_ids have 22 free IP addresses together (${small[0]}: 11, ${small[1]}: 11), fewer than 254`)]);
+  });
+
+  test('the threshold from vpcReuse.minFreeSubnetAddresses', async () => {
+    expect((await pass(event({ version: '0.8.1' }, reuse(small, { vpcReuse: { minFreeSubnetAddresses: 22 } })))).warnings).toEqual([]);
+  });
+
+  test('a subnet that does not exist → ConfigError naming it (and only it)', async () => {
+    const missing = 'subnet-0123456789abcdef0';
+    const error = await refusal(ConfigError, event({ version: '0.8.1' }, reuse([roomy[0], missing, roomy[1]])));
+    expect(error.message).toContain(`module.node_subnet_ids: 1 subnet not found in the target account and region: ${missing} `);
+  });
+
+  test('a subnet of another VPC → ConfigError naming the subnet and both VPCs', async () => {
+    const error = await refusal(ConfigError, event({ version: '0.8.1' }, reuse([roomy[0], elsewhere])));
+    expect(error.message).toBe(`module.node_subnet_ids: ${elsewhere} is in ${otherVpcId}, not in module.vpc_id ${vpcId}`);
   });
 });

@@ -209,3 +209,78 @@ describe('runAnalyze', () => {
     });
   });
 });
+
+describe('runAnalyze: a detach-vpc run reads the list-vpc build instead of a plan', () => {
+  const LIST_KEY = 'reports/gw-prod/run-1/detach-vpc.json';
+  const listBuild = (): BuildResult => ({ buildId: BUILD_ID, exported: [{ Name: 'DETACH_REPORT_KEY', Value: LIST_KEY }, { Name: 'DETACH_COUNT', Value: '2' }] });
+  const listReport = (addresses: unknown[]) => ({ operation: 'detach-vpc', status: 'listed', gateway: 'gw-prod', runId: 'run-1', stateBucket: 's', stateKey: 'k', addresses });
+  const detachEvent = (extra: Partial<AnalyzeEvent['preflight']> = {}): AnalyzeEvent => ({
+    config: config({ autoApproveS3Upgrades: true }),
+    preflight: { trigger: 'console', change: 'same', operation: 'detach-vpc', ...extra },
+    plan: listBuild(),
+  });
+  const serve = (body: unknown) => {
+    const keys: string[] = [];
+    return { keys, readJson: async (key: string) => (keys.push(key), body) };
+  };
+  const VPC = ['module.gateway.module.vpc.terraform_data.vpc[0]', 'module.gateway.module.vpc.aws_subnet.private[0]'];
+
+  test('the addresses as "forget" changes, the detach line, always asked', async () => {
+    const { keys, readJson } = serve(listReport(VPC));
+    const analysis = await runAnalyze(detachEvent(), readJson);
+    expect(keys).toEqual([LIST_KEY]);
+    expect(analysis).toEqual({
+      decision: 'ask',
+      because: 'detaching resources from the Terraform state is always approved by an operator',
+      line: 'Detach from Terraform state: 2 module.vpc resources (nothing is destroyed in AWS)',
+      add: 0,
+      change: 0,
+      destroy: 0,
+      hasChanges: true,
+      risk: { level: 'medium', reasons: [expect.stringContaining('Terraform stops managing 2 module.vpc resource(s)')] },
+      changes: VPC.map((address) => ({ address, action: 'forget' })),
+      changesNotListed: 0,
+      replaced: [],
+      planPrefix: 'reports/gw-prod/run-1/',
+      planJsonKey: LIST_KEY,
+      planTextKey: LIST_KEY,
+    });
+  });
+
+  test('never auto-approved, even for an s3 trigger with auto-approval on', async () => {
+    const analysis = await runAnalyze(detachEvent({ trigger: 's3', change: 'upgrade' }), serve(listReport(VPC)).readJson);
+    expect(analysis.decision).toBe('ask');
+  });
+
+  test('no module.vpc resources → no-changes, risk none', async () => {
+    const analysis = await runAnalyze(detachEvent(), serve(listReport([])).readJson);
+    expect(analysis).toMatchObject({ decision: 'no-changes', hasChanges: false, line: 'Detach from Terraform state: 0 module.vpc resources (nothing is destroyed in AWS)', risk: { level: 'none' }, changes: [] });
+  });
+
+  test('a long list is cut like a plan, with the count of the rest', async () => {
+    const many = Array.from({ length: MAX_LISTED_CHANGES + 7 }, (_, i) => `module.gateway.module.vpc.aws_route.r[${i}]`);
+    const analysis = await runAnalyze(detachEvent(), serve(listReport(many)).readJson);
+    expect(analysis.changes).toHaveLength(MAX_LISTED_CHANGES);
+    expect(analysis.changesNotListed).toBe(7);
+    expect(analysis.line).toContain(`${MAX_LISTED_CHANGES + 7} module.vpc resources`);
+  });
+
+  test('a list holding anything outside module.vpc is refused', async () => {
+    await expect(runAnalyze(detachEvent(), serve(listReport([...VPC, 'module.gateway.terraform_data.cluster'])).readJson)).rejects.toThrow(
+      `s3 object ${LIST_KEY} is not a list of module.vpc addresses`,
+    );
+    await expect(runAnalyze(detachEvent(), serve({ nope: true }).readJson)).rejects.toThrow('is not a list of module.vpc addresses');
+  });
+
+  test('a build without DETACH_REPORT_KEY names the variable and the build', async () => {
+    const event = { ...detachEvent(), plan: { buildId: BUILD_ID, exported: [] } };
+    await expect(runAnalyze(event, serve({}).readJson)).rejects.toThrow(`the list-vpc build did not export DETACH_REPORT_KEY; see its log (build ${BUILD_ID})`);
+  });
+
+  test('drift-check and deploy still read the plan', async () => {
+    const { keys, readJson } = reader(plan(rc('module.gateway.x.y', 'x', 'update')));
+    const analysis = await runAnalyze({ ...analyzeEvent(), preflight: { trigger: 'console', change: 'same', operation: 'drift-check' } }, readJson);
+    expect(keys).toEqual([PLAN_JSON_KEY]);
+    expect(analysis.decision).toBe('ask');
+  });
+});

@@ -142,3 +142,37 @@ describe('approvalRequestMessage: no task token', () => {
     expect(text).not.toMatch(/token/i);
   });
 });
+
+describe('approvalRequestMessage: a detach-vpc run', () => {
+  const LIST = 's3://gw-artifacts-123456789012/reports/gw-prod/run-7/detach-vpc.json';
+  const detach = facts({
+    operation: 'detach-vpc',
+    fromVersion: '0.9.0',
+    toVersion: '0.9.0',
+    change: 'same',
+    line: 'Detach from Terraform state: 2 module.vpc resources (nothing is destroyed in AWS)',
+    changes: [
+      { address: 'module.gateway.module.vpc.aws_vpc.this[0]', action: 'forget' },
+      { address: 'module.gateway.module.vpc.aws_subnet.private[0]', action: 'forget' },
+    ],
+    changesNotListed: 0,
+    riskReasons: ['Terraform stops managing 2 module.vpc resource(s)'],
+    because: 'detaching resources from the Terraform state is always approved by an operator',
+    planTextUrl: LIST,
+    planJsonUrl: LIST,
+  });
+
+  test('names the operation and the deployed version, lists every address to forget, points at the list once', () => {
+    const { subject, text } = approvalRequestMessage(detach);
+    expect(subject).toBe('Compute Gateway gw-prod: approve detach-vpc? Detach from Terraform state: 2 module.vpc resources (nothing is destroyed in AWS)'.slice(0, 98) + '…');
+    expect(text).toContain('Gateway gw-prod: detach-vpc of the deployed 0.9.0 waits for your approval.');
+    expect(text).toContain('  forget module.gateway.module.vpc.aws_vpc.this[0]\n  forget module.gateway.module.vpc.aws_subnet.private[0]');
+    expect(text).toContain(`Details: ${LIST}`);
+    expect(text).not.toContain('Full plan');
+    expect(text).not.toContain('same');
+  });
+
+  test('operation "deploy" reads as before', () => {
+    expect(approvalRequestMessage(facts({ operation: 'deploy' }))).toEqual(approvalRequestMessage(facts()));
+  });
+});

@@ -70,6 +70,11 @@ describe('decideApproval: the policy is on', () => {
     expect(verdict.because).toContain('approved by an operator');
   });
 
+  test('a run on the deployed version (detach-vpc, drift-check) is never auto-approved, and says so in words', () => {
+    const verdict = decideApproval(summary(2, 1, 0), risk('low'), run('s3', 'same'), ON);
+    expect(verdict).toEqual({ decision: 'ask', because: 'a run on the deployed version is approved by an operator' });
+  });
+
   test.each([1, 3])('an s3 upgrade whose plan destroys %d resource(s) → ask, with the count', (destroy) => {
     // Risk "low" on purpose: the destroy count alone is reason enough to ask.
     const verdict = decideApproval(summary(1, 0, destroy), risk('low'), run('s3', 'upgrade'), ON);

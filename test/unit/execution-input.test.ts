@@ -17,6 +17,7 @@ function messageOf(raw: unknown, prefix = PREFIX): string {
 describe('resolveExecutionInput: version and bundle key', () => {
   test('a bare version derives the bundle key and fills the defaults', () => {
     expect(resolveExecutionInput({ version: '0.8.1' }, PREFIX)).toEqual({
+      operation: 'deploy',
       version: '0.8.1',
       bundleKey: 'releases/gateway-0.8.1.zip',
       allowRedeploy: false,
@@ -147,6 +148,7 @@ describe('resolveExecutionInput: strictness and field checks', () => {
       PREFIX,
     );
     expect(input).toEqual({
+      operation: 'deploy',
       version: '0.8.1',
       bundleKey: 'releases/gateway-0.8.1.zip',
       bundleSha256: SHA,
@@ -177,5 +179,87 @@ describe('resolveExecutionInput: strictness and field checks', () => {
   test('the schema alone refuses neither-nor with the hint', () => {
     const result = executionInputSchema.safeParse({ trigger: 'cli' });
     expect(result.success).toBe(false);
+  });
+});
+
+describe('resolveExecutionInput: operations', () => {
+  test('operation defaults to deploy; "deploy" may be given', () => {
+    expect(resolveExecutionInput({ version: '0.8.1' }, PREFIX).operation).toBe('deploy');
+    expect(resolveExecutionInput({ operation: 'deploy', version: '0.8.1' }, PREFIX).operation).toBe('deploy');
+  });
+
+  test('an unknown operation is refused, naming the field', () => {
+    expect(messageOf({ operation: 'destroy', version: '0.8.1' })).toContain('- operation:');
+  });
+
+  test('a deploy still needs a version or a bundle key', () => {
+    expect(messageOf({ operation: 'deploy' })).toContain('give "version"');
+  });
+
+  test.each(['detach-vpc', 'drift-check'] as const)('%s needs no version: it uses the deployed one', (operation) => {
+    expect(resolveExecutionInput({ operation }, PREFIX)).toEqual({ operation, allowRedeploy: false, allowDowngrade: false, trigger: 'console' });
+  });
+
+  test.each(['detach-vpc', 'drift-check'] as const)('%s with a version or bundle key resolves both, for Preflight to compare', (operation) => {
+    expect(resolveExecutionInput({ operation, version: '0.8.1' }, PREFIX)).toMatchObject({ version: '0.8.1', bundleKey: 'releases/gateway-0.8.1.zip' });
+    expect(resolveExecutionInput({ operation, bundleKey: 'releases/gateway-0.8.1.zip' }, PREFIX)).toMatchObject({ version: '0.8.1' });
+  });
+
+  test('the version rules still hold for the other operations', () => {
+    expect(messageOf({ operation: 'drift-check', version: 'v0.8.1' })).toContain('- version: "v0.8.1" is not a semantic version');
+    expect(messageOf({ operation: 'detach-vpc', version: '0.8.2', bundleKey: 'releases/gateway-0.8.1.zip' })).toContain('does not match bundleKey');
+  });
+
+  test.each([
+    ['detach-vpc', 'allowDowngrade', true],
+    ['detach-vpc', 'allowDowngrade', false],
+    ['detach-vpc', 'allowRedeploy', true],
+    ['detach-vpc', 'expectedAgentVersion', '0.16.20'],
+    ['drift-check', 'allowRedeploy', true],
+    ['drift-check', 'allowDowngrade', true],
+  ])('%s with %s refuses it, naming the field', (operation, field, value) => {
+    const message = messageOf({ operation, [field]: value });
+    expect(message).toContain(`- ${field}: means nothing to operation "${operation}", which works on the deployed version; leave it out`);
+  });
+
+  test('two such fields are both named', () => {
+    const message = messageOf({ operation: 'detach-vpc', allowRedeploy: true, allowDowngrade: true });
+    expect(message).toContain('- allowRedeploy:');
+    expect(message).toContain('- allowDowngrade:');
+  });
+
+  test('drift-check may carry the expected agent version, a reason, a sha256 and the cli trigger', () => {
+    const input = resolveExecutionInput({ operation: 'drift-check', expectedAgentVersion: '0.16.20', reason: 'weekly', bundleSha256: SHA, trigger: 'cli' }, PREFIX);
+    expect(input).toEqual({
+      operation: 'drift-check',
+      expectedAgentVersion: '0.16.20',
+      reason: 'weekly',
+      bundleSha256: SHA,
+      trigger: 'cli',
+      allowRedeploy: false,
+      allowDowngrade: false,
+    });
+  });
+
+  test.each(['detach-vpc', 'drift-check'])('%s with trigger "s3" is refused: bundle uploads start deploys only', (operation) => {
+    expect(messageOf({ operation, trigger: 's3' })).toContain(`- trigger: "s3" is for deploys started by a bundle upload, not for operation "${operation}"`);
+  });
+
+  test('a deploy keeps allowRedeploy and allowDowngrade, defaulting to false', () => {
+    expect(resolveExecutionInput({ version: '0.8.1', allowDowngrade: true }, PREFIX)).toMatchObject({ allowRedeploy: false, allowDowngrade: true });
+  });
+});
+
+describe('resolveExecutionInput: the schedule trigger', () => {
+  test('the drift schedule starts drift checks', () => {
+    const input = resolveExecutionInput({ operation: 'drift-check', trigger: 'schedule', reason: 'drift schedule rate(1 day)' }, PREFIX);
+    expect(input).toMatchObject({ operation: 'drift-check', trigger: 'schedule' });
+  });
+
+  test.each([
+    [{ version: '0.8.1', trigger: 'schedule' }, 'deploy'],
+    [{ operation: 'detach-vpc', trigger: 'schedule' }, 'detach-vpc'],
+  ])('%j is refused, naming the field', (raw, operation) => {
+    expect(messageOf(raw)).toContain(`- trigger: "schedule" is for drift checks started by the drift schedule, not for operation "${operation}"`);
   });
 });

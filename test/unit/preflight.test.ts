@@ -11,6 +11,7 @@ import {
   type PreflightResult,
   type SecretText,
 } from '../../lambdas/preflight/preflight';
+import type { SubnetFacts } from '../../lambdas/shared/domain/subnets';
 import {
   BundleError,
   ConfigError,
@@ -50,6 +51,9 @@ interface World {
   objects: Map<string, StoredFake>;
   secrets: Map<string, SecretText>;
   deployed: Map<string, string>;
+  /** The bundle sha256 recorded with the deployed version, by gateway. */
+  deployedSha: Map<string, string>;
+  subnets: SubnetFacts[];
 }
 
 interface Fake {
@@ -73,6 +77,8 @@ function fake(change: (world: World) => void = () => {}): Fake {
     objects: new Map([[BUNDLE_KEY, { bytes: bundle, versionId: BUNDLE_VERSION_ID }]]),
     secrets: new Map([[SECRET_NAME, { text: VALUES_YAML, arn: SECRET_ARN, versionId: SECRET_VERSION }]]),
     deployed: new Map(),
+    deployedSha: new Map(),
+    subnets: [],
   };
   change(world);
   const calls: string[] = [];
@@ -98,9 +104,16 @@ function fake(change: (world: World) => void = () => {}): Fake {
       calls.push(`getValuesSecret ${name}`);
       return world.secrets.get(name) ?? null;
     },
-    async deployedVersion(gateway) {
-      calls.push(`deployedVersion ${gateway}`);
-      return world.deployed.get(gateway) ?? null;
+    async deployment(gateway) {
+      calls.push(`deployment ${gateway}`);
+      const version = world.deployed.get(gateway);
+      if (version === undefined) return null;
+      const sha = world.deployedSha.get(gateway);
+      return { version, ...(sha ? { bundleSha256: sha } : {}) };
+    },
+    async describeSubnets(ids) {
+      calls.push(`describeSubnets ${ids.join(',')}`);
+      return world.subnets.filter((s) => ids.includes(s.subnetId));
     },
   };
   return { ports, calls, world };
@@ -122,7 +135,7 @@ function event(input: unknown = { version: '0.8.1' }, configJson: string = confi
 /** The calls of a run that passed every check, in the order the checks are documented. */
 const ALL_READS = [
   'callerIdentity',
-  `deployedVersion ${GATEWAY}`,
+  `deployment ${GATEWAY}`,
   `headArtifact ${BUNDLE_KEY}`,
   `getArtifact ${BUNDLE_KEY} ${BUNDLE_VERSION_ID}`,
   `getValuesSecret ${SECRET_NAME}`,
@@ -160,6 +173,7 @@ describe('runPreflight: a run that passes', () => {
     const f = fake();
     const result = await pass(event(), f);
     expect(result).toEqual({
+      operation: 'deploy',
       gateway: GATEWAY,
       version: '0.8.1',
       change: 'install',
@@ -175,6 +189,7 @@ describe('runPreflight: a run that passes', () => {
       values: { secretArn: SECRET_ARN, versionId: SECRET_VERSION },
       caller: { account: ACCOUNT, arn: ROLE_ARN },
       trigger: 'console',
+      warnings: [],
     });
     expect(result.bundle.sha256).toMatch(/^[0-9a-f]{64}$/);
     // Cheapest first, each exactly once; the bundle read is pinned to the version HeadObject saw.
@@ -462,5 +477,163 @@ describe('runPreflight: the version decision against the last deployed version',
     });
     const error = await refusal(VersionError, event({ version: '0.9.0-rc.1' }), f);
     expect(error.message).toContain('older than the deployed 0.9.0');
+  });
+});
+
+describe('runPreflight: detach-vpc and drift-check work on the deployed gateway', () => {
+  const deployedAt = (version: string, sha?: string) =>
+    fake((w) => {
+      w.deployed.set(GATEWAY, version);
+      if (sha) w.deployedSha.set(GATEWAY, sha);
+    });
+
+  test.each(['detach-vpc', 'drift-check'] as const)('%s without a version: the deployed version and its bundle, change "same"', async (operation) => {
+    const f = deployedAt('0.8.1', bundleSha);
+    const result = await pass(event({ operation }), f);
+    expect(result).toMatchObject({
+      operation,
+      gateway: GATEWAY,
+      version: '0.8.1',
+      change: 'same',
+      previousVersion: '0.8.1',
+      bundle: { key: BUNDLE_KEY, versionId: BUNDLE_VERSION_ID, sha256: bundleSha },
+      values: { secretArn: SECRET_ARN, versionId: SECRET_VERSION },
+    });
+    // The same reads as a deploy, no allowRedeploy needed.
+    expect(f.calls).toEqual(ALL_READS);
+  });
+
+  test('the deploy result says operation "deploy"', async () => {
+    expect((await pass(event(), fake())).operation).toBe('deploy');
+  });
+
+  test.each(['detach-vpc', 'drift-check'] as const)('%s with nothing deployed → InputError naming the gateway; no bundle read', async (operation) => {
+    const f = fake();
+    const error = await refusal(InputError, event({ operation }), f);
+    expect(error.message).toBe(`nothing deployed for gateway ${GATEWAY}: ${operation} needs a deployed gateway (deploy a version first)`);
+    expect(f.calls).toEqual(ALL_READS.slice(0, 2));
+  });
+
+  test('a version (or bundleKey) naming the deployed version is accepted', async () => {
+    expect((await pass(event({ operation: 'drift-check', version: '0.8.1' }), deployedAt('0.8.1'))).bundle.key).toBe(BUNDLE_KEY);
+    expect((await pass(event({ operation: 'detach-vpc', bundleKey: BUNDLE_KEY }), deployedAt('0.8.1'))).version).toBe('0.8.1');
+  });
+
+  test('a bundleKey under another name of the deployed version is impossible: the key must be gateway-<version>.zip', async () => {
+    const f = fake();
+    const error = await refusal(BundleError, event({ operation: 'detach-vpc', bundleKey: 'releases/gw-0.8.1.zip' }), f);
+    expect(error.message).toContain('is not named gateway-<version>.zip');
+    expect(f.calls).toEqual([]);
+  });
+
+  test.each([
+    [{ version: '0.9.0' }],
+    [{ bundleKey: 'releases/gateway-0.9.0.zip' }],
+  ])('another version than the deployed one (%j) → VersionError naming both; no bundle read', async (given) => {
+    const f = deployedAt('0.8.1');
+    const error = await refusal(VersionError, event({ operation: 'detach-vpc', ...given }), f);
+    expect(error.message).toContain('works on the deployed gateway 0.8.1, not 0.9.0');
+    expect(error.message).toContain('leave "version" and "bundleKey" out of the input');
+    expect(f.calls).toEqual(ALL_READS.slice(0, 2));
+  });
+
+  test('the deployed bundle replaced by other bytes under the same key → BundleError naming both digests', async () => {
+    const recorded = 'cd'.repeat(32);
+    const error = await refusal(BundleError, event({ operation: 'drift-check' }), deployedAt('0.8.1', recorded));
+    expect(error.message).toContain(`has sha256 ${bundleSha}, not the ${recorded} deployed as 0.8.1`);
+    expect(error.message).toContain('restore the deployed upload');
+  });
+
+  test('a deployed version recorded without a sha256 (older records) passes', async () => {
+    expect((await pass(event({ operation: 'drift-check' }), deployedAt('0.8.1'))).change).toBe('same');
+  });
+
+  test('the input bundleSha256 is still checked', async () => {
+    const error = await refusal(BundleError, event({ operation: 'drift-check', bundleSha256: 'ab'.repeat(32) }), deployedAt('0.8.1'));
+    expect(error.message).toContain('given in the input');
+  });
+
+  test('detach-vpc with create_vpc still true (the default) passes with a warning to switch the config afterwards', async () => {
+    const result = await pass(event({ operation: 'detach-vpc' }), deployedAt('0.8.1'));
+    expect(result.warnings).toHaveLength(1);
+    expect(result.warnings[0]).toContain('module.create_vpc is still true: after detach-vpc, set create_vpc = false');
+  });
+
+  test('drift-check and deploy with create_vpc true have no warning', async () => {
+    expect((await pass(event({ operation: 'drift-check' }), deployedAt('0.8.1'))).warnings).toEqual([]);
+    expect((await pass(event(), fake())).warnings).toEqual([]);
+  });
+
+  test.each([
+    ['allowDowngrade', { allowDowngrade: true }],
+    ['allowRedeploy', { allowRedeploy: false }],
+    ['expectedAgentVersion', { expectedAgentVersion: '0.16.20' }],
+  ])('detach-vpc with %s → InputError naming the field, no port called', async (field, extra) => {
+    const f = deployedAt('0.8.1');
+    const error = await refusal(InputError, event({ operation: 'detach-vpc', ...extra }), f);
+    expect(error.message).toContain(`- ${field}: means nothing to operation "detach-vpc"`);
+    expect(f.calls).toEqual([]);
+  });
+});
+
+describe('runPreflight: the operator\'s subnets when create_vpc = false', () => {
+  const VPC = 'vpc-045da9dc92fb2a887';
+  const SUBNETS = ['subnet-0640da74d7ffb177f', 'subnet-0d0e19e8e7ee019a0', 'subnet-02e5590fa6f9712c9'];
+  const reuse = (extra: Record<string, unknown> = {}) =>
+    config({ module: { create_vpc: false, vpc_id: VPC, node_subnet_ids: SUBNETS }, ...extra });
+  const subnet = (subnetId: string, free: number, vpcId = VPC): SubnetFacts => ({ subnetId, vpcId, availableIpAddressCount: free });
+  const withSubnets = (...subnets: SubnetFacts[]) => fake((w) => (w.subnets = subnets));
+  const READS_WITH_SUBNETS = [...ALL_READS.slice(0, 2), `describeSubnets ${SUBNETS.join(',')}`, ...ALL_READS.slice(2)];
+
+  test('subnets with room (three fresh /24s): no warning; looked up after the version decision, before the bundle', async () => {
+    const f = withSubnets(...SUBNETS.map((id) => subnet(id, 251)));
+    const result = await pass(event({ version: '0.8.1' }, reuse()), f);
+    expect(result.warnings).toEqual([]);
+    expect(f.calls).toEqual(READS_WITH_SUBNETS);
+  });
+
+  test('fewer free addresses together than one reference subnet (254) → a warning naming each subnet\'s count', async () => {
+    const result = await pass(event({ version: '0.8.1' }, reuse()), withSubnets(subnet(SUBNETS[0], 100), subnet(SUBNETS[1], 100), subnet(SUBNETS[2], 53)));
+    expect(result.warnings).toEqual([
+      `module.node_subnet_ids have 253 free IP addresses together (${SUBNETS[0]}: 100, ${SUBNETS[1]}: 100, ${SUBNETS[2]}: 53), fewer than 254 ` +
+        "(vpcReuse.minFreeSubnetAddresses): each pod takes an address, and the seed's reference setup has 3 subnets of 254; add or enlarge subnets before the gateway grows",
+    ]);
+  });
+
+  test('the threshold comes from vpcReuse.minFreeSubnetAddresses', async () => {
+    const subnets = SUBNETS.map((id) => subnet(id, 251));
+    const warned = await pass(event({ version: '0.8.1' }, reuse({ vpcReuse: { minFreeSubnetAddresses: 1000 } })), withSubnets(...subnets));
+    expect(warned.warnings[0]).toContain('753 free IP addresses together');
+    const off = await pass(event({ version: '0.8.1' }, reuse({ vpcReuse: { minFreeSubnetAddresses: 0 } })), withSubnets(subnet(SUBNETS[0], 1), subnet(SUBNETS[1], 1), subnet(SUBNETS[2], 1)));
+    expect(off.warnings).toEqual([]);
+  });
+
+  test('a missing subnet → ConfigError naming it; the bundle is never read', async () => {
+    const f = withSubnets(subnet(SUBNETS[0], 251), subnet(SUBNETS[2], 251));
+    const error = await refusal(ConfigError, event({ version: '0.8.1' }, reuse()), f);
+    expect(error.message).toContain(`module.node_subnet_ids: 1 subnet not found in the target account and region: ${SUBNETS[1]}`);
+    expect(f.calls).toEqual(READS_WITH_SUBNETS.slice(0, 3));
+  });
+
+  test('a subnet of another VPC → ConfigError naming the subnet and both VPCs', async () => {
+    const f = withSubnets(subnet(SUBNETS[0], 251), subnet(SUBNETS[1], 251, 'vpc-0aaaaaaaaaaaaaaaa'), subnet(SUBNETS[2], 251));
+    const error = await refusal(ConfigError, event({ version: '0.8.1' }, reuse()), f);
+    expect(error.message).toBe(`module.node_subnet_ids: ${SUBNETS[1]} is in vpc-0aaaaaaaaaaaaaaaa, not in module.vpc_id ${VPC}`);
+  });
+
+  test('detach-vpc with create_vpc already false: the subnet check, and no create_vpc warning', async () => {
+    const f = fake((w) => {
+      w.deployed.set(GATEWAY, '0.8.1');
+      w.subnets = SUBNETS.map((id) => subnet(id, 251));
+    });
+    const result = await pass(event({ operation: 'detach-vpc' }, reuse()), f);
+    expect(result).toMatchObject({ operation: 'detach-vpc', change: 'same', warnings: [] });
+    expect(f.calls).toContain(`describeSubnets ${SUBNETS.join(',')}`);
+  });
+
+  test('create_vpc true: DescribeSubnets is not called', async () => {
+    const f = fake();
+    await pass(event(), f);
+    expect(f.calls.some((c) => c.startsWith('describeSubnets'))).toBe(false);
   });
 });

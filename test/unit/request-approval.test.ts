@@ -133,3 +133,31 @@ describe('requestApproval', () => {
     expect(fake.published).toEqual([]);
   });
 });
+
+describe('requestApproval: a detach-vpc run', () => {
+  test('the message names the operation from the Preflight result and lists the addresses to forget', async () => {
+    const fake = fakePorts();
+    const list = 'reports/gw-prod/run-7/detach-vpc.json';
+    await requestApproval(
+      event(undefined, {
+        preflight: { gateway: 'gw-prod', version: '0.9.0', previousVersion: '0.9.0', change: 'same', operation: 'detach-vpc' },
+        analysis: {
+          line: 'Detach from Terraform state: 1 module.vpc resource (nothing is destroyed in AWS)',
+          changes: [{ address: 'module.gateway.module.vpc.aws_vpc.this[0]', action: 'forget' }],
+          changesNotListed: 0,
+          risk: { level: 'medium', reasons: ['Terraform stops managing 1 module.vpc resource(s)'] },
+          because: 'detaching resources from the Terraform state is always approved by an operator',
+          planTextKey: list,
+          planJsonKey: list,
+        },
+      }),
+      fake.ports,
+      deployment,
+    );
+    const [{ subject, text }] = fake.published;
+    expect(subject).toContain('Compute Gateway gw-prod: approve detach-vpc? Detach from Terraform state');
+    expect(text).toContain('Gateway gw-prod: detach-vpc of the deployed 0.9.0 waits for your approval.');
+    expect(text).toContain('forget module.gateway.module.vpc.aws_vpc.this[0]');
+    expect(text).toContain(`Details: s3://${deployment.artifactsBucket}/${list}`);
+  });
+});

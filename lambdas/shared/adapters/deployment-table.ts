@@ -9,6 +9,11 @@ export const gatewayPartition = (gateway: string): string => `GATEWAY#${gateway}
 export const CURRENT_SORT_KEY = 'CURRENT';
 
 export async function readDeployedVersion(tableName: string, gateway: string): Promise<string | null> {
+  return (await readDeployment(tableName, gateway))?.version ?? null;
+}
+
+/** The CURRENT item: the last deployed version and the sha256 of its bundle, or null before the first install. */
+export async function readDeployment(tableName: string, gateway: string): Promise<{ version: string; bundleSha256?: string } | null> {
   const out = await dynamodb.send(
     new GetItemCommand({
       TableName: tableName,
@@ -16,5 +21,8 @@ export async function readDeployedVersion(tableName: string, gateway: string): P
       ConsistentRead: true,
     }),
   );
-  return out.Item?.version?.S ?? null;
+  const version = out.Item?.version?.S;
+  if (!version) return null;
+  const sha = out.Item?.bundleSha256?.S;
+  return { version, ...(sha ? { bundleSha256: sha } : {}) };
 }

@@ -28,7 +28,8 @@ export function decideApproval(summary: PlanSummary, risk: RiskVerdict, run: Run
   if (!policy.autoApproveS3Upgrades) return { decision: 'ask', because: 'every plan is approved by an operator (approval.autoApproveS3Upgrades is off)' };
   if (run.trigger !== 's3') return { decision: 'ask', because: `runs started from the ${run.trigger} are approved by an operator` };
   if (run.change !== 'upgrade') {
-    return { decision: 'ask', because: `${/^[aeiou]/.test(run.change) ? 'an' : 'a'} ${run.change} is approved by an operator` };
+    const what = run.change === 'same' ? 'a run on the deployed version' : `${/^[aeiou]/.test(run.change) ? 'an' : 'a'} ${run.change}`;
+    return { decision: 'ask', because: `${what} is approved by an operator` };
   }
   if (summary.destroy > 0) return { decision: 'ask', because: `the plan destroys ${summary.destroy} resource(s)` };
   if (risk.level !== 'low') return { decision: 'ask', because: `the plan is ${risk.level} risk` };

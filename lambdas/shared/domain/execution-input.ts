@@ -4,12 +4,36 @@ import { formatIssues } from './issues';
 import { bundleKeyFor, parseVersion, versionFromBundleKey } from './versions';
 
 /**
+ * What a run does. `deploy` installs or upgrades (the default); the others work on the gateway that is already
+ * deployed, with the bundle of the deployed version:
+ * - `detach-vpc`: the seed's FAQ "Can I manage the AWS VPC setup?": `terraform state rm` of every `module.vpc`
+ *   resource, after an operator approved the list, so Terraform no longer manages (or destroys) the VPC.
+ * - `drift-check`: a plan of the deployed version and configuration, to see what changed outside Terraform.
+ */
+export const OPERATIONS = ['deploy', 'detach-vpc', 'drift-check'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+/** Fields that only mean something to a deploy; the other operations refuse them rather than ignore them. */
+const DEPLOY_ONLY: Readonly<Record<Exclude<Operation, 'deploy'>, readonly string[]>> = {
+  // Nothing is applied and nothing is redeployed: no version decision to relax, no agent to compare.
+  'detach-vpc': ['allowRedeploy', 'allowDowngrade', 'expectedAgentVersion'],
+  // A drift check plans the deployed version again; the running agent may still be compared with the expected one.
+  'drift-check': ['allowRedeploy', 'allowDowngrade'],
+};
+
+/**
  * The execution input an operator types in the Step Functions console (or the CLI sends). Strict: an unknown
- * field is refused rather than ignored, since a misspelt "allowDowngrade" must not silently do nothing.
+ * field is refused rather than ignored, since a misspelt "allowDowngrade" must not silently do nothing; so is a
+ * field the chosen operation would ignore.
  */
 export const executionInputSchema = z
   .strictObject({
-    /** The gateway module version to deploy; its bundle is `<releasesPrefix>gateway-<version>.zip`. */
+    /** What the run does; see OPERATIONS. */
+    operation: z.enum(OPERATIONS).default('deploy'),
+    /**
+     * The gateway module version to deploy; its bundle is `<releasesPrefix>gateway-<version>.zip`. Optional for
+     * detach-vpc and drift-check, which use the deployed version (and, if given, it must be that version).
+     */
     version: z.string().optional(),
     /** Or the bundle's S3 key in the artifacts bucket; the version is read from its name. */
     bundleKey: z.string().min(1).optional(),
@@ -22,24 +46,53 @@ export const executionInputSchema = z
     /** The agent image version the vendor communicated with the deliverables, checked after the apply. */
     expectedAgentVersion: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$/, 'must be an image tag such as 0.16.20').optional(),
     /** Deploy the version that is already deployed (for example after changing the configuration). */
-    allowRedeploy: z.boolean().default(false),
+    allowRedeploy: z.boolean().optional(),
     /** Deploy a version older than the deployed one. */
-    allowDowngrade: z.boolean().default(false),
+    allowDowngrade: z.boolean().optional(),
     /** Why this run was started; kept in the deployment history. */
     reason: z.string().max(500).optional(),
-    /** Who started the run: the console, the operator CLI, or a bundle landing in S3. */
-    trigger: z.enum(['console', 'cli', 's3']).default('console'),
+    /** Who started the run: the console, the operator CLI, a bundle landing in S3, or the drift schedule. */
+    trigger: z.enum(['console', 'cli', 's3', 'schedule']).default('console'),
   })
-  .refine((i) => i.version !== undefined || i.bundleKey !== undefined, {
-    message: 'give "version" (e.g. "0.8.1") or "bundleKey" (e.g. "releases/gateway-0.8.1.zip")',
-  });
+  .superRefine((i, ctx) => {
+    // The automatic triggers start one operation each: a bundle upload a deploy, the schedule a drift check.
+    if (i.trigger === 'schedule' && i.operation !== 'drift-check') {
+      ctx.addIssue({ code: 'custom', path: ['trigger'], message: `"schedule" is for drift checks started by the drift schedule, not for operation "${i.operation}"` });
+    }
+    if (i.operation === 'deploy') {
+      if (i.version === undefined && i.bundleKey === undefined) {
+        ctx.addIssue({ code: 'custom', path: [], message: 'give "version" (e.g. "0.8.1") or "bundleKey" (e.g. "releases/gateway-0.8.1.zip")' });
+      }
+      return;
+    }
+    for (const field of DEPLOY_ONLY[i.operation]) {
+      if (i[field as keyof typeof i] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [field], message: `means nothing to operation "${i.operation}", which works on the deployed version; leave it out` });
+      }
+    }
+    if (i.trigger === 's3') {
+      ctx.addIssue({ code: 'custom', path: ['trigger'], message: `"s3" is for deploys started by a bundle upload, not for operation "${i.operation}"` });
+    }
+  })
+  .transform(({ allowRedeploy, allowDowngrade, ...rest }) => ({ ...rest, allowRedeploy: allowRedeploy ?? false, allowDowngrade: allowDowngrade ?? false }));
 
 export type ExecutionInput = z.output<typeof executionInputSchema>;
 
-export interface ResolvedInput extends ExecutionInput {
+/** A deploy always knows its version and bundle. */
+export interface ResolvedDeployInput extends ExecutionInput {
+  readonly operation: 'deploy';
   readonly version: string;
   readonly bundleKey: string;
 }
+
+/** The other operations use the deployed version; a version or bundle key given in the input must name it. */
+export interface ResolvedMaintenanceInput extends ExecutionInput {
+  readonly operation: Exclude<Operation, 'deploy'>;
+  readonly version?: string;
+  readonly bundleKey?: string;
+}
+
+export type ResolvedInput = ResolvedDeployInput | ResolvedMaintenanceInput;
 
 /** Validates the input and settles the bundle key and version, which must agree when both are given. */
 export function resolveExecutionInput(raw: unknown, releasesPrefix: string): ResolvedInput {
@@ -55,6 +108,12 @@ export function resolveExecutionInput(raw: unknown, releasesPrefix: string): Res
   if (fromKey !== undefined && input.version !== undefined && fromKey !== input.version) {
     throw new InputError(`execution input is invalid:\n- version: "${input.version}" does not match bundleKey "${input.bundleKey}" (${fromKey})`);
   }
-  const version = (input.version ?? fromKey) as string;
-  return { ...input, version, bundleKey: input.bundleKey ?? bundleKeyFor(version, releasesPrefix) };
+  const version = input.version ?? fromKey;
+  if (input.operation !== 'deploy') {
+    const operation = input.operation;
+    if (version === undefined) return { ...input, operation };
+    return { ...input, operation, version, bundleKey: input.bundleKey ?? bundleKeyFor(version, releasesPrefix) };
+  }
+  // The schema refused a deploy with neither version nor bundle key.
+  return { ...input, operation: 'deploy', version: version as string, bundleKey: input.bundleKey ?? bundleKeyFor(version as string, releasesPrefix) };
 }

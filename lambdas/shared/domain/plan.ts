@@ -127,7 +127,8 @@ export function redactValues(value: unknown, secrets: readonly string[], key?: s
   return value;
 }
 
-export type SummaryAction = 'create' | 'update' | 'replace' | 'delete';
+/** `forget`: the resource leaves the Terraform state and stays in AWS (a detach-vpc run lists its addresses so). */
+export type SummaryAction = 'create' | 'update' | 'replace' | 'delete' | 'forget';
 
 export interface PlannedChange {
   readonly address: string;

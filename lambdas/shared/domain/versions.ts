@@ -1,7 +1,7 @@
 // Per-function imports: the whole semver package would add 30 KB to every bundle that reads a version.
 import compare from 'semver/functions/compare';
 import valid from 'semver/functions/valid';
-import { BundleError, VersionError } from './errors';
+import { BundleError, InputError, VersionError } from './errors';
 
 /**
  * Bundle names and version decisions. The vendor ships `gateway-<version>.zip`; the version in the name is the
@@ -43,7 +43,11 @@ export function versionFromBundleKey(key: string, releasesPrefix: string): strin
   return version;
 }
 
-export type VersionChange = 'install' | 'upgrade' | 'redeploy' | 'downgrade';
+/**
+ * What a run does to the deployed version. `same`: an operation other than deploy (detach-vpc, drift-check)
+ * that works on the deployed version and deploys nothing, so it needs no allowRedeploy.
+ */
+export type VersionChange = 'install' | 'upgrade' | 'redeploy' | 'downgrade' | 'same';
 
 export interface VersionDecision {
   readonly change: VersionChange;
@@ -75,4 +79,21 @@ export function decideVersionChange(requested: string, deployed: string | null, 
     );
   }
   return { change: 'downgrade', from: deployed, to: requested };
+}
+
+/**
+ * detach-vpc and drift-check work on the deployed gateway: they need one, and they use its version. A version
+ * named in the input (directly or through bundleKey) must be that version, so the operator learns at once that
+ * the run would not use the bundle they had in mind.
+ */
+export function decideDeployedVersion(operation: string, gateway: string, requested: string | undefined, deployed: string | null): VersionDecision {
+  if (deployed === null) {
+    throw new InputError(`nothing deployed for gateway ${gateway}: ${operation} needs a deployed gateway (deploy a version first)`);
+  }
+  if (requested !== undefined && requested !== deployed) {
+    throw new VersionError(
+      `${operation} works on the deployed gateway ${deployed}, not ${requested}; leave "version" and "bundleKey" out of the input, or give the deployed version`,
+    );
+  }
+  return { change: 'same', from: deployed, to: deployed };
 }
