@@ -122,6 +122,7 @@ interface RehearseOptions {
   trigger: 'console' | 's3';
   agentVersion?: string;
   connectivity: 'pass' | 'fail';
+  preexistingRelease?: 'unmanaged' | 'flux' | 'argocd';
   report?: string;
   dump?: string;
   stateDir?: string;
@@ -153,6 +154,7 @@ async function runRehearsal(opts: RehearseOptions): Promise<number> {
       approve: opts.approve,
       trigger: opts.trigger,
       connectivity: opts.connectivity,
+      ...(opts.preexistingRelease ? { preexistingRelease: opts.preexistingRelease } : {}),
       print: (line) => console.log(line),
       ...(opts.dump ? { dumpDir: path.resolve(opts.dump) } : {}),
       ...(opts.stateDir ? { stateDir: path.resolve(opts.stateDir) } : {}),
@@ -238,6 +240,11 @@ export function program(): Command {
     .addOption(new Option('--approve <decision>', 'how the operator answers the approval request').choices(['approve', 'reject', 'timeout']).default('approve'))
     .option('--agent-version <tag>', 'the agent version the stand-in cluster runs; default: the bundle version')
     .addOption(new Option('--connectivity <result>', 'the outcome of helm test on the stand-in').choices(['pass', 'fail']).default('pass'))
+    .addOption(
+      new Option('--preexisting-release [owner]', 'a Helm release apheris-gateway exists on the stand-in that Terraform does not know; owner: nobody (unmanaged), flux or argocd')
+        .choices(['unmanaged', 'flux', 'argocd'])
+        .preset('unmanaged'),
+    )
     .option('--report <file>', 'write the JSON report (status, error, states in order, notifications) here')
     .option('--state-dir <dir>', 'keep the emulator data and Terraform state here between rehearsals (upgrade from one bundle to the next)')
     .option('--dump <dir>', 'write the execution history, notifications, build and handler logs and every S3 object left here')

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -9,7 +9,9 @@ import { DeployerFunction } from './constructs/deployer-function';
 import { Notifications } from './constructs/notifications';
 import { ReleaseTrigger } from './constructs/release-trigger';
 import { TerraformRunner } from './constructs/terraform-runner';
-import { Workflow } from './constructs/workflow';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import { stateMachineName, Workflow } from './constructs/workflow';
 
 export interface GatewayDeployerStackProps extends StackProps {
   readonly config: GatewayConfig;
@@ -46,6 +48,21 @@ export class GatewayDeployerStack extends Stack {
       ...(config.terraform.permissionsBoundaryArn ? { permissionsBoundaryArn: config.terraform.permissionsBoundaryArn } : {}),
     });
 
+    const acquireLock = new DeployerFunction(this, 'AcquireLock', {
+      handlerDir: 'acquire-lock',
+      description: 'One run per gateway: takes the lock item, or takes over a lock whose execution has stopped',
+      environment: { DEPLOYMENTS_TABLE: table.tableName },
+    }).function;
+    table.grant(acquireLock, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    key.grant(acquireLock, 'kms:GenerateDataKey', 'kms:Decrypt');
+    // Only this gateway's executions; the ARN is spelled out because the state machine depends on this function.
+    acquireLock.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:DescribeExecution'],
+        resources: [this.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName(config.gatewayName)}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      }),
+    );
+
     const preflight = new DeployerFunction(this, 'Preflight', {
       handlerDir: 'preflight',
       description: 'Checks the execution input, bundle, values secret, caller identity and version before any Terraform run',
@@ -66,6 +83,11 @@ export class GatewayDeployerStack extends Stack {
     valuesSecret.grantRead(preflight);
     valuesSecretKey?.grantDecrypt(preflight);
     table.grant(preflight, 'dynamodb:GetItem');
+    if (config.module.create_vpc === false) {
+      // The free addresses of node_subnet_ids. DescribeSubnets supports no resource-level permissions: "*" is
+      // the only resource it accepts; the action is exact and read-only.
+      preflight.addToRolePolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeSubnets'], resources: ['*'] }));
+    }
 
     const renderWorkspace = new DeployerFunction(this, 'RenderWorkspace', {
       handlerDir: 'render-workspace',
@@ -91,7 +113,13 @@ export class GatewayDeployerStack extends Stack {
       description: 'Summarizes the redacted plan, judges its risk and decides who approves it',
       environment: { ARTIFACTS_BUCKET: artifactsBucket.bucketName },
     }).function;
-    analyzePlan.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [artifactsBucket.arnForObjects('plans/*')] }));
+    analyzePlan.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        // Plans, and the list of module.vpc addresses a detach-vpc run asks approval for.
+        resources: [artifactsBucket.arnForObjects('plans/*'), artifactsBucket.arnForObjects('reports/*/detach-vpc.json')],
+      }),
+    );
     key.grantDecrypt(analyzePlan);
 
     const requestApproval = new DeployerFunction(this, 'RequestApproval', {
@@ -122,9 +150,19 @@ export class GatewayDeployerStack extends Stack {
     table.grant(recordDeployment, 'dynamodb:PutItem');
     key.grant(recordDeployment, 'kms:GenerateDataKey', 'kms:Decrypt');
 
+    const remediate = new DeployerFunction(this, 'Remediate', {
+      handlerDir: 'remediate',
+      description: 'Recognizes the Helm name-reuse failure and words the uninstall approval from the release inspection',
+      environment: { ARTIFACTS_BUCKET: artifactsBucket.bucketName },
+    }).function;
+    remediate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [artifactsBucket.arnForObjects('reports/*')] }));
+    // Without it S3 answers 403 instead of 404 for a report a failed build never wrote.
+    remediate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [artifactsBucket.bucketArn] }));
+    key.grantDecrypt(remediate);
+
     // Where a failed step's log is, for the failure notice.
     const stepLogGroups = Object.fromEntries(
-      ['Preflight', 'RenderWorkspace', 'AnalyzePlan', 'RequestApproval', 'EvaluateVerification', 'RecordDeployment'].map((id) => [
+      ['AcquireLock', 'Preflight', 'RenderWorkspace', 'AnalyzePlan', 'RequestApproval', 'EvaluateVerification', 'RecordDeployment'].map((id) => [
         id,
         (this.node.findChild(id) as DeployerFunction).logGroup.logGroupName,
       ]),
@@ -138,6 +176,7 @@ export class GatewayDeployerStack extends Stack {
         SUPPORT_TOPIC_ARN: this.notifications.supportTopic.topicArn,
         OPERATORS_TOPIC_ARN: this.notifications.operatorsTopic.topicArn,
         ACCOUNT_ID: this.account,
+        STATE_BUCKET: stateBucket.bucketName,
         STEP_LOG_GROUPS: this.toJsonString(stepLogGroups),
       },
     }).function;
@@ -152,6 +191,9 @@ export class GatewayDeployerStack extends Stack {
 
     this.workflow = new Workflow(this, 'Workflow', {
       config,
+      acquireLock,
+      remediate,
+      table,
       preflight,
       renderWorkspace,
       analyzePlan,
@@ -163,6 +205,19 @@ export class GatewayDeployerStack extends Stack {
       applyProject: this.terraform.applyProject,
       verifyProject: this.terraform.verifyProject,
     });
+
+    if (config.drift) {
+      new events.Rule(this, 'DriftSchedule', {
+        description: `Plan-only drift check of Compute Gateway ${config.gatewayName}; operators hear of a plan that is not empty`,
+        schedule: events.Schedule.expression(config.drift.schedule),
+        targets: [
+          new targets.SfnStateMachine(this.workflow.stateMachine, {
+            input: events.RuleTargetInput.fromObject({ operation: 'drift-check', trigger: 'schedule', reason: `drift schedule ${config.drift.schedule}` }),
+            retryAttempts: 3,
+          }),
+        ],
+      });
+    }
 
     new ReleaseTrigger(this, 'ReleaseTrigger', {
       gatewayName: config.gatewayName,

@@ -1,7 +1,7 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { env, isNotFound, s3 } from '../shared/adapters/aws';
-import { recordFailure } from '../shared/adapters/history-table';
+import { recordRun } from '../shared/adapters/history-table';
 import { logger } from '../shared/adapters/logger';
 import { notify, type NotifyEvent, type NotifyPorts } from './notify';
 
@@ -13,6 +13,7 @@ const settings = {
   artifactsBucket,
   accountId: env('ACCOUNT_ID'),
   region: env('AWS_REGION'),
+  stateBucket: process.env.STATE_BUCKET,
   stepLogGroups: JSON.parse(process.env.STEP_LOG_GROUPS || '{}') as Record<string, string>,
 };
 
@@ -29,7 +30,7 @@ const ports: NotifyPorts = {
   async publish(topic, subject, text) {
     await sns.send(new PublishCommand({ TopicArn: topics[topic], Subject: subject, Message: text }));
   },
-  recordFailure: (record) => recordFailure(table, record),
+  recordRun: (record) => recordRun(table, record),
   now: () => new Date(),
 };
 

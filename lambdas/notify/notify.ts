@@ -1,14 +1,14 @@
 import { exportedVariables } from '../shared/domain/build-result';
 import { adviceFor, describeCause } from '../shared/domain/failure';
 import { deploymentRecord, type DeploymentRecord } from '../shared/domain/history';
-import { completionMessages, failureMessage } from '../shared/domain/messages';
+import { completionMessages, detachedMessage, driftMessage, failureMessage } from '../shared/domain/messages';
 import { failedStep, type ExecutionFacts, type RunState } from '../shared/domain/run-state';
 import { formatBytes, type CapacityReport } from '../shared/domain/verification';
 
 /** The seed's "Wrapping up" on success, and a failure report operators can act on. No secret in either. */
 
 export interface NotifyEvent extends ExecutionFacts {
-  readonly kind: 'success' | 'failure';
+  readonly kind: 'success' | 'failure' | 'drift' | 'detached';
   readonly gateway: string;
   readonly state: RunState;
 }
@@ -16,7 +16,7 @@ export interface NotifyEvent extends ExecutionFacts {
 export interface NotifyPorts {
   readJson(key: string): Promise<unknown | null>;
   publish(topic: 'support' | 'operators', subject: string, text: string): Promise<void>;
-  recordFailure(record: DeploymentRecord): Promise<void>;
+  recordRun(record: DeploymentRecord): Promise<void>;
   now(): Date;
 }
 
@@ -24,6 +24,8 @@ export interface NotifySettings {
   readonly artifactsBucket: string;
   readonly accountId: string;
   readonly region: string;
+  /** Where DetachVpc keeps the state backup. */
+  readonly stateBucket?: string;
   /** State name → CloudWatch log group of its Lambda. */
   readonly stepLogGroups: Readonly<Record<string, string>>;
 }
@@ -71,6 +73,38 @@ export async function notify(event: NotifyEvent, ports: NotifyPorts, settings: N
     return { notified: ['support', 'operators'] };
   }
 
+  if (event.kind === 'drift') {
+    // An empty plan is the good news of a drift check: nobody needs a mail for it.
+    if (!s.analysis?.hasChanges) return { notified: [] };
+    const message = driftMessage({
+      gateway: event.gateway,
+      version: p?.version ?? '',
+      line: s.analysis.line,
+      changes: s.analysis.changes ?? [],
+      changesNotListed: s.analysis.changesNotListed ?? 0,
+      planTextUrl: `s3://${settings.artifactsBucket}/${s.analysis.planTextKey}`,
+      executionArn: event.executionArn,
+    });
+    await ports.publish('operators', message.subject, message.text);
+    return { notified: ['operators'] };
+  }
+  if (event.kind === 'detached') {
+    const detached = exportedVariables(s.detach);
+    const addresses = s.detach ? (s.analysis?.changes ?? []).map((c) => c.address) : [];
+    const record = { ...deploymentRecord(s, event, event.gateway, 'succeeded', now), change: 'detach-vpc', planSummary: s.analysis?.line ?? '' };
+    if (s.detach) await ports.recordRun(record);
+    const backupKey = detached.STATE_BACKUP_KEY;
+    const message = detachedMessage({
+      gateway: event.gateway,
+      addresses,
+      backupUrl: backupKey ? `s3://${settings.stateBucket ?? '(state bucket)'}/${backupKey}` : null,
+      approvedBy: s.approval?.decidedBy ?? '',
+      executionArn: event.executionArn,
+    });
+    await ports.publish('operators', message.subject, message.text);
+    return { notified: ['operators'] };
+  }
+
   const step = failedStep(s);
   const cause = describeCause(s.error?.Cause);
   const buildStep = step === 'Plan' || step === 'Apply' ? step.toLowerCase() : null;
@@ -85,10 +119,13 @@ export async function notify(event: NotifyEvent, ports: NotifyPorts, settings: N
     (settings.stepLogGroups[step] ? `CloudWatch log group ${settings.stepLogGroups[step]}` : 'the execution history of the run');
   const record = deploymentRecord(s, event, event.gateway, 'failed', now);
   // The history must not hide the failure notice: a failed write is reported in the message instead.
+  // A run refused at AcquireLock never started: the running deployment's history is the one that counts.
   let recorded = true;
-  await ports.recordFailure(record).catch(() => {
-    recorded = false;
-  });
+  if (step !== 'AcquireLock') {
+    await ports.recordRun(record).catch(() => {
+      recorded = false;
+    });
+  }
   const message = failureMessage({
     gateway: event.gateway,
     step,

@@ -83,7 +83,7 @@ describe('lambdas', () => {
   test('every handler runs on Node 22, arm64, with tracing and a retained log group', () => {
     const handlers = Object.values(functions).filter((f) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME);
     expect(handlers.map((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).sort()).toEqual(
-      ['analyze-plan', 'evaluate-verification', 'notify', 'preflight', 'record-deployment', 'release-trigger', 'render-workspace', 'request-approval'].map(
+      ['acquire-lock', 'analyze-plan', 'evaluate-verification', 'notify', 'preflight', 'record-deployment', 'release-trigger', 'remediate', 'render-workspace', 'request-approval'].map(
         (h) => `gateway-deployer-${h}`,
       ),
     );
@@ -121,6 +121,32 @@ describe('lambdas', () => {
     expect(writes).toEqual([]);
   });
 
+  test('Preflight may call ec2:DescribeSubnets (resource "*", the only one it supports) only when the config reuses a VPC', () => {
+    const preflightPolicy = (t: typeof template, st: typeof stack) => {
+      const role = st.getLogicalId(st.node.findChild('Preflight').node.findChild('Function').node.findChild('ServiceRole').node.defaultChild as never);
+      return Object.values(t.findResources('AWS::IAM::Policy')).find((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))!;
+    };
+    const describeSubnets = (policy: { [key: string]: any }) =>
+      (policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[] }>).filter((s) => [s.Action].flat().includes('ec2:DescribeSubnets'));
+    const reuse = synth({ module: { create_vpc: false, vpc_id: 'vpc-045da9dc92fb2a887', node_subnet_ids: ['subnet-0640da74d7ffb177f'] } });
+    const [statement, ...more] = describeSubnets(preflightPolicy(reuse.template, reuse.stack)) as Array<{ Action: string | string[]; Resource: unknown }>;
+    expect(more).toEqual([]);
+    expect(statement.Resource).toBe('*');
+    // CDK merges it with X-Ray's statement, which has the same resource; nothing else shares "*".
+    expect([statement.Action].flat().filter((a) => a !== 'ec2:DescribeSubnets' && !a.startsWith('xray:'))).toEqual([]);
+    const own = synth({ module: { create_vpc: true } });
+    expect(describeSubnets(preflightPolicy(own.template, own.stack))).toEqual([]);
+  });
+
+  test('AnalyzePlan reads plans and the detach-vpc lists, nothing else of the reports', () => {
+    const role = stack.getLogicalId(stack.node.findChild('AnalyzePlan').node.findChild('Function').node.findChild('ServiceRole').node.defaultChild as never);
+    const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))!;
+    const gets = JSON.stringify(policy.Properties.PolicyDocument.Statement.filter((s: { Action: string | string[] }) => [s.Action].flat().includes('s3:GetObject')));
+    expect(gets).toContain('/plans/*');
+    expect(gets).toContain('/reports/*/detach-vpc.json');
+    expect(gets).not.toContain('/reports/*"');
+  });
+
   test("a customer-managed key of the values secret is decryptable by Preflight", () => {
     const keyArn = 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
     const t = synth({ valuesSecretKmsKeyArn: keyArn }).template;
@@ -147,14 +173,25 @@ describe('Terraform runner', () => {
   });
 
   test.each([
-    ['terraform-step.js" plan', 'PLAN_JSON_KEY'],
-    ['terraform-step.js" apply', 'APPLY_REPORT_KEY'],
-    ['verify-step.js"', 'AGENT_VERSION'],
-  ])('the buildspec running %s is the file in buildspecs/, exporting %s', (command, exported) => {
+    ['terraform-step.js', 'plan', ['PLAN_JSON_KEY', 'DETACH_REPORT_KEY', 'DETACH_COUNT']],
+    ['terraform-step.js', 'apply', ['APPLY_REPORT_KEY', 'DETACH_REPORT_KEY', 'DETACH_COUNT', 'STATE_BACKUP_KEY']],
+    ['verify-step.js', undefined, ['AGENT_VERSION']],
+  ])('the buildspec running %s %s is the file in buildspecs/, exporting %s', (helper, command, exported) => {
     const specs = Object.values(projects).map((p) => JSON.parse(p.Properties.Source.BuildSpec));
-    const spec = specs.find((sp) => sp.phases.build.commands.some((c: string) => c.includes(command)));
+    const spec = specs.find(
+      (sp) => sp.phases.build.commands.some((c: string) => c.includes(`${helper}"`)) && (command === undefined || sp.env.variables.TERRAFORM_COMMAND === command),
+    );
     expect(spec).toBeDefined();
-    expect(spec.env['exported-variables']).toContain(exported);
+    // The command comes from TERRAFORM_COMMAND (the buildspec's default, or the state machine's override).
+    if (command) expect(spec.phases.build.commands.join('\n')).toContain(`${helper}" "$TERRAFORM_COMMAND"`);
+    expect(spec.env['exported-variables']).toEqual(expect.arrayContaining(exported));
+  });
+
+  test('the Terraform builds know the state bucket (detach-vpc backs the state up there)', () => {
+    const stateBucket = { Ref: stack.getLogicalId(stack.artifacts.stateBucket.node.defaultChild as never) };
+    const terraformProjects = Object.values(projects).filter((p) => String(p.Properties.Source.BuildSpec).includes('terraform-step.js'));
+    expect(terraformProjects).toHaveLength(2);
+    for (const p of terraformProjects) expect(p.Properties.Environment.EnvironmentVariables).toContainEqual({ Name: 'STATE_BUCKET', Type: 'PLAINTEXT', Value: stateBucket });
   });
 
   test('Verify pins kubectl and helm and takes its timeouts from the config', () => {
@@ -246,35 +283,138 @@ describe('state machine', () => {
     expect(def.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
   });
 
-  test('runs ReceiveRequest → Preflight → RenderWorkspace → Plan → AnalyzePlan → ApprovalGate', () => {
+  test('runs ReceiveRequest → AcquireLock → Preflight → RenderWorkspace → Operation (Plan, or ListVpcState for detach-vpc) → AnalyzePlan → ApprovalGate', () => {
     expect(def.StartAt).toBe('ReceiveRequest');
-    expect(def.States.ReceiveRequest.Next).toBe('Preflight');
+    expect(def.States.ReceiveRequest.Next).toBe('AcquireLock');
+    expect(def.States.AcquireLock.Next).toBe('Preflight');
     expect(def.States.Preflight.Next).toBe('RenderWorkspace');
-    expect(def.States.RenderWorkspace.Next).toBe('Plan');
+    expect(def.States.RenderWorkspace.Next).toBe('Operation');
+    expect(def.States.Operation).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.preflight.operation', StringEquals: 'detach-vpc', Next: 'ListVpcState' }],
+      Default: 'Plan',
+    });
     expect(def.States.Plan.Next).toBe('AnalyzePlan');
+    expect(def.States.ListVpcState.Next).toBe('AnalyzePlan');
     expect(def.States.AnalyzePlan.Next).toBe('ApprovalGate');
   });
 
-  test('the gate: no changes ends the run, auto-approve goes straight to Apply, otherwise an operator is asked', () => {
-    const gate = def.States.ApprovalGate as unknown as { Type: string; Choices: Array<{ Variable: string; StringEquals: string; Next: string }>; Default: string };
+  test('the gate: drift checks only notify, nothing to detach or apply skips approval, auto-approve goes straight to Apply, otherwise an operator is asked', () => {
+    const gate = def.States.ApprovalGate as unknown as { Type: string; Choices: Array<Record<string, unknown>>; Default: string };
     expect(gate.Type).toBe('Choice');
     expect(gate.Choices).toEqual([
+      { Variable: '$.preflight.operation', StringEquals: 'drift-check', Next: 'NotifyDrift' },
+      {
+        And: [
+          { Variable: '$.preflight.operation', StringEquals: 'detach-vpc' },
+          { Variable: '$.analysis.decision', StringEquals: 'no-changes' },
+        ],
+        Next: 'NotifyDetached',
+      },
       { Variable: '$.analysis.decision', StringEquals: 'no-changes', Next: 'NothingToApply' },
       { Variable: '$.analysis.decision', StringEquals: 'auto-approve', Next: 'AutoApprove' },
     ]);
     expect(gate.Default).toBe('RequestApproval');
     expect(def.States.AutoApprove.Next).toBe('Apply');
-    expect(def.States.RequestApproval.Next).toBe('Apply');
+    expect(def.States.RequestApproval.Next).toBe('AfterApproval');
+    expect(def.States.AfterApproval).toMatchObject({
+      Choices: [{ Variable: '$.preflight.operation', StringEquals: 'detach-vpc', Next: 'DetachVpc' }],
+      Default: 'Apply',
+    });
   });
 
-  test('after Apply, and when there was nothing to apply: Verify → EvaluateVerification → RecordDeployment → NotifySuccess → Deployed', () => {
+  test('a drift check never reaches Apply: NotifyDrift → ReleaseLock, ending in DriftChecked', () => {
+    expect(def.States.NotifyDrift).toMatchObject({ Next: 'ReleaseLock', Parameters: { kind: 'drift', 'state.$': '$' } });
+    expect(def.States.RunOutcome.Choices).toEqual(
+      expect.arrayContaining([{ Variable: '$.preflight.operation', StringEquals: 'drift-check', Next: 'DriftChecked' }]),
+    );
+    expect(def.States.DriftChecked.Type).toBe('Succeed');
+  });
+
+  test('detach-vpc: ListVpcState and DetachVpc run the Plan and Apply projects with their own Terraform command', () => {
+    const command = (name: string) =>
+      (def.States[name].Parameters!.EnvironmentVariablesOverride as Array<{ Name: string; Value?: string }>).find((o) => o.Name === 'TERRAFORM_COMMAND')?.Value;
+    expect(def.States.ListVpcState.Parameters!.ProjectName).toEqual(def.States.Plan.Parameters!.ProjectName);
+    expect(def.States.DetachVpc.Parameters!.ProjectName).toEqual(def.States.Apply.Parameters!.ProjectName);
+    expect(command('ListVpcState')).toBe('list-vpc');
+    expect(command('DetachVpc')).toBe('detach-vpc');
+    expect(command('Plan')).toBeUndefined();
+    expect(def.States.DetachVpc.Next).toBe('NotifyDetached');
+    expect(def.States.NotifyDetached.Next).toBe('ReleaseLock');
+  });
+
+  test('after Apply, and when there was nothing to apply: Verify → EvaluateVerification → RecordDeployment → NotifySuccess → ReleaseLock → RunOutcome → Deployed', () => {
     expect(def.States.Apply.Next).toBe('Verify');
     expect(def.States.NothingToApply).toMatchObject({ Type: 'Pass', Next: 'Verify' });
     expect(def.States.Verify.Next).toBe('EvaluateVerification');
     expect(def.States.EvaluateVerification.Next).toBe('RecordDeployment');
     expect(def.States.RecordDeployment.Next).toBe('NotifySuccess');
-    expect(def.States.NotifySuccess.Next).toBe('Deployed');
+    expect(def.States.NotifySuccess.Next).toBe('ReleaseLock');
+    expect(def.States.ReleaseLock.Next).toBe('RunOutcome');
+    expect(def.States.RunOutcome).toMatchObject({ Type: 'Choice', Default: 'Deployed' });
+    expect(def.States.RunOutcome.Choices![0]).toEqual({ Variable: '$.error', IsPresent: true, Next: 'DeploymentFailed' });
     expect(def.States.Deployed.Type).toBe('Succeed');
+  });
+
+  test('AcquireLock writes this execution into the lock; a running holder ends the run (a drift check quietly), others are told', () => {
+    const state = def.States.AcquireLock;
+    expect(state.Parameters).toMatchObject({ gateway: 'gateway', 'executionArn.$': '$$.Execution.Id' });
+    expect(state.ResultPath).toBe('$.lock');
+    expect(state.Catch![0]).toEqual({ ErrorEquals: ['DeploymentInProgress'], Next: 'LockHeld', ResultPath: '$.error' });
+    expect(def.States.LockHeld).toMatchObject({ Type: 'Choice', Default: 'NotifyFailure' });
+    expect(def.States.LockHeld.Choices![0].Next).toBe('DriftCheckSkipped');
+  });
+
+  test('ReleaseLock deletes the lock item directly, only if this execution holds it, and never fails the run', () => {
+    const state = def.States.ReleaseLock;
+    expect(state.Resource).toMatch(/:states:::dynamodb:deleteItem$/);
+    expect(state.Parameters).toMatchObject({
+      Key: { pk: { S: 'GATEWAY#gateway' }, sk: { S: 'LOCK' } },
+      ConditionExpression: 'executionArn = :me',
+      ExpressionAttributeValues: { ':me': { 'S.$': '$$.Execution.Id' } },
+    });
+    expect(state.ResultPath).toBeNull();
+    expect(state.Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: 'RunOutcome', ResultPath: '$.lockNotReleased' }]);
+    expect(state.Retry!.flatMap((r) => r.ErrorEquals)).toContain('DynamoDB.ThrottlingException');
+    expect(state.Retry!.flatMap((r) => r.ErrorEquals)).not.toContain('DynamoDB.ConditionalCheckFailedException');
+  });
+
+  test('every end passes ReleaseLock: no state but RunOutcome leads to a terminal state', () => {
+    const terminals = new Set(Object.entries(def.States).filter(([, s]) => s.Type === 'Succeed' || s.Type === 'Fail').map(([n]) => n));
+    for (const [name, state] of Object.entries(def.States)) {
+      const nexts = [state.Next, state.Default, ...(state.Choices ?? []).map((c) => c.Next), ...(state.Catch ?? []).map((c) => c.Next)].filter(Boolean);
+      // LockHeld's drift branch ends without the lock: it never held it.
+      if (name === 'RunOutcome' || name === 'LockHeld') continue;
+      for (const next of nexts) expect(`${name} → ${next}: ${terminals.has(next as string)}`).toBe(`${name} → ${next}: false`);
+    }
+  });
+
+  test('the name-reuse remediation: Apply failure → DiagnoseApplyFailure → Remediable → InspectRelease → PrepareUninstall → UninstallGate → ApproveUninstall → UninstallRelease → RePlanAfterUninstall → Plan', () => {
+    expect(def.States.Apply.Catch![0]).toEqual({ ErrorEquals: ['States.TaskFailed'], Next: 'DiagnoseApplyFailure', ResultPath: '$.applyError' });
+    expect(def.States.DiagnoseApplyFailure).toMatchObject({ Next: 'Remediable', Parameters: { kind: 'diagnose', 'state.$': '$' } });
+    expect(def.States.Remediable).toMatchObject({
+      Choices: [{ Variable: '$.applyFailure.action', StringEquals: 'inspect-release', Next: 'InspectRelease' }],
+      Default: 'ApplyFailed',
+    });
+    expect(def.States.ApplyFailed).toMatchObject({ Type: 'Pass', InputPath: '$.applyError', ResultPath: '$.error', Next: 'NotifyFailure' });
+    expect(def.States.InspectRelease.Next).toBe('PrepareUninstall');
+    expect(def.States.PrepareUninstall.Next).toBe('UninstallGate');
+    expect(def.States.UninstallGate).toMatchObject({ Choices: [{ Variable: '$.remediation.decision', StringEquals: 're-plan', Next: 'RePlan' }], Default: 'ApproveUninstall' });
+    // A fresh round: the failed round's plan, approval and Apply error do not survive into the re-plan.
+    for (const name of ['RePlan', 'RePlanAfterUninstall']) {
+      const keys = Object.keys(def.States[name].Parameters!).map((k) => k.replace(/\.\$$/, ''));
+      expect(def.States[name]).toMatchObject({ Type: 'Pass', Next: 'Plan' });
+      expect(keys).toEqual(expect.arrayContaining(['request', 'lock', 'preflight', 'workspace', 'applyFailure', 'remediation']));
+      for (const dropped of ['plan', 'analysis', 'approval', 'apply', 'applyError', 'error']) expect(keys).not.toContain(dropped);
+    }
+    expect(def.States.ApproveUninstall.Resource).toMatch(/:states:::lambda:invoke\.waitForTaskToken$/);
+    expect(def.States.ApproveUninstall.Parameters).toMatchObject({ Payload: { 'analysis.$': '$.remediation.analysis' } });
+    expect(def.States.ApproveUninstall.Next).toBe('UninstallRelease');
+    expect(def.States.UninstallRelease.Next).toBe('RePlanAfterUninstall');
+    const action = (name: string) =>
+      (def.States[name].Parameters!.EnvironmentVariablesOverride as Array<{ Name: string; Value?: string }>).find((o) => o.Name === 'CLUSTER_ACTION')?.Value;
+    expect(def.States.InspectRelease.Parameters!.ProjectName).toEqual(def.States.Verify.Parameters!.ProjectName);
+    expect([action('InspectRelease'), action('UninstallRelease'), action('Verify')]).toEqual(['inspect-release', 'uninstall-release', 'verify']);
   });
 
   test.each(['Verify', 'EvaluateVerification', 'RecordDeployment', 'NotifySuccess'])('%s notifies operators when it fails', (name) => {
@@ -309,7 +449,7 @@ describe('state machine', () => {
     const retried = state.Retry!.flatMap((r) => r.ErrorEquals);
     expect(retried).not.toContain('States.TaskFailed');
     expect(retried).not.toContain('States.ALL');
-    expect(state.Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: 'NotifyFailure', ResultPath: '$.error' }]);
+    expect(state.Catch!.at(-1)).toEqual({ ErrorEquals: ['States.ALL'], Next: 'NotifyFailure', ResultPath: '$.error' });
   });
 
   test.each(['Preflight', 'RenderWorkspace', 'AnalyzePlan'])('%s retries transient errors and catches the rest into NotifyFailure', (name) => {
@@ -320,12 +460,12 @@ describe('state machine', () => {
     expect(state.Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: 'NotifyFailure', ResultPath: '$.error' }]);
   });
 
-  test('NotifyFailure hands the whole run state to the Notify Lambda and always ends in the DeploymentFailed Fail state', () => {
+  test('NotifyFailure hands the whole run state to the Notify Lambda and always ends, via ReleaseLock, in the DeploymentFailed Fail state', () => {
     const notify = def.States.NotifyFailure;
     expect(notify.Parameters).toMatchObject({ kind: 'failure', 'state.$': '$', 'executionArn.$': '$$.Execution.Id', 'startTime.$': '$$.Execution.StartTime' });
     expect(notify.ResultPath).toBeNull();
-    expect(notify.Next).toBe('DeploymentFailed');
-    expect(notify.Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: 'DeploymentFailed', ResultPath: null }]);
+    expect(notify.Next).toBe('ReleaseLock');
+    expect(notify.Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: 'ReleaseLock', ResultPath: null }]);
     expect(def.States.DeploymentFailed).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
   });
 
@@ -337,5 +477,60 @@ describe('state machine', () => {
 
   test('RenderWorkspace gets the execution name as run id and only the Preflight result', () => {
     expect(def.States.RenderWorkspace.Parameters).toMatchObject({ 'runId.$': '$$.Execution.Name', 'preflight.$': '$.preflight' });
+  });
+});
+
+describe('one run per gateway', () => {
+  const policyStatements = (fnService: string) => {
+    const fns = template.findResources('AWS::Lambda::Function');
+    const [, fn] = Object.entries(fns).find(([, f]) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === `gateway-deployer-${fnService}`)!;
+    const role = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    return Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => (p.Properties.Roles as Array<{ Ref: string }>).some((r) => r.Ref === role))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>);
+  };
+
+  test('AcquireLock may describe only this gateway\'s executions, and read and write the table', () => {
+    const statements = policyStatements('acquire-lock');
+    const describe = statements.find((s) => s.Action === 'states:DescribeExecution')!;
+    expect(JSON.stringify(describe.Resource)).toContain(':execution:GatewayDeployment-gateway:*');
+    expect(statements.flatMap((s) => [s.Action].flat())).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem']));
+    expect(statements.flatMap((s) => [s.Action].flat())).not.toContain('dynamodb:DeleteItem');
+  });
+
+  test('the state machine role may delete the lock item (ReleaseLock) in the deployer table', () => {
+    const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0];
+    const role = (machine.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => (p.Properties.Roles as Array<{ Ref: string }>).some((r) => r.Ref === role))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>);
+    const del = statements.find((s) => [s.Action].flat().includes('dynamodb:DeleteItem'))!;
+    expect(JSON.stringify(del.Resource)).toContain(stack.getLogicalId(stack.artifacts.table.node.defaultChild as never));
+  });
+
+  test('Remediate reads only reports', () => {
+    const statements = policyStatements('remediate');
+    const get = statements.find((s) => s.Action === 's3:GetObject')!;
+    expect(JSON.stringify(get.Resource)).toContain('/reports/*');
+    expect(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('s3:Put'))).toEqual([]);
+  });
+});
+
+describe('drift detection', () => {
+  test('no schedule unless configured', () => {
+    expect(Object.keys(template.findResources('AWS::Events::Rule', { Properties: { ScheduleExpression: Match.anyValue() } }))).toEqual([]);
+  });
+
+  test('a configured schedule starts a plan-only drift-check run of this state machine', () => {
+    const { template: t } = synth({ drift: { schedule: 'rate(1 day)' } });
+    const rules = Object.values(t.findResources('AWS::Events::Rule', { Properties: { ScheduleExpression: 'rate(1 day)' } }));
+    expect(rules).toHaveLength(1);
+    const target = rules[0].Properties.Targets[0];
+    expect(JSON.parse(target.Input)).toEqual({ operation: 'drift-check', trigger: 'schedule', reason: 'drift schedule rate(1 day)' });
+    expect(JSON.stringify(target.Arn)).toContain('StateMachine');
+  });
+
+  test('a schedule that EventBridge would refuse is refused at synth, naming the field', () => {
+    expect(() => synth({ drift: { schedule: 'every day' } })).toThrow(/drift\.schedule/);
   });
 });

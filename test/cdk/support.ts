@@ -27,6 +27,8 @@ export interface AslState {
   Catch?: Array<{ ErrorEquals: string[]; Next: string; ResultPath?: string | null }>;
   Parameters?: Record<string, unknown>;
   ResultPath?: string | null;
+  Choices?: Array<{ Next: string; [key: string]: unknown }>;
+  Default?: string;
   [key: string]: unknown;
 }
 

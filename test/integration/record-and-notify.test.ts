@@ -39,6 +39,7 @@ const exported = (vars: Record<string, string>) => Object.entries(vars).map(([Na
 function fullState(executionName: string): RunState {
   return {
     request: { version: '0.9.0', expectedAgentVersion: 'v0.16.20', reason: 'quarterly upgrade' },
+    lock: { acquiredAt: '2024-06-01T09:00:01.000Z' },
     preflight: {
       gateway: GATEWAY,
       version: '0.9.0',
@@ -265,6 +266,7 @@ describe('Notify handler against moto', () => {
     const full = fullState(name);
     const state: RunState = {
       request: full.request,
+      lock: full.lock,
       preflight: full.preflight,
       error: {
         Error: 'ConfigError',
@@ -302,7 +304,7 @@ describe('Notify handler against moto', () => {
   test('failure at Preflight: the Lambda log group from STEP_LOG_GROUPS', async () => {
     const name = 'run-notify-preflight';
     const cause = JSON.stringify({ errorType: 'VersionError', errorMessage: '0.9.1 is already deployed' });
-    await notifyHandler({ kind: 'failure', ...facts(name, '2024-06-05T09:00:00.000Z'), state: { request: {}, error: { Error: 'VersionError', Cause: cause } } });
+    await notifyHandler({ kind: 'failure', ...facts(name, '2024-06-05T09:00:00.000Z'), state: { request: {}, lock: { acquiredAt: '2024-06-05T09:00:01.000Z' }, error: { Error: 'VersionError', Cause: cause } } });
     const [notice] = publishes();
     expect(notice.input.Message).toContain(`Log: CloudWatch log group ${STEP_LOG_GROUPS.Preflight}`);
     expect((await getItem(`GATEWAY#${GATEWAY}`, `RUN#2024-06-05T09:00:00.000Z#${name}`))?.failedStep).toEqual({ S: 'Preflight' });
@@ -311,7 +313,7 @@ describe('Notify handler against moto', () => {
   test('failure at Plan without a failure report in S3 (NoSuchKey): still one notice', async () => {
     const name = 'run-notify-plan';
     const full = fullState(name);
-    const state: RunState = { request: full.request, preflight: full.preflight, workspace: full.workspace, error: { Error: 'States.TaskFailed', Cause: 'build timed out' } };
+    const state: RunState = { request: full.request, lock: full.lock, preflight: full.preflight, workspace: full.workspace, error: { Error: 'States.TaskFailed', Cause: 'build timed out' } };
     await expect(notifyHandler({ kind: 'failure', ...facts(name, '2024-06-06T09:00:00.000Z'), state })).resolves.toEqual({ notified: ['operators'] });
     const [notice] = publishes();
     expect(notice.input.Subject).toBe('Compute Gateway gw-it: deployment failed at Plan (States.TaskFailed)');

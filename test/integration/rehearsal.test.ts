@@ -70,17 +70,22 @@ test('first install: every state of the seed runs, support is asked for the smok
   expect(report.status).toBe('SUCCEEDED');
   expect(visited(report)).toEqual([
     'ReceiveRequest',
+    'AcquireLock',
     'Preflight',
     'RenderWorkspace',
+    'Operation',
     'Plan',
     'AnalyzePlan',
     'ApprovalGate',
     'RequestApproval',
+    'AfterApproval',
     'Apply',
     'Verify',
     'EvaluateVerification',
     'RecordDeployment',
     'NotifySuccess',
+    'ReleaseLock',
+    'RunOutcome',
     'Deployed',
   ]);
   expect(report.notifications.map((n) => [n.topic, n.subject])).toEqual([
@@ -154,7 +159,7 @@ test('a bad bundle is refused at Preflight: no plan, no approval request, a name
   const report = await run({ bundlePath: evil });
   expect(report.status).toBe('FAILED');
   expect(report.error).toBe('BundleError');
-  expect(visited(report)).toEqual(['ReceiveRequest', 'Preflight', 'NotifyFailure', 'DeploymentFailed']);
+  expect(visited(report)).toEqual(['ReceiveRequest', 'AcquireLock', 'Preflight', 'NotifyFailure', 'ReleaseLock', 'RunOutcome', 'DeploymentFailed']);
   expect(report.notifications).toHaveLength(1);
   expect(report.notifications[0].message).toContain('gateway-1.3.0.zip: unsafe entry');
   expect(report.notifications[0].message).toContain(`arn:aws:states:eu-central-1:${REHEARSAL_ACCOUNT}:execution:GatewayDeployment-gateway:`);

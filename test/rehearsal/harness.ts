@@ -21,7 +21,7 @@ import { EXAMPLE_CONFIG } from '../../lib/config';
 import { buildStepSource } from '../../lib/step-source';
 import { isolateFromRealAws } from '../support/aws-isolation';
 import { runBuildspec } from '../support/buildspec-runner';
-import { agentDeployment, jobPod, node, startKubeStandin, type KubeStandin } from '../support/kube-standin';
+import { agentDeployment, helmReleaseSecret, jobPod, node, startKubeStandin, type KubeStandin } from '../support/kube-standin';
 import { zipDirectory } from '../support/zip-fixtures';
 import { REHEARSAL_ACCOUNT, REHEARSAL_REGION, resolveStack, synthesize, type ResolvedStack } from './template';
 
@@ -69,9 +69,20 @@ export interface RehearsalOptions {
   readonly approve?: 'approve' | 'reject' | 'timeout';
   /** console: start the run with the input; s3: upload the bundle and let the release trigger start it. */
   readonly trigger?: 'console' | 's3';
+  /** With trigger s3: how many times EventBridge delivers the upload's event (it delivers at least once). */
+  readonly deliveries?: number;
   /** What the stand-in cluster runs; default the bundle version. */
   readonly agentVersion?: string;
   readonly connectivity?: 'pass' | 'fail';
+  /**
+   * The seed's FAQ "cannot re-use a name that is still in use": the stand-in cluster already has the Helm release
+   * apheris-gateway (its release secret sh.helm.release.v1.apheris-gateway.v1) although the Terraform state does
+   * not, so the sample module's `helm install` fails the first apply. `unmanaged`: nothing else claims it;
+   * `flux`: the agent Deployment carries Flux helm-controller's labels (HelmRelease flux-system/apheris-gateway);
+   * `argocd`: it carries Argo CD's tracking annotation and instance label (Application apheris-gateway).
+   * Default: none.
+   */
+  readonly preexistingRelease?: 'unmanaged' | 'flux' | 'argocd';
   /** Emulator resource names start with it; rehearsals with the same prefix share state (upgrades). */
   readonly prefix?: string;
   /** Prints each state as it runs. */
@@ -83,6 +94,16 @@ export interface RehearsalOptions {
    * bundle to the next can be rehearsed across runs of `npm run rehearse`.
    */
   readonly stateDir?: string;
+  /** Runs after the emulator's resources exist and before the run starts: tests seed a lock or a state here. */
+  readonly beforeRun?: (resources: RehearsalResources) => Promise<void>;
+}
+
+/** Where the rehearsal's stack lives in the emulator. */
+export interface RehearsalResources {
+  readonly table: string;
+  readonly artifactsBucket: string;
+  readonly stateBucket: string;
+  readonly stateMachineArn: string;
 }
 
 export interface StateRecord {
@@ -108,6 +129,9 @@ export interface RehearsalReport {
   readonly states: StateRecord[];
   readonly notifications: Notification[];
   readonly output?: unknown;
+  readonly resources: RehearsalResources;
+  /** With trigger s3: what the release trigger did with each delivery of the upload's event, with the execution name. */
+  readonly triggerDecisions?: string[];
 }
 
 const stepError = (name: string, cause: string) => Object.assign(new Error(cause), { name });
@@ -121,6 +145,8 @@ export function bundleVersionOf(file: string): string {
 // Re-exported: the CLI and the benchmark isolate the same way before they load anything that makes a client.
 export { isolateFromRealAws };
 
+let boundPrefix: string | undefined;
+
 export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
   isolateFromRealAws(options.motoEndpoint);
   // Handler logs belong to one rehearsal's dump, not to every rehearsal of the process.
@@ -128,6 +154,14 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   const print = options.print ?? (() => undefined);
   const config = parseGatewayConfig(options.config ?? EXAMPLE_CONFIG, 'rehearsal config');
   const prefix = options.prefix ?? 'rehearsal';
+  // Handlers read their resource names from the environment once, at import (as in Lambda), and stay loaded.
+  if (boundPrefix !== undefined && boundPrefix !== prefix) {
+    throw new Error(
+      `this process already rehearsed with prefix "${boundPrefix}", and the loaded handlers keep its resource names: ` +
+        'rehearse one prefix per process (a separate test file), or another gatewayName in the config for a separate gateway',
+    );
+  }
+  boundPrefix = prefix;
   const stackName = `GatewayDeployer-${config.gatewayName}`;
   const stack = resolveStack(synthesize(config), prefix, stackName);
   const handlers = lambdaHandlers(stack);
@@ -143,6 +177,16 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   const tables = stack.logicalIdsOfType('AWS::DynamoDB::Table').map((id) => stack.ref(id));
   if (options.stateDir) await restoreState(options.stateDir, buckets, tables, clients.s3);
 
+  const machineName = `GatewayDeployment-${config.gatewayName}`;
+  const resources: RehearsalResources = {
+    table: process.env.DEPLOYMENTS_TABLE!,
+    artifactsBucket,
+    stateBucket: process.env.STATE_BUCKET!,
+    // Where the release trigger starts executions in the emulator (the local run uses the name it chose).
+    stateMachineArn: stack.ref(stack.logicalIdsOfType('AWS::StepFunctions::StateMachine')[0]),
+  };
+  await options.beforeRun?.(resources);
+
   const bundlePath = options.bundlePath ?? (await sampleBundle(options.workDir));
   const version = bundleVersionOf(bundlePath);
   const bundleKey = `${config.bundle.releasesPrefix}gateway-${version}.zip`;
@@ -150,26 +194,45 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
 
   let executionName = `rehearsal-${Date.now()}-${randomUUID().slice(0, 8)}`;
   let input: unknown = options.input ?? { version };
+  let triggerDecisions: string[] | undefined;
+  let startedArn: string | undefined;
   if (options.trigger === 's3') {
     // The upload's EventBridge event, handed to the real release trigger, which starts the run in the emulator.
-    const started = await startFromUpload(stack, handlers, { key: bundleKey, etag: put.ETag, 'version-id': put.VersionId });
+    const deliveries = await startFromUpload(stack, handlers, { key: bundleKey, etag: put.ETag, 'version-id': put.VersionId }, options.deliveries ?? 1);
+    triggerDecisions = deliveries.map((d) => (d.executionName ? `${d.action} ${d.executionName}` : d.action));
+    const started = deliveries.find((d) => d.executionArn) ?? deliveries[0];
     if (!started.executionArn) {
-      return { status: 'NOT_STARTED', executionName: '', error: `ReleaseTrigger:${started.action}`, cause: started.reason ?? 'duplicate event', states: [], notifications: await drain(queues, clients.sqs) };
+      return { status: 'NOT_STARTED', resources, triggerDecisions, executionName: '', error: `ReleaseTrigger:${started.action}`, cause: started.reason ?? 'duplicate event', states: [], notifications: await drain(queues, clients.sqs) };
     }
     executionName = started.executionName;
+    startedArn = started.executionArn;
     input = started.input;
   }
   const sourceDir = path.join(options.workDir, 'source');
   buildStepSource(sourceDir);
   const agentVersion = options.agentVersion ?? version;
+  const owner = options.preexistingRelease;
   const cluster = await startKubeStandin({
-    deployments: [agentDeployment({ image: `quay.io/apheris/gateway-agent:${agentVersion}` })],
+    deployments: [
+      agentDeployment({
+        image: `quay.io/apheris/gateway-agent:${agentVersion}`,
+        ...(owner === 'flux' ? { extraLabels: { 'helm.toolkit.fluxcd.io/name': 'apheris-gateway', 'helm.toolkit.fluxcd.io/namespace': 'flux-system' } } : {}),
+        ...(owner === 'argocd'
+          ? {
+              extraLabels: { 'app.kubernetes.io/instance': 'apheris-gateway' },
+              annotations: { 'argocd.argoproj.io/tracking-id': 'apheris-gateway:apps/Deployment:apheris/apheris-gateway-agent' },
+            }
+          : {}),
+      }),
+    ],
     nodes: [node({ name: 'node-a', allocatableMemory: '16Gi' }), node({ name: 'node-b', allocatableMemory: '16Gi' })],
     pods: [jobPod({ name: 'job-1', jobId: 'j1', memoryRequest: '4Gi' }), jobPod({ name: 'job-2', jobId: 'j2', memoryRequest: '4Gi' })],
+    // Installed by hand (or by another system) before this deployer ran: in the cluster, not in the Terraform state.
+    secrets: owner ? [helmReleaseSecret({ chartVersion: agentVersion })] : [],
   });
 
-  const machineName = `GatewayDeployment-${config.gatewayName}`;
-  const executionArn = `arn:aws:states:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:execution:${machineName}:${executionName}`;
+  // The trigger's execution in the emulator, when it started one: the lock then holds an ARN DescribeExecution knows.
+  const executionArn = startedArn ?? `arn:aws:states:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:execution:${machineName}:${executionName}`;
   const states: StateRecord[] = [];
   try {
     const overrides = taskOverrides(stack, handlers, {
@@ -212,7 +275,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     const notifications = await drain(queues, clients.sqs);
     if (options.dumpDir) await dump(options.dumpDir, { history, notifications, workDir: options.workDir, s3: clients.s3, buckets });
     if (options.stateDir) await saveState(options.stateDir, buckets, tables, clients.s3);
-    return { status, executionName, ...(error ? { error } : {}), ...(cause ? { cause } : {}), states, notifications, ...(output !== undefined ? { output } : {}) };
+    return { status, resources, ...(triggerDecisions ? { triggerDecisions } : {}), executionName, ...(error ? { error } : {}), ...(cause ? { cause } : {}), states, notifications, ...(output !== undefined ? { output } : {}) };
   } finally {
     await cluster.stop();
   }
@@ -226,7 +289,8 @@ async function startFromUpload(
   stack: ResolvedStack,
   handlers: Map<string, HandlerInfo>,
   object: { key: string; etag?: string; 'version-id'?: string },
-): Promise<{ action: string; reason?: string; executionArn?: string; executionName: string; input: unknown }> {
+  deliveries: number,
+): Promise<Array<{ action: string; reason?: string; executionArn?: string; executionName: string; input: unknown }>> {
   const { SFNClient, CreateStateMachineCommand, DescribeExecutionCommand } = await import('@aws-sdk/client-sfn');
   const sfn = new SFNClient({});
   const [machineId] = stack.logicalIdsOfType('AWS::StepFunctions::StateMachine');
@@ -243,10 +307,17 @@ async function startFromUpload(
     });
   const trigger = [...handlers.values()].find((h) => h.dir === 'release-trigger');
   if (!trigger) throw new Error('the template has no release trigger function');
-  const started = (await invokeHandler(trigger, { detail: { object } })) as { action: string; reason?: string; executionArn?: string; executionName?: string };
-  if (!started.executionArn) return { ...started, executionName: started.executionName ?? '', input: null };
-  const execution = await sfn.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
-  return { ...started, executionName: execution.name!, input: JSON.parse(execution.input ?? '{}') };
+  const out: Array<{ action: string; reason?: string; executionArn?: string; executionName: string; input: unknown }> = [];
+  for (let i = 0; i < deliveries; i++) {
+    const started = (await invokeHandler(trigger, { detail: { object } })) as { action: string; reason?: string; executionArn?: string; executionName?: string; duplicate?: boolean };
+    if (!started.executionArn) {
+      out.push({ ...started, action: started.duplicate ? 'duplicate' : started.action, executionName: started.executionName ?? '', input: null });
+      continue;
+    }
+    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
+    out.push({ ...started, executionName: execution.name!, input: JSON.parse(execution.input ?? '{}') });
+  }
+  return out;
 }
 
 interface HandlerInfo {
@@ -338,6 +409,8 @@ function taskOverrides(stack: ResolvedStack, handlers: Map<string, HandlerInfo>,
       out[name] = approvalTask(handlers.get(state.Parameters.FunctionName)!, ctx);
     } else if (resource.endsWith(':states:::codebuild:startBuild.sync')) {
       out[name] = buildTask(stack, ctx);
+    } else if (/:states:::dynamodb:[a-zA-Z]+$/.test(resource)) {
+      out[name] = dynamodbTask(resource.split(':').pop()!);
     } else if (handlers.has(resource)) {
       out[name] = lambdaTask(handlers.get(resource)!, ctx);
     } else {
@@ -402,6 +475,23 @@ async function dump(
       await fs.promises.writeFile(file, Buffer.from(await out.Body!.transformToByteArray()));
     }
   }
+}
+
+/**
+ * A direct DynamoDB integration (ReleaseLock), sent to the emulator as Step Functions would send it; an SDK error
+ * comes back named the way the integration names it (`DynamoDB.ConditionalCheckFailedException`).
+ */
+function dynamodbTask(action: string): TaskHandler {
+  return async (parameters) => {
+    const sdk = require('@aws-sdk/client-dynamodb') as Record<string, new (input: unknown) => unknown>;
+    const Command = sdk[`${action[0].toUpperCase()}${action.slice(1)}Command`];
+    if (!Command) throw new Error(`the rehearsal has no DynamoDB ${action}`);
+    try {
+      return await new DynamoDBClient({}).send(new Command(parameters) as never);
+    } catch (e) {
+      throw stepError(`DynamoDB.${(e as Error).name}`, (e as Error).message);
+    }
+  };
 }
 
 function lambdaTask(fn: HandlerInfo, ctx: OverrideContext): TaskHandler {

@@ -1,9 +1,18 @@
 /**
- * The words people read: the failure notice to operators (cause, advice, log), and the seed's "Wrapping up"
- * completion report to Apheris support and operators.
+ * The words people read: the failure notice to operators (cause, advice, log), the seed's "Wrapping up"
+ * completion report to Apheris support and operators, the drift notice and the VPC-detached notice.
  */
 import { adviceFor, describeCause } from '../../lambdas/shared/domain/failure';
-import { completionMessages, failureMessage, type CompletionFacts, type FailureFacts } from '../../lambdas/shared/domain/messages';
+import {
+  completionMessages,
+  detachedMessage,
+  driftMessage,
+  failureMessage,
+  type CompletionFacts,
+  type DetachedFacts,
+  type DriftFacts,
+  type FailureFacts,
+} from '../../lambdas/shared/domain/messages';
 
 const BUILD_ID = 'gw-prod-apply:0b7c1e2a-1111-2222-3333-444455556666';
 const DEEP_LINK = 'https://console.aws.amazon.com/cloudwatch/home?region=eu-central-1#logEvent:group=/aws/codebuild/gw-prod-apply;stream=0b7c1e2a';
@@ -253,5 +262,106 @@ describe('completionMessages', () => {
     expect(long.support.subject.length).toBeLessThan(100);
     expect(long.operators.subject.length).toBeLessThan(100);
     expect(long.support.subject.endsWith('…')).toBe(true);
+  });
+});
+
+describe('driftMessage', () => {
+  const DRIFT: DriftFacts = {
+    gateway: 'gw-prod',
+    version: '0.9.0',
+    line: 'Plan: 1 to add, 1 to change, 1 to destroy.',
+    changes: [
+      { address: 'module.gateway.aws_iam_role.extra', action: 'create' },
+      { address: 'module.gateway.aws_security_group_rule.egress', action: 'update' },
+      { address: 'module.gateway.module.eks.aws_eks_node_group.gpu', action: 'replace' },
+      { address: 'module.gateway.aws_s3_bucket_policy.logs', action: 'delete' },
+      { address: 'module.gateway.data.external.odd', action: 'read' },
+    ],
+    changesNotListed: 0,
+    planTextUrl: 's3://gw-artifacts-123456789012/plans/gw-prod/drift-1/plan.redacted.txt',
+    executionArn: 'arn:aws:states:eu-central-1:123456789012:execution:GatewayDeployment-gw-prod:drift-1',
+  };
+
+  test('the whole text: what drifted, each change with its mark, nothing applied, how to revert, the plan and the run', () => {
+    expect(driftMessage(DRIFT).text).toBe(
+      [
+        'Compute Gateway "gw-prod" has drifted from its configuration and module 0.9.0.',
+        '',
+        'Plan: 1 to add, 1 to change, 1 to destroy.',
+        '  +   module.gateway.aws_iam_role.extra',
+        '  ~   module.gateway.aws_security_group_rule.egress',
+        '  -/+ module.gateway.module.eks.aws_eks_node_group.gpu',
+        '  -   module.gateway.aws_s3_bucket_policy.logs',
+        '  read module.gateway.data.external.odd',
+        '',
+        'Nothing was applied. Someone or something changed the infrastructure (or the configuration changed since the',
+        'last deployment). Review the plan; to put the gateway back in line, redeploy the same version:',
+        '  npm run deployer -- start --version 0.9.0 --allow-redeploy --reason "revert drift"',
+        'If the change was intended, bring it into the gateway configuration instead.',
+        '',
+        'Full plan (redacted): s3://gw-artifacts-123456789012/plans/gw-prod/drift-1/plan.redacted.txt',
+        'Execution: arn:aws:states:eu-central-1:123456789012:execution:GatewayDeployment-gw-prod:drift-1',
+      ].join('\n'),
+    );
+  });
+
+  test('changes left out of the list are counted; none left out: no such line', () => {
+    expect(driftMessage({ ...DRIFT, changesNotListed: 12 }).text).toContain('\n  … and 12 more (see the full plan)\n');
+    expect(driftMessage(DRIFT).text).not.toContain('more (see the full plan)');
+  });
+
+  test('subject: the gateway and the plan line, under 100 characters', () => {
+    expect(driftMessage(DRIFT).subject).toBe('Compute Gateway gw-prod: drift detected. Plan: 1 to add, 1 to change, 1 to destroy.');
+    const long = driftMessage({ ...DRIFT, gateway: 'g'.repeat(63) }).subject;
+    expect(long.length).toBeLessThan(100);
+    expect(long.endsWith('…')).toBe(true);
+  });
+});
+
+describe('detachedMessage', () => {
+  const DETACHED: DetachedFacts = {
+    gateway: 'gw-prod',
+    addresses: ['module.gateway.module.vpc.aws_vpc.this[0]', 'module.gateway.module.vpc.aws_subnet.private[0]'],
+    backupUrl: 's3://gw-state-123456789012/state-backups/gw-prod/detach-1/terraform.tfstate',
+    approvedBy: 'arn:aws:iam::123456789012:user/alice',
+    executionArn: 'arn:aws:states:eu-central-1:123456789012:execution:GatewayDeployment-gw-prod:detach-1',
+  };
+
+  test('the whole text: how many left the state, on whose approval, that nothing was destroyed, the addresses, the backup, what next', () => {
+    expect(detachedMessage(DETACHED).text).toBe(
+      [
+        'Compute Gateway "gw-prod": 2 module.vpc resource(s) removed from the Terraform state (approved by arn:aws:iam::123456789012:user/alice).',
+        'Nothing was destroyed in AWS: the VPC is now yours to manage.',
+        '',
+        '  module.gateway.module.vpc.aws_vpc.this[0]',
+        '  module.gateway.module.vpc.aws_subnet.private[0]',
+        '',
+        'State backup from before the removal: s3://gw-state-123456789012/state-backups/gw-prod/detach-1/terraform.tfstate',
+        '',
+        'Next: set module.create_vpc = false with module.vpc_id and module.node_subnet_ids (the existing VPC and subnets)',
+        'in the gateway configuration, deploy the stack, then upgrade as usual. Until then, a run with create_vpc = true',
+        'would plan to create a new VPC.',
+        'Execution: arn:aws:states:eu-central-1:123456789012:execution:GatewayDeployment-gw-prod:detach-1',
+      ].join('\n'),
+    );
+    expect(detachedMessage(DETACHED).subject).toBe('Compute Gateway gw-prod: VPC detached from the Terraform state (2 resources)');
+  });
+
+  test('no backup location reported: says where to look instead', () => {
+    expect(detachedMessage({ ...DETACHED, backupUrl: null }).text).toContain('\nState backup from before the removal: (not reported; see the build log)\n');
+  });
+
+  test('zero addresses: "nothing was detached", and neither a backup nor next steps', () => {
+    const { subject, text } = detachedMessage({ ...DETACHED, addresses: [] });
+    expect(subject).toBe('Compute Gateway gw-prod: nothing to detach from the VPC module');
+    expect(text).toBe(
+      'Compute Gateway "gw-prod": the Terraform state holds no module.vpc resources; nothing was detached.\n' +
+        'Execution: arn:aws:states:eu-central-1:123456789012:execution:GatewayDeployment-gw-prod:detach-1',
+    );
+  });
+
+  test('subjects stay under 100 characters (SNS limit)', () => {
+    expect(detachedMessage({ ...DETACHED, gateway: 'g'.repeat(63) }).subject.length).toBeLessThan(100);
+    expect(detachedMessage({ ...DETACHED, gateway: 'g'.repeat(63), addresses: [] }).subject.length).toBeLessThan(100);
   });
 });

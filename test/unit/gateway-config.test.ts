@@ -89,7 +89,15 @@ describe('parseGatewayConfig: valid configurations', () => {
       backend: { useLockfile: true },
       notifications: { supportEmails: ['support@apheris.com'], operatorEmails: [] },
       bundle: { releasesPrefix: 'releases/', maxBytes: 50 * 1024 * 1024, maxEntries: 5000, maxUncompressedBytes: 256 * 1024 * 1024 },
+      vpcReuse: { minFreeSubnetAddresses: 254 },
     });
+  });
+
+  test('vpcReuse.minFreeSubnetAddresses: a whole number, 0 or more', () => {
+    expect(parseGatewayConfig({ ...MINIMAL, vpcReuse: { minFreeSubnetAddresses: 0 } }).vpcReuse.minFreeSubnetAddresses).toBe(0);
+    expect(() => parseGatewayConfig({ ...MINIMAL, vpcReuse: { minFreeSubnetAddresses: -1 } })).toThrow('vpcReuse.minFreeSubnetAddresses');
+    expect(() => parseGatewayConfig({ ...MINIMAL, vpcReuse: { minFreeSubnetAddresses: 1.5 } })).toThrow('vpcReuse.minFreeSubnetAddresses');
+    expect(() => parseGatewayConfig({ ...MINIMAL, vpcReuse: { minFree: 10 } })).toThrow('vpcReuse.minFree: unknown field');
   });
 
   test('a full configuration parses and keeps every field', () => {

@@ -19,7 +19,9 @@ const SETTINGS: NotifySettings = {
   artifactsBucket: 'gw-artifacts-123456789012',
   accountId: '123456789012',
   region: 'eu-central-1',
+  stateBucket: 'gw-state-123456789012',
   stepLogGroups: {
+    AcquireLock: '/aws/lambda/GatewayDeployer-gw-prod-AcquireLock',
     Preflight: '/aws/lambda/GatewayDeployer-gw-prod-Preflight',
     RenderWorkspace: '/aws/lambda/GatewayDeployer-gw-prod-RenderWorkspace',
     AnalyzePlan: '/aws/lambda/GatewayDeployer-gw-prod-AnalyzePlan',
@@ -33,6 +35,7 @@ const exported = (vars: Record<string, string>) => Object.entries(vars).map(([Na
 
 const FULL: RunState = {
   request: { version: '0.9.0', expectedAgentVersion: '0.16.20', note: CANARY },
+  lock: { acquiredAt: '2024-06-01T09:00:01.000Z' },
   preflight: {
     gateway: 'gw-prod',
     version: '0.9.0',
@@ -98,14 +101,14 @@ function fakePorts(objects: Record<string, unknown> = {}, over: Partial<NotifyPo
       return key in objects ? objects[key] : null;
     },
     publish: async (topic, subject, text) => void published.push({ topic, subject, text }),
-    recordFailure: async (record) => void records.push(record),
+    recordRun: async (record) => void records.push(record),
     now: () => NOW,
     ...over,
   };
   return { ports, published, records, reads };
 }
 
-const event = (kind: 'success' | 'failure', state: RunState): NotifyEvent => ({
+const event = (kind: NotifyEvent['kind'], state: RunState): NotifyEvent => ({
   kind,
   gateway: 'gw-prod',
   executionArn: EXEC_ARN,
@@ -116,7 +119,7 @@ const event = (kind: 'success' | 'failure', state: RunState): NotifyEvent => ({
 
 /** The state as a Catch leaves it: every result up to (not including) `key`, and the error. */
 function failedAt(key: keyof RunState, error: { Error?: string; Cause?: string }): RunState {
-  const order: Array<keyof RunState> = ['preflight', 'workspace', 'plan', 'analysis', 'approval', 'apply', 'verify', 'evaluation'];
+  const order: Array<keyof RunState> = ['lock', 'preflight', 'workspace', 'plan', 'analysis', 'approval', 'apply', 'verify', 'evaluation'];
   const out: Record<string, unknown> = { request: FULL.request, error };
   for (const k of order.slice(0, order.indexOf(key))) out[k] = FULL[k];
   return out as RunState;
@@ -396,7 +399,7 @@ describe('notify: failure', () => {
   });
 
   test('a failing history write does not prevent the notice; the text says the history could not be written', async () => {
-    const fake = fakePorts({}, { recordFailure: async () => Promise.reject(new Error('ProvisionedThroughputExceededException')) });
+    const fake = fakePorts({}, { recordRun: async () => Promise.reject(new Error('ProvisionedThroughputExceededException')) });
     await expect(notify(event('failure', failedAt('apply', { Error: 'States.TaskFailed', Cause: 'x' })), fake.ports, SETTINGS)).resolves.toEqual({
       notified: ['operators'],
     });
@@ -406,8 +409,195 @@ describe('notify: failure', () => {
 
   test('no error at all: "unknown", with the generic advice', async () => {
     const fake = fakePorts();
-    await notify(event('failure', { preflight: FULL.preflight }), fake.ports, SETTINGS);
+    await notify(event('failure', { lock: FULL.lock, preflight: FULL.preflight }), fake.ports, SETTINGS);
     expect(fake.published[0].subject).toBe('Compute Gateway gw-prod: deployment failed at RenderWorkspace (unknown)');
     expect(fake.published[0].text).toContain('What happened: no cause was given');
+  });
+});
+
+describe('notify: failure at AcquireLock (another run holds the lock)', () => {
+  const HOLDER = 'arn:aws:states:eu-central-1:123456789012:execution:GatewayDeployment-gw-prod:run-41';
+  const cause = JSON.stringify({
+    errorType: 'DeploymentInProgress',
+    errorMessage: `deployment in progress: ${HOLDER} (running since 2024-06-01T08:00:00.000Z)`,
+    trace: ['DeploymentInProgress: deployment in progress', '    at /var/task/index.js:1:1'],
+  });
+  const refused: RunState = { request: FULL.request, error: { Error: 'DeploymentInProgress', Cause: cause } };
+
+  test('operators are told which run holds the lock; no history item is recorded for the refused run', async () => {
+    const fake = fakePorts();
+    await expect(notify(event('failure', refused), fake.ports, SETTINGS)).resolves.toEqual({ notified: ['operators'] });
+    expect(fake.records).toEqual([]);
+    expect(fake.reads).toEqual([]);
+    expect(fake.published).toHaveLength(1);
+    const { topic, subject, text } = fake.published[0];
+    expect(topic).toBe('operators');
+    expect(subject).toBe('Compute Gateway gw-prod: deployment failed at AcquireLock (DeploymentInProgress)');
+    expect(text.split('\n')[0]).toBe('Deployment of Compute Gateway "gw-prod" failed at step AcquireLock.');
+    expect(text).toContain(`What happened: deployment in progress: ${HOLDER} (running since 2024-06-01T08:00:00.000Z)`);
+    expect(text).toContain('Nothing was applied.');
+    expect(text).toContain(`Log: CloudWatch log group ${SETTINGS.stepLogGroups.AcquireLock}`);
+    // Nothing failed to write: the history was not meant to be written.
+    expect(text).not.toContain('history could not be written');
+    expect(text).not.toContain('/var/task');
+  });
+
+  test('AcquireLock failing for another reason (no lock result) is not recorded either', async () => {
+    const fake = fakePorts();
+    await notify(event('failure', { request: FULL.request, error: { Error: 'States.TaskFailed', Cause: 'throttled' } }), fake.ports, SETTINGS);
+    expect(fake.published[0].subject).toBe('Compute Gateway gw-prod: deployment failed at AcquireLock (States.TaskFailed)');
+    expect(fake.records).toEqual([]);
+  });
+
+  test('a run that got the lock and failed later is still recorded', async () => {
+    const fake = fakePorts();
+    await notify(event('failure', failedAt('preflight', { Error: 'VersionError', Cause: 'x' })), fake.ports, SETTINGS);
+    expect(fake.records).toHaveLength(1);
+    expect(fake.records[0]).toMatchObject({ failedStep: 'Preflight', error: 'VersionError' });
+  });
+});
+
+describe('notify: drift', () => {
+  const DRIFT_CHANGES = [
+    { address: 'module.gateway.aws_security_group_rule.egress', action: 'update' },
+    { address: 'module.gateway.module.eks.aws_eks_node_group.gpu', action: 'replace' },
+    { address: 'module.gateway.aws_iam_role_policy.extra', action: 'delete' },
+  ];
+  const DRIFT: RunState = {
+    request: { operation: 'drift-check' },
+    lock: FULL.lock,
+    preflight: { ...FULL.preflight!, version: '0.9.0', previousVersion: '0.9.0', change: 'redeploy', operation: 'drift-check', trigger: 'schedule' },
+    workspace: FULL.workspace,
+    plan: FULL.plan,
+    analysis: {
+      ...FULL.analysis!,
+      line: 'Plan: 0 to add, 2 to change, 1 to destroy.',
+      hasChanges: true,
+      changes: DRIFT_CHANGES,
+      changesNotListed: 4,
+    },
+  };
+
+  test('an empty plan: no mail at all, nothing recorded', async () => {
+    const fake = fakePorts();
+    const clean = { ...DRIFT, analysis: { ...DRIFT.analysis!, decision: 'no-changes', hasChanges: false, line: 'No changes.', changes: [], changesNotListed: 0 } };
+    await expect(notify(event('drift', clean), fake.ports, SETTINGS)).resolves.toEqual({ notified: [] });
+    expect(fake.published).toEqual([]);
+    expect(fake.records).toEqual([]);
+  });
+
+  test('changes: operators only (never support), with the summary, each change, the plan and the way back', async () => {
+    const fake = fakePorts();
+    await expect(notify(event('drift', DRIFT), fake.ports, SETTINGS)).resolves.toEqual({ notified: ['operators'] });
+    expect(fake.published.map((p) => p.topic)).toEqual(['operators']);
+    expect(fake.records).toEqual([]);
+    const { subject, text } = fake.published[0];
+    expect(subject).toBe('Compute Gateway gw-prod: drift detected. Plan: 0 to add, 2 to change, 1 to destroy.');
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('Compute Gateway "gw-prod" has drifted from its configuration and module 0.9.0.');
+    expect(lines).toContain('Plan: 0 to add, 2 to change, 1 to destroy.');
+    expect(lines).toContain('  ~   module.gateway.aws_security_group_rule.egress');
+    expect(lines).toContain('  -/+ module.gateway.module.eks.aws_eks_node_group.gpu');
+    expect(lines).toContain('  -   module.gateway.aws_iam_role_policy.extra');
+    expect(lines).toContain('  … and 4 more (see the full plan)');
+    expect(text).toContain('Nothing was applied.');
+    expect(lines).toContain('  npm run deployer -- start --version 0.9.0 --allow-redeploy --reason "revert drift"');
+    expect(lines).toContain(`Full plan (redacted): s3://gw-artifacts-123456789012/plans/gw-prod/${EXEC}/plan.redacted.txt`);
+    expect(lines).toContain(`Execution: ${EXEC_ARN}`);
+    expect(allText(fake.published)).not.toContain(CANARY);
+  });
+
+  test('no analysis at all (should not reach NotifyDrift): no mail rather than a broken one', async () => {
+    const fake = fakePorts();
+    const { analysis: _a, ...noAnalysis } = DRIFT;
+    await expect(notify(event('drift', noAnalysis), fake.ports, SETTINGS)).resolves.toEqual({ notified: [] });
+    expect(fake.published).toEqual([]);
+  });
+});
+
+describe('notify: detached', () => {
+  const VPC_ADDRESSES = ['module.gateway.module.vpc.aws_vpc.this[0]', 'module.gateway.module.vpc.aws_subnet.private[0]', 'module.gateway.module.vpc.aws_nat_gateway.this[0]'];
+  const BACKUP_KEY = `state-backups/gw-prod/${EXEC}/terraform.tfstate`;
+  const DETACHED: RunState = {
+    request: { operation: 'detach-vpc' },
+    lock: FULL.lock,
+    preflight: { ...FULL.preflight!, version: '0.9.0', previousVersion: '0.9.0', change: 'redeploy', operation: 'detach-vpc', reason: 'VPC handed to the network team' },
+    workspace: FULL.workspace,
+    plan: FULL.plan,
+    analysis: {
+      ...FULL.analysis!,
+      line: 'Plan: 0 to add, 0 to change, 3 to destroy.',
+      risk: { level: 'high', reasons: [CANARY] },
+      changes: VPC_ADDRESSES.map((address) => ({ address, action: 'delete' })),
+      changesNotListed: 0,
+    },
+    approval: { approved: true, decidedBy: 'arn:aws:iam::123456789012:user/alice', reason: 'network team owns it now', decidedAt: '2024-06-01T10:00:00.000Z' },
+    detach: { buildId: 'gw-apply:9', exported: exported({ STEP_STATUS: 'succeeded', STATE_BACKUP_KEY: BACKUP_KEY, OTHER: CANARY }) },
+  };
+
+  test('the DetachVpc build ran: a history item with change detach-vpc, and operators get the addresses and the backup', async () => {
+    const fake = fakePorts();
+    await expect(notify(event('detached', DETACHED), fake.ports, SETTINGS)).resolves.toEqual({ notified: ['operators'] });
+
+    expect(fake.records).toHaveLength(1);
+    expect(fake.records[0]).toMatchObject({
+      gateway: 'gw-prod',
+      outcome: 'succeeded',
+      change: 'detach-vpc',
+      planSummary: 'Plan: 0 to add, 0 to change, 3 to destroy.',
+      executionArn: EXEC_ARN,
+      executionName: EXEC,
+      startedAt: '2024-06-01T09:00:00.000Z',
+      finishedAt: NOW.toISOString(),
+      approvedBy: 'arn:aws:iam::123456789012:user/alice',
+      approvalReason: 'network team owns it now',
+      reason: 'VPC handed to the network team',
+      failedStep: '',
+      error: '',
+    });
+
+    expect(fake.published.map((p) => p.topic)).toEqual(['operators']);
+    const { subject, text } = fake.published[0];
+    expect(subject).toBe('Compute Gateway gw-prod: VPC detached from the Terraform state (3 resources)');
+    const lines = text.split('\n');
+    expect(lines[0]).toBe(
+      'Compute Gateway "gw-prod": 3 module.vpc resource(s) removed from the Terraform state (approved by arn:aws:iam::123456789012:user/alice).',
+    );
+    expect(lines).toContain('Nothing was destroyed in AWS: the VPC is now yours to manage.');
+    for (const address of VPC_ADDRESSES) expect(lines).toContain(`  ${address}`);
+    expect(lines).toContain(`State backup from before the removal: s3://gw-state-123456789012/${BACKUP_KEY}`);
+    expect(text).toContain('set module.create_vpc = false with module.vpc_id and module.node_subnet_ids');
+    expect(lines).toContain(`Execution: ${EXEC_ARN}`);
+    expect(allText(fake.published)).not.toContain(CANARY);
+  });
+
+  test('the build exported no backup key: the message says so instead of inventing a location', async () => {
+    const fake = fakePorts();
+    await notify(event('detached', { ...DETACHED, detach: { buildId: 'gw-apply:9', exported: exported({ STEP_STATUS: 'succeeded' }) } }), fake.ports, SETTINGS);
+    expect(fake.published[0].text).toContain('State backup from before the removal: (not reported; see the build log)');
+    expect(fake.records).toHaveLength(1);
+  });
+
+  test('nothing in module.vpc (DetachVpc did not run): "nothing was detached", no history item', async () => {
+    const fake = fakePorts();
+    const { approval: _a, detach: _d, ...empty } = DETACHED;
+    const state: RunState = { ...empty, analysis: { ...DETACHED.analysis!, decision: 'no-changes', hasChanges: false, line: 'No changes.', changes: [] } };
+    await expect(notify(event('detached', state), fake.ports, SETTINGS)).resolves.toEqual({ notified: ['operators'] });
+    expect(fake.records).toEqual([]);
+    expect(fake.published).toHaveLength(1);
+    expect(fake.published[0]).toEqual({
+      topic: 'operators',
+      subject: 'Compute Gateway gw-prod: nothing to detach from the VPC module',
+      text: `Compute Gateway "gw-prod": the Terraform state holds no module.vpc resources; nothing was detached.\nExecution: ${EXEC_ARN}`,
+    });
+  });
+
+  test('addresses come only from a run whose DetachVpc build ran: an analysis listing changes without it detaches nothing', async () => {
+    const fake = fakePorts();
+    const { detach: _d, ...notDetached } = DETACHED;
+    await notify(event('detached', notDetached), fake.ports, SETTINGS);
+    expect(fake.records).toEqual([]);
+    expect(fake.published[0].text).toContain('nothing was detached');
+    expect(fake.published[0].text).not.toContain('module.gateway.module.vpc.aws_vpc.this[0]');
   });
 });

@@ -37,6 +37,7 @@ export async function recordSuccess(table: string, record: DeploymentRecord): Pr
   );
 }
 
-export async function recordFailure(table: string, record: DeploymentRecord): Promise<void> {
+/** One history item, without touching the last deployed version: failed runs, and operations that deploy nothing. */
+export async function recordRun(table: string, record: DeploymentRecord): Promise<void> {
   await dynamodb.send(new PutItemCommand({ TableName: table, Item: item(record) }));
 }

@@ -62,6 +62,10 @@ const ADVICE: Readonly<Record<string, string>> = {
   ApprovalRejected: 'Nothing was applied. Start a new run when the plan is what you expect.',
   ApprovalTimedOut: 'Nothing was applied. Start a new run and approve or reject within the approval timeout.',
   'States.Timeout': 'The step took longer than allowed; look at its log and start a new run.',
+  DeploymentInProgress:
+    'Nothing was done. Wait for the running execution named above to finish (npm run deployer -- status), then start again.',
+  ReleaseManagedElsewhere:
+    'Nothing was uninstalled. Hand the apheris-gateway release over from the system that manages it (or remove it there), then start a new run.',
 };
 
 export function adviceFor(error: string | undefined, stepAdvice?: string): string {

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { ConfigError } from './errors';
 import { formatIssues } from './issues';
 import { lintNodePools } from './node-pools';
+import { DEFAULT_MIN_FREE_SUBNET_ADDRESSES } from './subnets';
 import compareVersions from 'semver/functions/compare';
 import validVersion from 'semver/functions/valid';
 
@@ -185,6 +186,27 @@ export const gatewayConfigSchema = z.strictObject({
       helmTestTimeoutMinutes: z.number().int().min(1).max(60).default(10),
     })
     .default({ kubectlVersion: '1.32.4', helmVersion: '3.17.3', rolloutTimeoutMinutes: 10, helmTestTimeoutMinutes: 10 }),
+  /**
+   * Drift detection: an EventBridge schedule (e.g. "rate(1 day)" or "cron(0 6 * * ? *)") that starts a plan-only
+   * run and tells operators when the plan is not empty. Off when absent; it never applies.
+   */
+  drift: z
+    .strictObject({
+      schedule: z
+        .string()
+        .regex(/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/, 'must be an EventBridge schedule such as "rate(1 day)" or "cron(0 6 * * ? *)"'),
+    })
+    .optional(),
+  /** With module.create_vpc = false: what Preflight expects of the operator's subnets (seed FAQ "Can I manage the AWS VPC setup?"). */
+  vpcReuse: z
+    .strictObject({
+      /**
+       * Preflight warns when module.node_subnet_ids have fewer free IP addresses together (each pod takes one).
+       * Default: one of the reference setup's subnets, 254 (see domain/subnets.ts); 0 turns the warning off.
+       */
+      minFreeSubnetAddresses: z.number().int().min(0).default(DEFAULT_MIN_FREE_SUBNET_ADDRESSES),
+    })
+    .default({ minFreeSubnetAddresses: DEFAULT_MIN_FREE_SUBNET_ADDRESSES }),
   /** Limits on the bundle, so a damaged or hostile zip is refused before anything unpacks it. */
   bundle: z
     .strictObject({

@@ -25,14 +25,19 @@ export interface ApprovalRequestFacts {
   readonly planTextUrl: string;
   readonly planJsonUrl: string;
   readonly timeoutHours: number;
+  /** deploy (or absent), or an operation on the deployed version such as detach-vpc. */
+  readonly operation?: string;
 }
 
 const ACTION_MARK: Readonly<Record<string, string>> = { create: '+', update: '~', replace: '-/+', delete: '-' };
 
 export function approvalRequestMessage(f: ApprovalRequestFacts): { subject: string; text: string } {
   const versions = f.fromVersion ? `${f.fromVersion} → ${f.toVersion}` : `${f.toVersion} (first install)`;
+  // detach-vpc and the like change no version: name the operation and the version it works on.
+  const other = f.operation !== undefined && f.operation !== 'deploy';
+  const what = other ? `${f.operation} of the deployed ${f.toVersion}` : `${f.change} ${versions}`;
   const lines = [
-    `Gateway ${f.gateway}: ${f.change} ${versions} waits for your approval.`,
+    `Gateway ${f.gateway}: ${what} waits for your approval.`,
     '',
     f.line,
     `Risk: ${f.riskLevel}${f.riskReasons.length ? '' : ' (only creates and in-place updates)'}`,
@@ -43,14 +48,17 @@ export function approvalRequestMessage(f: ApprovalRequestFacts): { subject: stri
     ...f.changes.map((c) => `  ${(ACTION_MARK[c.action] ?? c.action).padEnd(3)} ${c.address}`),
     ...(f.changesNotListed > 0 ? [`  … and ${f.changesNotListed} more (see the full plan)`] : []),
     '',
-    `Full plan (redacted): ${f.planTextUrl}`,
-    `Plan JSON (redacted): ${f.planJsonUrl}`,
+    ...(other && f.planTextUrl === f.planJsonUrl
+      ? [`Details: ${f.planTextUrl}`]
+      : [`Full plan (redacted): ${f.planTextUrl}`, `Plan JSON (redacted): ${f.planJsonUrl}`]),
     '',
     `Approve or reject within ${f.timeoutHours} h (then the run fails), with AWS credentials allowed to decide:`,
     `  npm run deployer -- approve --stack ${f.stackName} --region ${f.region} --execution ${f.executionName} --reason "<why>"`,
     `  npm run deployer -- reject  --stack ${f.stackName} --region ${f.region} --execution ${f.executionName} --reason "<why>"`,
   ];
-  const subject = `Compute Gateway ${f.gateway}: approve ${f.change} to ${f.toVersion}? ${f.line}`;
+  const subject = other
+    ? `Compute Gateway ${f.gateway}: approve ${f.operation}? ${f.line}`
+    : `Compute Gateway ${f.gateway}: approve ${f.change} to ${f.toVersion}? ${f.line}`;
   return { subject: snsSubject(subject), text: lines.join('\n') };
 }
 
@@ -143,4 +151,67 @@ export function failureMessage(f: FailureFacts): { subject: string; text: string
   ].join('\n');
   const subject = `Compute Gateway ${f.gateway}: deployment failed at ${f.step} (${f.error})`;
   return { subject: snsSubject(subject), text };
+}
+
+export interface DriftFacts {
+  readonly gateway: string;
+  readonly version: string;
+  readonly line: string;
+  readonly changes: ReadonlyArray<{ readonly address: string; readonly action: string }>;
+  readonly changesNotListed: number;
+  readonly planTextUrl: string;
+  readonly executionArn: string;
+}
+
+/** Drift detection: the deployed version planned again found changes. Nothing was applied. */
+export function driftMessage(f: DriftFacts): { subject: string; text: string } {
+  const text = [
+    `Compute Gateway "${f.gateway}" has drifted from its configuration and module ${f.version}.`,
+    '',
+    f.line,
+    ...f.changes.map((c) => `  ${(ACTION_MARK[c.action] ?? c.action).padEnd(3)} ${c.address}`),
+    ...(f.changesNotListed > 0 ? [`  … and ${f.changesNotListed} more (see the full plan)`] : []),
+    '',
+    'Nothing was applied. Someone or something changed the infrastructure (or the configuration changed since the',
+    'last deployment). Review the plan; to put the gateway back in line, redeploy the same version:',
+    `  npm run deployer -- start --version ${f.version} --allow-redeploy --reason "revert drift"`,
+    'If the change was intended, bring it into the gateway configuration instead.',
+    '',
+    `Full plan (redacted): ${f.planTextUrl}`,
+    `Execution: ${f.executionArn}`,
+  ].join('\n');
+  return { subject: snsSubject(`Compute Gateway ${f.gateway}: drift detected. ${f.line}`), text };
+}
+
+export interface DetachedFacts {
+  readonly gateway: string;
+  readonly addresses: readonly string[];
+  readonly backupUrl: string | null;
+  readonly approvedBy: string;
+  readonly executionArn: string;
+}
+
+/** The FAQ "Can I manage the AWS VPC setup?": what left the state, where the backup is, what to do next. */
+export function detachedMessage(f: DetachedFacts): { subject: string; text: string } {
+  if (f.addresses.length === 0) {
+    const text = [
+      `Compute Gateway "${f.gateway}": the Terraform state holds no module.vpc resources; nothing was detached.`,
+      `Execution: ${f.executionArn}`,
+    ].join('\n');
+    return { subject: snsSubject(`Compute Gateway ${f.gateway}: nothing to detach from the VPC module`), text };
+  }
+  const text = [
+    `Compute Gateway "${f.gateway}": ${f.addresses.length} module.vpc resource(s) removed from the Terraform state (approved by ${f.approvedBy}).`,
+    'Nothing was destroyed in AWS: the VPC is now yours to manage.',
+    '',
+    ...f.addresses.map((a) => `  ${a}`),
+    '',
+    `State backup from before the removal: ${f.backupUrl ?? '(not reported; see the build log)'}`,
+    '',
+    'Next: set module.create_vpc = false with module.vpc_id and module.node_subnet_ids (the existing VPC and subnets)',
+    'in the gateway configuration, deploy the stack, then upgrade as usual. Until then, a run with create_vpc = true',
+    'would plan to create a new VPC.',
+    `Execution: ${f.executionArn}`,
+  ].join('\n');
+  return { subject: snsSubject(`Compute Gateway ${f.gateway}: VPC detached from the Terraform state (${f.addresses.length} resources)`), text };
 }
