@@ -405,6 +405,12 @@ describe('summarizePlan', () => {
     ]);
   });
 
+  test('a plan that only forgets (Terraform removed blocks) is a change, named as Terraform names it', () => {
+    const summary = summarizePlan(changes(rc('module.gateway.module.vpc.aws_vpc.this', 'aws_vpc', ['forget'])));
+    expect(summary).toMatchObject({ add: 0, change: 0, destroy: 0, line: 'Plan: 0 to add, 0 to change, 0 to destroy, 1 to forget.', hasChanges: true });
+    expect(summary.changes).toEqual([{ address: 'module.gateway.module.vpc.aws_vpc.this', action: 'forget' }]);
+  });
+
   test('creates, deletes and create_before_destroy replacements', () => {
     const summary = summarizePlan(
       changes(

@@ -5,6 +5,7 @@ import type { OperatorAws } from '../operator/commands';
 import { historyEntryFromItem } from '../operator/history-view';
 import { currentStateOf } from '../operator/status';
 import { gatewayPartition } from './deployment-table';
+import { LOCK_SORT_KEY } from '../domain/lock';
 
 /**
  * The operator CLI's AWS calls, one request each, with clients of its own: the CLI runs on a laptop, in the
@@ -18,7 +19,6 @@ export interface OperatorAwsOptions {
   readonly credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
-export const LOCK_SORT_KEY = 'LOCK';
 export const HISTORY_SORT_PREFIX = 'RUN#';
 
 /** How many of a running execution's newest events are read to find the state it is in. */

@@ -153,6 +153,8 @@ export function summaryAction(actions: readonly ChangeAction[]): SummaryAction |
   if (has('create')) return 'create';
   if (has('delete')) return 'delete';
   if (has('update')) return 'update';
+  // Terraform 1.7+ `removed` blocks: the resource leaves the state and stays in AWS. A change all the same.
+  if (has('forget')) return 'forget';
   return null;
 }
 
@@ -161,6 +163,7 @@ export function summarizePlan(plan: TerraformPlan): PlanSummary {
   let add = 0;
   let change = 0;
   let destroy = 0;
+  let forget = 0;
   const changes: PlannedChange[] = [];
   for (const rc of plan.resource_changes ?? []) {
     if (rc.mode === 'data') continue;
@@ -170,6 +173,7 @@ export function summarizePlan(plan: TerraformPlan): PlanSummary {
     if (action === 'create' || action === 'replace') add += 1;
     if (action === 'delete' || action === 'replace') destroy += 1;
     if (action === 'update') change += 1;
+    if (action === 'forget') forget += 1;
   }
   const outputsChanged = Object.entries(plan.output_changes ?? {})
     .filter(([, oc]) => summaryAction(oc.actions) !== null)
@@ -178,7 +182,8 @@ export function summarizePlan(plan: TerraformPlan): PlanSummary {
     add,
     change,
     destroy,
-    line: `Plan: ${add} to add, ${change} to change, ${destroy} to destroy.`,
+    // Terraform names forgotten resources only when there are some.
+    line: `Plan: ${add} to add, ${change} to change, ${destroy} to destroy${forget > 0 ? `, ${forget} to forget` : ''}.`,
     hasChanges: changes.length > 0 || outputsChanged.length > 0,
     changes,
     replaced: changes.filter((c) => c.action === 'replace').map((c) => c.address),

@@ -4,6 +4,7 @@ import { executionInputSchema } from '../domain/execution-input';
 import { formatPath } from '../domain/issues';
 import { parseVersion } from '../domain/versions';
 import { compactTimestamp } from './text-format';
+import type { LockHolder } from '../domain/lock';
 
 /**
  * The pure part of the operator CLI's `start`, `status` and `history` (and of how every command finds the
@@ -267,11 +268,8 @@ export function consoleUrl(region: string, executionArn: string): string {
 // ---------------------------------------------------------------------------------------------------------------
 // The lock
 
-/** The item `GATEWAY#<gateway>` / `LOCK` that the running deployment holds. */
-export interface LockItem {
-  readonly executionArn: string;
-  readonly acquiredAt: string;
-}
+/** The item `GATEWAY#<gateway>` / `LOCK` that the running deployment holds (written by AcquireLock). */
+export type LockItem = LockHolder;
 
 /**
  * Whether `start` must refuse: only while the holder runs. A lock left by a stopped run is taken over by the
