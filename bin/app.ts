@@ -1,9 +1,15 @@
 #!/usr/bin/env node
-import { Annotations, App } from 'aws-cdk-lib';
+import { Annotations, App, Validations } from 'aws-cdk-lib';
 import { deployerStackName, loadGatewayConfig } from '../lib/config';
 import { GatewayDeployerStack } from '../lib/gateway-deployer-stack';
 
 const app = new App();
+// Opt-in: `npx cdk synth -c nag=true` also runs cdk-nag's AwsSolutions checks (a devDependency, so loaded only then)
+// and stops on any finding not acknowledged in the stack code (lib/nag.ts); test/cdk/nag.test.ts runs the same.
+if ([true, 'true'].includes(app.node.tryGetContext('nag'))) {
+  const { AwsSolutionsChecks } = require('cdk-nag') as typeof import('cdk-nag');
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+}
 const configPath = (app.node.tryGetContext('gatewayConfig') as string | undefined) ?? process.env.GATEWAY_CONFIG;
 const { config, source } = loadGatewayConfig(configPath);
 

@@ -1,10 +1,11 @@
-import { ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, Aws, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { GatewayConfig } from './config';
 import { Artifacts } from './constructs/artifacts';
+import { acknowledge, nagPolicy, nagResource } from './nag';
 import { DeployerFunction } from './constructs/deployer-function';
 import { Notifications } from './constructs/notifications';
 import { ReleaseTrigger } from './constructs/release-trigger';
@@ -62,6 +63,21 @@ export class GatewayDeployerStack extends Stack {
         resources: [this.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName(config.gatewayName)}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
       }),
     );
+    acknowledge(
+      acquireLock.role!,
+      'AwsSolutions-IAM5',
+      "The executions of this stack's state machine, by its fixed name (execution:GatewayDeployment-<gateway>:*): the " +
+        'lock holder is some earlier execution of it, and DescribeExecution (read-only) tells whether it still runs.',
+      [nagResource(this, this.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName(config.gatewayName)}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }))],
+    );
+    // Object keys carry the gateway and the run, unknown at deploy time: a fixed prefix of the artifacts bucket is the narrowest scope.
+    const acknowledgeObjectPrefixes = (fn: { role?: iam.IRole }, what: string, ...keys: string[]) =>
+      acknowledge(
+        fn.role!,
+        'AwsSolutions-IAM5',
+        `${what}: object keys under a fixed prefix of this stack's artifacts bucket, named per gateway and run (unknown at deploy time); read-only unless stated.`,
+        keys.map((key) => nagResource(this, artifactsBucket.arnForObjects(key))),
+      );
 
     const preflight = new DeployerFunction(this, 'Preflight', {
       handlerDir: 'preflight',
@@ -78,6 +94,7 @@ export class GatewayDeployerStack extends Stack {
         resources: [artifactsBucket.arnForObjects(`${config.bundle.releasesPrefix}*`), ...(config.customGatewayTfKey ? [artifactsBucket.arnForObjects(config.customGatewayTfKey)] : [])],
       }),
     );
+    acknowledgeObjectPrefixes(preflight, 'The bundles gateway-<version>.zip under the releases prefix', `${config.bundle.releasesPrefix}*`);
     preflight.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [artifactsBucket.bucketArn] }));
     key.grantDecrypt(preflight);
     valuesSecret.grantRead(preflight);
@@ -87,6 +104,12 @@ export class GatewayDeployerStack extends Stack {
       // The free addresses of node_subnet_ids. DescribeSubnets supports no resource-level permissions: "*" is
       // the only resource it accepts; the action is exact and read-only.
       preflight.addToRolePolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeSubnets'], resources: ['*'] }));
+      acknowledge(
+        preflight.role!,
+        'AwsSolutions-IAM5',
+        'ec2:DescribeSubnets (create_vpc = false: free addresses of node_subnet_ids) supports no resource-level permissions; it is read-only.',
+        ['Resource::*'],
+      );
     }
 
     const renderWorkspace = new DeployerFunction(this, 'RenderWorkspace', {
@@ -100,6 +123,7 @@ export class GatewayDeployerStack extends Stack {
       },
     }).function;
     renderWorkspace.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [artifactsBucket.arnForObjects('workspaces/*')] }));
+    acknowledgeObjectPrefixes(renderWorkspace, 'Writes the rendered workspace, workspaces/<gateway>/<run>/ (s3:PutObject only)', 'workspaces/*');
     if (config.customGatewayTfKey) {
       renderWorkspace.addToRolePolicy(
         new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [artifactsBucket.arnForObjects(config.customGatewayTfKey)] }),
@@ -120,6 +144,7 @@ export class GatewayDeployerStack extends Stack {
         resources: [artifactsBucket.arnForObjects('plans/*'), artifactsBucket.arnForObjects('reports/*/detach-vpc.json')],
       }),
     );
+    acknowledgeObjectPrefixes(analyzePlan, "Reads the redacted plan, plans/<gateway>/<run>/, and detach-vpc's address list", 'plans/*', 'reports/*/detach-vpc.json');
     key.grantDecrypt(analyzePlan);
 
     const requestApproval = new DeployerFunction(this, 'RequestApproval', {
@@ -156,6 +181,7 @@ export class GatewayDeployerStack extends Stack {
       environment: { ARTIFACTS_BUCKET: artifactsBucket.bucketName },
     }).function;
     remediate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [artifactsBucket.arnForObjects('reports/*')] }));
+    acknowledgeObjectPrefixes(remediate, 'Reads the build reports, reports/<gateway>/<run>/', 'reports/*');
     // Without it S3 answers 403 instead of 404 for a report a failed build never wrote.
     remediate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [artifactsBucket.bucketArn] }));
     key.grantDecrypt(remediate);
@@ -181,6 +207,7 @@ export class GatewayDeployerStack extends Stack {
       },
     }).function;
     notify.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [artifactsBucket.arnForObjects('reports/*')] }));
+    acknowledgeObjectPrefixes(notify, 'Reads the build reports, reports/<gateway>/<run>/', 'reports/*');
     // Without it S3 answers 403 instead of 404 for a report a failed build never wrote.
     notify.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [artifactsBucket.bucketArn] }));
     notify.addToRolePolicy(
@@ -205,6 +232,25 @@ export class GatewayDeployerStack extends Stack {
       applyProject: this.terraform.applyProject,
       verifyProject: this.terraform.verifyProject,
     });
+    const machineRole = this.workflow.stateMachine.role;
+    acknowledge(
+      machineRole,
+      'AwsSolutions-IAM5',
+      'Added by CDK for the state machine\'s logging (level ALL) and tracing: the CloudWatch Logs vended-delivery actions ' +
+        '(logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, ' +
+        'PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and X-Ray (PutTraceSegments, ' +
+        'PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) support no resource-level permissions.',
+      ['Resource::*'],
+    );
+    acknowledge(
+      machineRole,
+      'AwsSolutions-IAM5',
+      "Added by CDK's LambdaInvoke tasks: lambda:InvokeFunction on the versions and aliases (<arn>:*) of this stack's own " +
+        'functions, beside the unqualified ARNs; no other function.',
+      [acquireLock, remediate, preflight, renderWorkspace, analyzePlan, requestApproval, evaluateVerification, recordDeployment, notify].map(
+        (fn) => `${nagResource(this, fn.functionArn)}:*`,
+      ),
+    );
 
     if (config.drift) {
       new events.Rule(this, 'DriftSchedule', {
@@ -244,6 +290,27 @@ export class GatewayDeployerStack extends Stack {
         new iam.PolicyStatement({ actions: ['cloudformation:DescribeStacks'], resources: [this.stackId] }),
       ],
     });
+
+    acknowledge(
+      this.approverPolicy,
+      'AwsSolutions-IAM5',
+      'states:SendTaskSuccess and states:SendTaskFailure support no resource-level permissions ("*" is the only ' +
+        'resource). What limits an approver is the task token: it lives only in the KMS-encrypted table item ' +
+        'EXECUTION#<name>/APPROVAL, which this policy may read only for EXECUTION# keys (dynamodb:LeadingKeys).',
+      ['Resource::*'],
+    );
+    // S3 event notifications (EventBridge) are configured by CDK's BucketNotificationsHandler singleton.
+    const notificationsHandler = this.node.children.find((c) => c.node.id.startsWith('BucketNotificationsHandler'));
+    if (notificationsHandler) {
+      acknowledge(
+        notificationsHandler.node.findChild('Role'),
+        'AwsSolutions-IAM4',
+        "CDK's own BucketNotificationsHandler (a deploy-time custom resource that turns on the artifacts bucket's " +
+          'EventBridge notifications) uses AWSLambdaBasicExecutionRole for its logs; CDK offers no way to change it, and ' +
+          'it runs only during CloudFormation deployments.',
+        [nagPolicy(this, `arn:${Aws.PARTITION}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole`)],
+      );
+    }
 
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn, description: 'Start a deployment here' });
     new CfnOutput(this, 'ArtifactsBucketName', { value: artifactsBucket.bucketName, description: `Upload gateway-<version>.zip under ${config.bundle.releasesPrefix}` });

@@ -1,4 +1,4 @@
-import { AssetHashType, DockerImage, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { ArnFormat, AssetHashType, DockerImage, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { acknowledge, nagAction, nagPolicy, nagResource } from '../nag';
 import { buildStepSource } from '../step-source';
 
 export interface TerraformRunnerProps {
@@ -103,6 +104,8 @@ export class TerraformRunner extends Construct {
         cache: codebuild.Cache.bucket(props.artifactsBucket, { prefix: `codebuild-cache/${name.toLowerCase()}` }),
         timeout: Duration.minutes(name === 'Apply' ? 90 : name === 'Plan' ? 30 : 20 + props.verify.rolloutTimeoutMinutes + props.verify.helmTestTimeoutMinutes),
         logging: { cloudWatch: { logGroup: this.logGroup, prefix: name.toLowerCase() } },
+        // The buildspecs publish no test or coverage reports: no codebuild:CreateReport* on <project>-* report groups.
+        grantReportGroupPermissions: false,
       });
     this.planProject = project('Plan', 'plan.yml', 'terraform init + plan of a rendered gateway workspace; stores the plan and a redacted copy');
     this.applyProject = project('Apply', 'apply.yml', 'terraform apply of exactly the saved, approved plan');
@@ -113,7 +116,7 @@ export class TerraformRunner extends Construct {
       HELM_TEST_TIMEOUT: `${props.verify.helmTestTimeoutMinutes}m`,
     });
 
-    this.source.grantRead(this.role);
+    // No source.grantRead: that is the whole CDK assets bucket. The S3 source binding already grants this object.
     props.stateBucket.grantReadWrite(this.role);
     this.role.addToPolicy(
       new iam.PolicyStatement({
@@ -128,6 +131,66 @@ export class TerraformRunner extends Construct {
     props.key.grantEncryptDecrypt(this.role);
     props.valuesSecret.grantRead(this.role);
     props.valuesSecretKey?.grantDecrypt(this.role);
+    this.acknowledgeNagFindings(props);
+  }
+
+  /** cdk-nag: why this role holds broad rights, finding by finding (see lib/nag.ts and the README's Security section). */
+  private acknowledgeNagFindings(props: TerraformRunnerProps): void {
+    const boundary = props.permissionsBoundaryArn
+      ? `Its permissions boundary ${props.permissionsBoundaryArn} caps what the role can do.`
+      : 'No permissions boundary is configured (terraform.permissionsBoundaryArn); set one to cap the role.';
+    const awsManaged = props.managedPolicyArns.filter((arn) => arn.includes(':iam::aws:'));
+    if (awsManaged.length > 0) {
+      acknowledge(
+        this.role,
+        'AwsSolutions-IAM4',
+        'terraform.managedPolicyArns (default AdministratorAccess) is what the Terraform run may do: the vendor gateway ' +
+          'module creates and changes an EKS cluster, node groups and Karpenter, a VPC (subnets, NAT, route tables, ' +
+          'security groups), IAM roles and policies (node, IRSA and DAL roles) and KMS keys, and that set changes with ' +
+          'module versions, so no narrower AWS managed policy covers it. Applies need an approved plan (README, Security: ' +
+          "the bundle's code also runs in Plan, hence its vendor sha256). Operators can substitute their own policies. " +
+          boundary,
+        awsManaged.map((arn) => nagPolicy(this, arn)),
+      );
+    }
+    const artifacts = (suffix: string) => nagResource(this, props.artifactsBucket.arnForObjects(suffix));
+    acknowledge(
+      this.role,
+      'AwsSolutions-IAM5',
+      "Granted by CDK's own bindings on this stack's buckets and key, not by a hand-written wildcard: the CodeBuild S3 " +
+        "cache (Cache.bucket grants read/write on the whole artifacts bucket, although the cache writes only " +
+        'codebuild-cache/<project>/), the S3 source (read of the source object), the project encryption key ' +
+        "(grantEncryptDecrypt) and the Terraform backend's state bucket (read/write: state, lockfile, detach-vpc backups). " +
+        'With the default AdministratorAccess (terraform.managedPolicyArns) these add nothing; with narrower policies ' +
+        'the permissions boundary caps them too. ' +
+        boundary,
+      [
+        ...['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:Abort*', 's3:DeleteObject*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'].map(nagAction),
+        artifacts('*'),
+        nagResource(this, props.stateBucket.arnForObjects('*')),
+      ],
+    );
+    acknowledge(
+      this.role,
+      'AwsSolutions-IAM5',
+      'Object prefixes of the artifacts bucket whose keys carry the gateway and the run (releases/<bundle>, ' +
+        'workspaces/<gateway>/<run>/, plans/<gateway>/<run>/, reports/<gateway>/<run>/), unknown at deploy time: the ' +
+        "role's own grants read releases/, workspaces/, plans/ and reports/ and write plans/ and reports/ (the cache " +
+        'binding above is wider).',
+      ['releases/*', 'workspaces/*', 'plans/*', 'reports/*'].map(artifacts),
+    );
+    acknowledge(
+      this.role,
+      'AwsSolutions-IAM5',
+      "CodeBuild's default log group of each of this stack's three projects (/aws/codebuild/<project>:*, log streams " +
+        'are named per build), which the CDK Project always grants; the builds log to the stack\'s own log group.',
+      [this.planProject, this.applyProject, this.verifyProject].map((project) =>
+        nagResource(
+          this,
+          `${Stack.of(this).formatArn({ service: 'logs', resource: 'log-group', arnFormat: ArnFormat.COLON_RESOURCE_NAME, resourceName: `/aws/codebuild/${project.projectName}` })}:*`,
+        ),
+      ),
+    );
   }
 }
 

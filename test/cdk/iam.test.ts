@@ -1,0 +1,272 @@
+import type { Template } from 'aws-cdk-lib/assertions';
+import { synth } from './support';
+
+/**
+ * Who may do what, read from the synthesized template. IAM does not depend on the bundled code, so these use
+ * unbundled syntheses: the example config, and one with every optional grant (VPC reuse, a customized gateway.tf,
+ * the values secret's own KMS key, a drift schedule).
+ */
+const KEY_ARN = 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const variants: Array<[string, ReturnType<typeof synth>]> = [
+  ['example config', synth({}, false)],
+  [
+    'every optional grant',
+    synth({
+      module: { create_vpc: false, vpc_id: 'vpc-045da9dc92fb2a887', node_subnet_ids: ['subnet-0640da74d7ffb177f'] },
+      customGatewayTfKey: 'custom/gateway.tf',
+      valuesSecretKmsKeyArn: KEY_ARN,
+      drift: { schedule: 'rate(1 day)' },
+    }),
+  ],
+];
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, unknown>;
+}
+type Resources = Record<string, { Type: string; Properties: Record<string, any> }>;
+
+const list = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
+const resourcesOf = (template: Template) => template.toJSON().Resources as Resources;
+const ofType = (template: Template, type: string) => Object.entries(resourcesOf(template)).filter(([, r]) => r.Type === type);
+
+/** Every statement a role holds through the template: its inline policies, and the policies attached to it. */
+function roleStatements(template: Template, roleId: string): Statement[] {
+  const resources = resourcesOf(template);
+  const attached = Object.values(resources)
+    .filter((r) => (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') && list(r.Properties.Roles).some((ref: { Ref?: string }) => ref.Ref === roleId))
+    .flatMap((r) => r.Properties.PolicyDocument.Statement as Statement[]);
+  const inline = list(resources[roleId].Properties.Policies).flatMap((p: { PolicyDocument: { Statement: Statement[] } }) => p.PolicyDocument.Statement);
+  return [...attached, ...inline];
+}
+
+/** Every statement of every policy in the template, with where it is. */
+function allStatements(template: Template): Array<{ where: string; statement: Statement }> {
+  return Object.entries(resourcesOf(template)).flatMap(([id, r]) => {
+    if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') {
+      return (r.Properties.PolicyDocument.Statement as Statement[]).map((statement) => ({ where: id, statement }));
+    }
+    if (r.Type === 'AWS::IAM::Role') {
+      return list(r.Properties.Policies).flatMap((p: { PolicyDocument: { Statement: Statement[] } }) => p.PolicyDocument.Statement.map((statement) => ({ where: id, statement })));
+    }
+    return [];
+  });
+}
+
+/** The logical ids a CloudFormation value refers to (Ref, Fn::GetAtt), pseudo parameters aside. */
+function referencedIds(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(referencedIds);
+  if (value === null || typeof value !== 'object') return [];
+  const node = value as Record<string, unknown>;
+  if (typeof node.Ref === 'string') return node.Ref.startsWith('AWS::') ? [] : [node.Ref];
+  if (Array.isArray(node['Fn::GetAtt'])) return [node['Fn::GetAtt'][0] as string];
+  return Object.values(node).flatMap(referencedIds);
+}
+
+/** A resource of this stack (Ref or GetAtt), or an ARN built from one (Fn::Join with a reference into the template). */
+const isOwn = (resources: Resources, value: unknown) => {
+  const ids = referencedIds(value);
+  return ids.length > 0 && ids.every((id) => id in resources);
+};
+
+/** Does an IAM action pattern (with * and ?) cover this action? */
+const covers = (pattern: string, action: string) =>
+  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i').test(action);
+
+const handlerName = (fn: { Properties: Record<string, any> }): string | undefined => fn.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME?.replace(/^gateway-deployer-/, '');
+const roleOf = (fn: { Properties: Record<string, any> }): string => fn.Properties.Role['Fn::GetAtt'][0];
+
+describe.each(variants)('IAM (%s)', (_name, { template }) => {
+  const resources = resourcesOf(template);
+  const [[machineId, machine]] = ofType(template, 'AWS::StepFunctions::StateMachine');
+  const machineName: string = machine.Properties.StateMachineName;
+  const functions = ofType(template, 'AWS::Lambda::Function');
+  const deployerFunctions = functions.filter(([, fn]) => handlerName(fn));
+  const { account, region } = { account: '123456789012', region: 'eu-central-1' };
+  const valuesSecretArn = `arn:aws:secretsmanager:${region}:${account}:secret:gateway/values.yaml-??????`;
+
+  describe('Lambda roles', () => {
+    test('there are the ten deployer handlers, each with its own role, and CDK\'s S3 notifications handler', () => {
+      expect(deployerFunctions).toHaveLength(10);
+      expect(new Set(deployerFunctions.map(([, fn]) => roleOf(fn))).size).toBe(10);
+      expect(functions.filter(([, fn]) => !handlerName(fn)).map(([id]) => id)).toEqual([expect.stringMatching(/^BucketNotificationsHandler/)]);
+    });
+
+    test('no wildcard action', () => {
+      const wild = functions.flatMap(([id, fn]) =>
+        roleStatements(template, roleOf(fn)).flatMap((s) =>
+          list(s.Action)
+            .filter((a) => a.includes('*') || a.includes('?'))
+            .map((a) => `${id}: ${a}`),
+        ),
+      );
+      expect(wild).toEqual([]);
+    });
+
+    test("no AWS managed policy on a deployer role (its log group only, not AWSLambdaBasicExecutionRole's every log group)", () => {
+      const managed = deployerFunctions.map(([id, fn]) => [id, resources[roleOf(fn)].Properties.ManagedPolicyArns]).filter(([, arns]) => arns !== undefined);
+      expect(managed).toEqual([]);
+      for (const [, fn] of deployerFunctions) {
+        const logs = roleStatements(template, roleOf(fn)).filter((s) => list(s.Action).some((a) => a.startsWith('logs:')));
+        expect(logs).toEqual([{ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [fn.Properties.LoggingConfig.LogGroup.Ref, 'Arn'] } }]);
+      }
+    });
+
+    test('only Allow statements, and every resource is one of this stack\'s own, or a documented exception', () => {
+      const strays: string[] = [];
+      for (const [id, fn] of functions) {
+        for (const s of roleStatements(template, roleOf(fn))) {
+          const actions = list(s.Action);
+          if (s.Effect !== 'Allow') strays.push(`${id}: ${s.Effect} ${actions}`);
+          for (const resource of list(s.Resource)) {
+            if (isOwn(resources, resource)) continue;
+            // X-Ray and ec2:DescribeSubnets accept no resource but "*".
+            if (resource === '*' && actions.every((a) => ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'ec2:DescribeSubnets'].includes(a))) continue;
+            // AcquireLock: the executions of this stack's state machine, by its name (the machine depends on the function).
+            if (resource === `arn:aws:states:${region}:${account}:execution:${machineName}:*` && actions.join() === 'states:DescribeExecution') continue;
+            // The configured values secret (and its own KMS key), which the stack reads but does not own.
+            if (resource === valuesSecretArn && actions.every((a) => ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'].includes(a))) continue;
+            if (resource === KEY_ARN && actions.join() === 'kms:Decrypt') continue;
+            strays.push(`${id}: ${actions.join(',')} on ${JSON.stringify(resource)}`);
+          }
+        }
+      }
+      expect(strays).toEqual([]);
+    });
+
+    test('ec2:DescribeSubnets only for Preflight, and only when the config reuses a VPC', () => {
+      const holders = functions.filter(([, fn]) => roleStatements(template, roleOf(fn)).some((s) => list(s.Action).includes('ec2:DescribeSubnets'))).map(([, fn]) => handlerName(fn));
+      expect(holders).toEqual(_name === 'every optional grant' ? ['preflight'] : []);
+    });
+  });
+
+  describe('the state machine role', () => {
+    const machineRole: string = machine.Properties.RoleArn['Fn::GetAtt'][0];
+    const statements = roleStatements(template, machineRole);
+    const projects = ofType(template, 'AWS::CodeBuild::Project').map(([id]) => id).sort();
+    const vendedLogsAndXray = [
+      'logs:CreateLogDelivery',
+      'logs:DeleteLogDelivery',
+      'logs:DescribeLogGroups',
+      'logs:DescribeResourcePolicies',
+      'logs:GetLogDelivery',
+      'logs:ListLogDeliveries',
+      'logs:PutResourcePolicy',
+      'logs:UpdateLogDelivery',
+      'xray:GetSamplingRules',
+      'xray:GetSamplingTargets',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ];
+    const kinds = (s: Statement): string => {
+      const actions = list(s.Action).sort();
+      const res = list(s.Resource);
+      const getAtts = res.map((r) => (r as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt']?.[0]);
+      if (actions.join() === 'lambda:InvokeFunction') return 'invoke';
+      if (actions.every((a) => ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:BatchGetBuilds', 'codebuild:BatchGetReports'].includes(a))) {
+        return JSON.stringify(getAtts.slice().sort()) === JSON.stringify(projects) && res.every((r) => (r as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt']?.[1] === 'Arn') ? 'codebuild' : 'codebuild on something else';
+      }
+      // The EventBridge rule Step Functions manages for the .sync CodeBuild integration.
+      if (actions.join() === 'events:DescribeRule,events:PutRule,events:PutTargets') {
+        return res.length === 1 && res[0] === `arn:aws:events:${region}:${account}:rule/StepFunctionsGetEventForCodeBuildStartBuildRule` ? 'sync-rule' : 'events on something else';
+      }
+      if (actions.join() === 'dynamodb:DeleteItem') {
+        return referencedIds(res).join() === ofType(template, 'AWS::DynamoDB::Table')[0][0] ? 'release-lock' : 'dynamodb on something else';
+      }
+      if (actions.every((a) => vendedLogsAndXray.includes(a)) && res.join() === '*') return 'logs-and-xray';
+      return `unexpected: ${JSON.stringify(s)}`;
+    };
+
+    test('holds only: invoke its functions, run its three builds, the .sync rule, the lock delete, logs and X-Ray', () => {
+      expect(statements.map(kinds).sort()).toEqual(['codebuild', 'invoke', 'logs-and-xray', 'release-lock', 'sync-rule']);
+      expect(statements.every((s) => s.Effect === 'Allow' && s.Condition === undefined)).toBe(true);
+    });
+
+    test('starts, stops and reads only the Plan, Apply and Verify builds of this stack', () => {
+      const codebuild = statements.filter((s) => list(s.Action).some((a) => a.startsWith('codebuild:')));
+      expect(codebuild).toHaveLength(1);
+      expect(list(codebuild[0].Action).sort()).toEqual(['codebuild:BatchGetBuilds', 'codebuild:BatchGetReports', 'codebuild:StartBuild', 'codebuild:StopBuild']);
+      expect(projects).toHaveLength(3);
+    });
+
+    test("invokes only this stack's functions (and their versions), every handler but the release trigger", () => {
+      const invoked = statements.filter((s) => list(s.Action).includes('lambda:InvokeFunction')).flatMap((s) => list(s.Resource));
+      const byId = new Map(functions);
+      const strays = invoked.filter((r) => {
+        const ids = referencedIds(r);
+        const plain = JSON.stringify(r) === JSON.stringify({ 'Fn::GetAtt': [ids[0], 'Arn'] });
+        const qualified = JSON.stringify(r) === JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [ids[0], 'Arn'] }, ':*']] });
+        return ids.length !== 1 || !byId.has(ids[0]) || !(plain || qualified);
+      });
+      expect(strays).toEqual([]);
+      const names = [...new Set(invoked.flatMap(referencedIds).map((id) => handlerName(byId.get(id)!)))].sort();
+      expect(names).toEqual(['acquire-lock', 'analyze-plan', 'evaluate-verification', 'notify', 'preflight', 'record-deployment', 'remediate', 'render-workspace', 'request-approval']);
+    });
+  });
+
+  describe('who may start a run', () => {
+    test('states:StartExecution on this state machine is granted only to the release trigger and the drift schedule', () => {
+      const starters = allStatements(template).filter(({ statement }) => list(statement.Action).some((a) => covers(a, 'states:StartExecution')));
+      for (const { statement } of starters) expect(statement.Resource).toEqual({ Ref: machineId });
+      const holders = starters.map(({ where }) => where.replace(/[0-9A-F]{8}$/, '')).sort();
+      expect(holders).toEqual(_name === 'every optional grant' ? ['ReleaseTriggerHandlerRoleDefaultPolicy', 'WorkflowStateMachineEventsRoleDefaultPolicy'] : ['ReleaseTriggerHandlerRoleDefaultPolicy']);
+    });
+  });
+
+  describe('who may read the values secret', () => {
+    test('Preflight and the Terraform (CodeBuild) role only', () => {
+      const readers = allStatements(template)
+        .filter(({ statement }) => list(statement.Action).some((a) => covers(a, 'secretsmanager:GetSecretValue')))
+        .map(({ where, statement }) => [where.replace(/(RoleDefaultPolicy)?[0-9A-F]{8}$/, ''), statement.Resource]);
+      expect(readers.sort()).toEqual([
+        ['Preflight', valuesSecretArn],
+        ['Terraform', valuesSecretArn],
+      ]);
+    });
+  });
+
+  describe('the approval permission', () => {
+    const [[approverId, approver]] = ofType(template, 'AWS::IAM::ManagedPolicy');
+    const tableId = ofType(template, 'AWS::DynamoDB::Table')[0][0];
+    const keyId = ofType(template, 'AWS::KMS::Key')[0][0];
+
+    test('the ApproverPolicy: SendTaskSuccess/SendTaskFailure, the table only for EXECUTION# keys, the key, and finding the stack', () => {
+      expect(approver.Properties.PolicyDocument.Statement).toEqual([
+        { Effect: 'Allow', Action: ['states:SendTaskFailure', 'states:SendTaskSuccess'], Resource: '*' },
+        {
+          Effect: 'Allow',
+          Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+          Resource: { 'Fn::GetAtt': [tableId, 'Arn'] },
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EXECUTION#*'] } },
+        },
+        { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+        { Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: { Ref: 'AWS::StackId' } },
+      ]);
+    });
+
+    test('is attached to no one by the stack: an operator must be given it', () => {
+      expect([approver.Properties.Roles, approver.Properties.Users, approver.Properties.Groups]).toEqual([undefined, undefined, undefined]);
+      const attachedElsewhere = Object.values(resources).filter((r) => JSON.stringify(r.Properties?.ManagedPolicyArns ?? []).includes(approverId));
+      expect(attachedElsewhere).toEqual([]);
+    });
+
+    test('no other policy of the stack (Lambda, state machine, CodeBuild, events roles) may send a task result', () => {
+      const senders = allStatements(template)
+        .filter(({ statement }) => statement.Effect === 'Allow' && list(statement.Action).some((a) => covers(a, 'states:SendTaskSuccess') || covers(a, 'states:SendTaskFailure')))
+        .map(({ where }) => where);
+      expect(senders).toEqual([approverId]);
+    });
+
+    test('who can read a waiting task token: the approvers, and three Lambdas that cannot send a task result', () => {
+      // The token sits in the table item EXECUTION#<name>/APPROVAL. Reading it is not deciding: only the ApproverPolicy
+      // holds states:SendTask* (above). A new reader of the table is a conscious change of this list.
+      const readers = allStatements(template)
+        .filter(({ statement }) => list(statement.Action).some((a) => ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:BatchGetItem'].some((x) => covers(a, x))))
+        .map(({ where }) => where.replace(/(RoleDefaultPolicy)?[0-9A-F]{8}$/, ''))
+        .sort();
+      expect(readers).toEqual(['AcquireLock', 'ApproverPolicy', 'Preflight', 'ReleaseTriggerHandler']);
+    });
+  });
+});
