@@ -1,11 +1,10 @@
 /**
  * `npm run bench`: what the deployer costs on top of the tools it drives. Times a default rehearsal against the
  * bare commands an operator would run on the same sample module (terraform init/plan/apply, the kubectl and
- * helm checks), and prints the Lambda bundle sizes and the state transitions of a successful run.
- * A measurement, not a test: it prints figures and fails only when something does not run.
+ * helm checks), and prints the Lambda bundle sizes and cold imports and the state transitions of a successful run.
+ * Each figure with a budget (README "Performance") is printed PASS or FAIL, and the exit code is 1 when one misses.
  */
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { buildSync } from 'esbuild';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -17,28 +16,72 @@ import { EXAMPLE_CONFIG } from '../../lib/config';
 import { startMoto } from '../integration/support/moto';
 import { SAMPLE_MODULE_DIR, SAMPLE_VALUES_YAML, isolateFromRealAws, rehearse } from '../rehearsal/harness';
 import { agentDeployment, jobPod, node, startKubeStandin } from '../support/kube-standin';
+import { BUNDLE_BUDGET_BYTES, COLD_IMPORT_BUDGET_MS, bundleLambdas, type LambdaBundle } from '../support/lambda-bundles';
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, '..', '..');
 
-/** The same esbuild options as lib/constructs/deployer-function.ts. */
-function bundleSizes(): Array<{ handler: string; bytes: number }> {
-  const dirs = fs.readdirSync(path.join(ROOT, 'lambdas')).filter((d) => fs.existsSync(path.join(ROOT, 'lambdas', d, 'index.ts')));
-  return dirs.map((dir) => {
-    const out = buildSync({
-      entryPoints: [path.join(ROOT, 'lambdas', dir, 'index.ts')],
-      bundle: true,
-      write: false,
-      platform: 'node',
-      target: 'node22',
-      format: 'cjs',
-      minify: true,
-      keepNames: true,
-      external: ['@aws-sdk/*'],
-    });
-    return { handler: dir, bytes: out.outputFiles[0].contents.length };
-  });
+/** README "Performance": a successful run's state transitions and CodeBuild builds. */
+const MAX_TRANSITIONS = 30;
+const MAX_BUILDS = 3;
+const IMPORT_RUNS = 5;
+
+/**
+ * The environment variables a handler reads at import (`env('NAME')` in the files bundled into it), set to dummy
+ * values, with what the Lambda runtime itself sets. Nothing else of this process's environment is passed on.
+ */
+function handlerEnv(bundle: LambdaBundle): NodeJS.ProcessEnv {
+  const names = new Set<string>();
+  for (const input of Object.keys(bundle.inputs).filter((f) => f.startsWith('lambdas/'))) {
+    for (const [, name] of fs.readFileSync(path.join(ROOT, input), 'utf-8').matchAll(/\benv\('([A-Z0-9_]+)'\)/g)) names.add(name);
+  }
+  return {
+    ...Object.fromEntries([...names].map((name) => [name, name.endsWith('_ARN') ? `arn:aws:sns:eu-central-1:123456789012:bench-${name.toLowerCase()}` : `bench-${name.toLowerCase()}`])),
+    PATH: process.env.PATH,
+    // The runtime resolves the AWS SDK it ships through NODE_PATH (/var/runtime/node_modules); here, this repository's.
+    NODE_PATH: path.join(ROOT, 'node_modules'),
+    AWS_REGION: 'eu-central-1',
+    AWS_DEFAULT_REGION: 'eu-central-1',
+    ACCOUNT_ID: '123456789012',
+    AWS_LAMBDA_FUNCTION_NAME: `bench-${bundle.handler}`,
+    POWERTOOLS_SERVICE_NAME: `gateway-deployer-${bundle.handler}`,
+    POWERTOOLS_LOG_LEVEL: 'INFO',
+  };
 }
+
+/** Median over fresh `node` processes of the time `require(...modules)` takes, in ms. */
+async function medianRequireMs(modules: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const script = `const t=process.hrtime.bigint();for(const m of ${JSON.stringify(modules)})require(m);process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`;
+  const times: number[] = [];
+  for (let i = 0; i < IMPORT_RUNS; i++) {
+    const { stdout } = await run(process.execPath, ['-e', script], { env, cwd: os.tmpdir(), timeout: 60_000 });
+    times.push(Number(stdout));
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+}
+
+interface ColdImport {
+  readonly bundle: LambdaBundle;
+  /** Requiring the bundle file, with the AWS SDK packages it requires. */
+  readonly ms: number;
+  /** Of which: requiring those SDK packages alone. */
+  readonly sdkMs: number;
+}
+
+/** Each bundle's cold import: a fresh `node` requires the bundle file, as the runtime loads the handler module. */
+async function coldImports(workDir: string): Promise<ColdImport[]> {
+  const dir = path.join(workDir, 'bundles');
+  const out: ColdImport[] = [];
+  for (const bundle of bundleLambdas(dir)) {
+    const env = handlerEnv(bundle);
+    const ms = await medianRequireMs([bundle.file!], env);
+    const sdkMs = bundle.externals.length > 0 ? await medianRequireMs(bundle.externals, env) : 0;
+    out.push({ bundle, ms, sdkMs });
+  }
+  return out;
+}
+
+const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const start = performance.now();
@@ -82,9 +125,10 @@ async function bareCommands(workDir: string): Promise<number> {
   }
 }
 
-async function main(): Promise<void> {
-  const sizes = bundleSizes();
+async function main(): Promise<boolean> {
   const workDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gateway-bench-'));
+  // Before the emulator and the rehearsal start, so that nothing else of the bench runs beside the imports.
+  const imports = await coldImports(workDir);
   const moto = await startMoto();
   try {
     isolateFromRealAws(moto.endpoint);
@@ -93,20 +137,39 @@ async function main(): Promise<void> {
     if (rehearsal.value.status !== 'SUCCEEDED') throw new Error(`the rehearsal failed: ${rehearsal.value.error}: ${rehearsal.value.cause}`);
     const transitions = rehearsal.value.states.filter((s) => s.outcome === 'succeeded' || s.outcome === 'caught').length;
     const builds = rehearsal.value.states.filter((s) => ['Plan', 'Apply', 'Verify'].includes(s.name) && s.outcome === 'succeeded').length;
-    console.log('Lambda bundles (minified, AWS SDK external):');
-    for (const s of sizes) console.log(`  ${s.handler.padEnd(24)} ${(s.bytes / 1024).toFixed(1).padStart(7)} KB`);
-    console.log(`State transitions in a successful install: ${transitions}`);
-    console.log(`CodeBuild builds per install: ${builds}`);
+    const budgets: boolean[] = [];
+    const check = (ok: boolean) => {
+      budgets.push(ok);
+      return verdict(ok);
+    };
+    console.log(`Lambda bundles (minified, AWS SDK external; budget ${BUNDLE_BUDGET_BYTES / 1024} KB) and cold imports`);
+    console.log(`(median of ${IMPORT_RUNS} fresh node ${process.version} processes requiring the bundle, AWS SDK from node_modules; budget ${COLD_IMPORT_BUDGET_MS} ms):`);
+    for (const { bundle, ms, sdkMs } of imports) {
+      const size = `${(bundle.bytes / 1024).toFixed(1).padStart(6)} KB ${check(bundle.bytes <= BUNDLE_BUDGET_BYTES)}`;
+      const cold = `${ms.toFixed(0).padStart(5)} ms ${check(ms <= COLD_IMPORT_BUDGET_MS)}`;
+      const sdk = bundle.externals.map((m) => m.replace('@aws-sdk/client-', '').replace('@aws-sdk/', '')).join(', ');
+      console.log(`  ${bundle.handler.padEnd(22)} ${size}   cold import ${cold}   (AWS SDK alone ${sdkMs.toFixed(0)} ms: ${sdk || 'none'})`);
+    }
+    console.log(`State transitions in a successful install: ${transitions} (budget ${MAX_TRANSITIONS}) ${check(transitions <= MAX_TRANSITIONS)}`);
+    console.log(`CodeBuild builds per install: ${builds} (budget ${MAX_BUILDS}) ${check(builds <= MAX_BUILDS)}`);
     console.log(`Bare commands (terraform init/plan/apply, kubectl, helm test): ${(bare / 1000).toFixed(1)} s`);
     console.log(`Rehearsal (whole state machine, same module):                 ${(rehearsal.ms / 1000).toFixed(1)} s`);
     console.log(`Ratio rehearsal / bare: ${(rehearsal.ms / bare).toFixed(2)}`);
+    const missed = budgets.filter((ok) => !ok).length;
+    console.log(missed === 0 ? 'Budgets: all met' : `Budgets: ${missed} missed`);
+    return missed === 0;
   } finally {
     await moto.stop();
     await fs.promises.rm(workDir, { recursive: true, force: true });
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+main().then(
+  (met) => {
+    if (!met) process.exitCode = 1;
+  },
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -263,3 +263,21 @@ describe('resolveExecutionInput: the schedule trigger', () => {
     expect(messageOf(raw)).toContain(`- trigger: "schedule" is for drift checks started by the drift schedule, not for operation "${operation}"`);
   });
 });
+
+describe('resolveExecutionInput: the messages of a wrong type or value', () => {
+  // zod's English messages, as the operator read them before the schema moved to zod/mini (which installs no
+  // locale by itself: see domain/zod-locale.ts); "Invalid input" alone would not say what was expected.
+  test.each([
+    [{ operation: 'destroy', version: '0.8.1' }, '- operation: Invalid option: expected one of "deploy"|"detach-vpc"|"drift-check"'],
+    [{ version: '0.8.1', allowRedeploy: 'yes' }, '- allowRedeploy: Invalid input: expected boolean, received string'],
+    [{ version: 81 }, '- version: Invalid input: expected string, received number'],
+    [{ version: '0.8.1', reason: 'x'.repeat(501) }, '- reason: Too big: expected string to have <=500 characters'],
+    [{ version: '0.8.1', trigger: 'cron' }, '- trigger: Invalid option: expected one of "console"|"cli"|"s3"|"schedule"'],
+  ])('%j', (raw, line) => {
+    expect(messageOf(raw).split('\n')).toContain(line);
+  });
+
+  test('a sha256 in capitals is accepted and kept in lower case', () => {
+    expect(resolveExecutionInput({ version: '0.8.1', bundleSha256: SHA.toUpperCase() }, PREFIX).bundleSha256).toBe(SHA);
+  });
+});

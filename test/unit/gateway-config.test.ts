@@ -3,6 +3,7 @@ import { formatPath } from '../../lambdas/shared/domain/issues';
 import {
   RENDERED_MODULE_INPUTS,
   gatewayConfigSchema,
+  parseConfigJson,
   parseGatewayConfig,
   type GatewayConfigInput,
 } from '../../lambdas/shared/domain/gateway-config';
@@ -363,5 +364,36 @@ describe('parseGatewayConfig: approval and the Terraform role', () => {
   test('a customer policy and a permissions boundary are accepted', () => {
     const terraform = { managedPolicyArns: ['arn:aws:iam::123456789012:policy/gw'], permissionsBoundaryArn: 'arn:aws:iam::123456789012:policy/boundary' };
     expect(parseGatewayConfig({ ...MINIMAL, terraform }).terraform).toMatchObject(terraform);
+  });
+});
+
+describe('parseConfigJson: the config a Lambda is handed', () => {
+  // Synth validates the config and the state machine hands the result to each task as JSON; the task parses it
+  // again with the same schema, which must change nothing.
+  test.each([
+    ['minimal', MINIMAL],
+    ['full', FULL],
+  ] as const)('the %s config, as parsed at synth, parses to itself', (_, raw) => {
+    const atSynth = parseGatewayConfig(raw);
+    expect(parseConfigJson(JSON.stringify(atSynth))).toEqual(atSynth);
+  });
+
+  test('a config edited after synth is refused with the same message as at synth', () => {
+    const edited = { ...parseGatewayConfig(MINIMAL), gatewayName: 'Bad_Name' };
+    expect(() => parseConfigJson(JSON.stringify(edited))).toThrow(
+      'gateway settings is invalid:\n- gatewayName: must be 2-32 lowercase letters, digits or hyphens, starting with a letter',
+    );
+  });
+
+  test('default messages are zod\'s English ones (zod/mini installs no locale by itself)', () => {
+    expect(messageOf({ ...MINIMAL, approval: { timeoutHours: 'soon' } })).toContain('- approval.timeoutHours: Invalid input: expected number, received string');
+    expect(messageOf({ ...MINIMAL, notifications: { operatorEmails: ['not-an-address'] } })).toContain('- notifications.operatorEmails[0]: must be an e-mail address');
+  });
+
+  test.each([
+    [undefined, 'task payload has no "config" JSON string'],
+    ['{not json', 'task payload "config" is not valid JSON'],
+  ])('a payload without config JSON (%p) is refused', (text, message) => {
+    expect(() => parseConfigJson(text)).toThrow(message);
   });
 });

@@ -69,6 +69,15 @@ describe('secretStrings', () => {
     expect(strings.filter((s) => s === CANARY.clientId)).toHaveLength(1);
   });
 
+  test('an aliased node counts like its anchor, and shared nodes are walked once', () => {
+    // 20 aliases, each level three times the one below: 3^6 copies of the leaf if every alias were walked.
+    const levels = ['l0: &l0 [aliased-secret-value]'];
+    for (let i = 1; i <= 6; i++) levels.push(`l${i}: &l${i} [*l${i - 1}, *l${i - 1}, *l${i - 1}]`);
+    const text = `${valuesYaml()}${levels.join('\n')}\ntop: [*l6, *l6]\n`;
+    expect(secretStrings(values(text))).toEqual(expect.arrayContaining(['aliased-secret-value', CANARY.helmRepoPassword]));
+    expect(secretStrings(values(text)).filter((s) => s === 'aliased-secret-value')).toHaveLength(1);
+  });
+
   test('minLength changes the threshold for other strings but never drops a credential', () => {
     const v = values(valuesYaml({ helmRepoPassword: '"pw1"', tenant: '"tenant-1"' }) + 'other: abcdefghi\n');
     const strings = secretStrings(v, 10);

@@ -219,17 +219,38 @@ describe('parseValues: not YAML, not a mapping, empty', () => {
   test('invalid YAML names the line of the problem (never its text)', () => {
     const text = `tenant: t\nhelmRepoPassword: "${CANARY.helmRepoPassword}\n`;
     const error = errorOf(text);
-    // yaml reports an unterminated quote where it notices it: at the end of the input.
-    expect(error.message).toMatch(/line 3 column \d+ \(MISSING_CHAR\)/);
+    // The parser reports an unterminated quote where it notices it: at the end of the input.
+    expect(error.message).toMatch(/is not valid YAML: line 3 column \d+ \([a-z][^)]*\)$/);
     expectNoCanary(error.message);
   });
 
   test('duplicate keys are refused', () => {
-    const text = `${valuesYaml()}helmRepoPassword: ${JSON.stringify(CANARY.helmRepoPassword)}-2\n`;
+    const text = `${valuesYaml()}helmRepoPassword: ${JSON.stringify(`${CANARY.helmRepoPassword}-2`)}\n`;
     const error = errorOf(text);
-    expect(error.message).toContain('is not valid YAML');
-    expect(error.message).toContain('DUPLICATE_KEY');
+    expect(error.message).toContain('is not valid YAML: line 9 column 1 (duplicated mapping key)');
     expectNoCanary(error.message);
+  });
+
+  test('a nested duplicate key is refused at its line', () => {
+    const text = valuesYaml().replace('  orchestrator:\n', `  orchestrator:\n    clientSecret: ${CANARY.clientSecret}-old\n`);
+    const error = errorOf(text);
+    expect(error.message).toMatch(/is not valid YAML: line 7 column 5 \(duplicated mapping key\)/);
+    expectNoCanary(error.message);
+  });
+
+  test.each([
+    ['an unknown tag', `${valuesYaml()}extra: !${CANARY.clientSecret} x\n`, 'unknown scalar tag'],
+    ['an unknown alias', `${valuesYaml()}extra: *${CANARY.clientSecret}\n`, 'unidentified alias'],
+    ['an undeclared tag handle', `${valuesYaml()}extra: !${CANARY.helmRepoPassword}!x y\n`, 'undeclared tag handle'],
+  ])('%s is refused by position and reason, without the name from the text', (_, text, reason) => {
+    const error = errorOf(text);
+    expect(error.message).toMatch(new RegExp(`is not valid YAML: line 9 column \\d+ \\(${reason}\\)$`));
+    expectNoCanary(error.message);
+  });
+
+  test('anchors and a few aliases are fine', () => {
+    const text = `${valuesYaml()}defaults: &defaults\n  cpu: 2\nagent: *defaults\njob: *defaults\n`;
+    expect((parseValues(text, SECRET) as Record<string, unknown>).job).toEqual({ cpu: 2 });
   });
 
   test('more than one YAML document is refused', () => {
@@ -261,7 +282,7 @@ describe('parseValues: not YAML, not a mapping, empty', () => {
       '',
     ].join('\n');
     expect(() => parseValues(text, SECRET)).toThrow(ValuesError);
-    expect(() => parseValues(text, SECRET)).toThrow(SECRET);
+    expect(() => parseValues(text, SECRET)).toThrow(`values secret "${SECRET}" uses more than 20 YAML aliases`);
   });
 });
 

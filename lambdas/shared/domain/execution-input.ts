@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import './zod-locale';
+import * as z from 'zod/mini';
 import { InputError } from './errors';
 import { formatIssues } from './issues';
 import { bundleKeyFor, parseVersion, versionFromBundleKey } from './versions';
@@ -26,55 +27,60 @@ const DEPLOY_ONLY: Readonly<Record<Exclude<Operation, 'deploy'>, readonly string
  * field is refused rather than ignored, since a misspelt "allowDowngrade" must not silently do nothing; so is a
  * field the chosen operation would ignore.
  */
-export const executionInputSchema = z
-  .strictObject({
-    /** What the run does; see OPERATIONS. */
-    operation: z.enum(OPERATIONS).default('deploy'),
-    /**
-     * The gateway module version to deploy; its bundle is `<releasesPrefix>gateway-<version>.zip`. Optional for
-     * detach-vpc and drift-check, which use the deployed version (and, if given, it must be that version).
-     */
-    version: z.string().optional(),
-    /** Or the bundle's S3 key in the artifacts bucket; the version is read from its name. */
-    bundleKey: z.string().min(1).optional(),
-    /** The sha256 of the zip as the vendor communicated it; the run stops if the bundle differs. */
-    bundleSha256: z
-      .string()
-      .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hexadecimal characters')
-      .transform((s) => s.toLowerCase())
-      .optional(),
-    /** The agent image version the vendor communicated with the deliverables, checked after the apply. */
-    expectedAgentVersion: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$/, 'must be an image tag such as 0.16.20').optional(),
-    /** Deploy the version that is already deployed (for example after changing the configuration). */
-    allowRedeploy: z.boolean().optional(),
-    /** Deploy a version older than the deployed one. */
-    allowDowngrade: z.boolean().optional(),
-    /** Why this run was started; kept in the deployment history. */
-    reason: z.string().max(500).optional(),
-    /** Who started the run: the console, the operator CLI, a bundle landing in S3, or the drift schedule. */
-    trigger: z.enum(['console', 'cli', 's3', 'schedule']).default('console'),
-  })
-  .superRefine((i, ctx) => {
-    // The automatic triggers start one operation each: a bundle upload a deploy, the schedule a drift check.
-    if (i.trigger === 'schedule' && i.operation !== 'drift-check') {
-      ctx.addIssue({ code: 'custom', path: ['trigger'], message: `"schedule" is for drift checks started by the drift schedule, not for operation "${i.operation}"` });
-    }
-    if (i.operation === 'deploy') {
-      if (i.version === undefined && i.bundleKey === undefined) {
-        ctx.addIssue({ code: 'custom', path: [], message: 'give "version" (e.g. "0.8.1") or "bundleKey" (e.g. "releases/gateway-0.8.1.zip")' });
-      }
-      return;
-    }
-    for (const field of DEPLOY_ONLY[i.operation]) {
-      if (i[field as keyof typeof i] !== undefined) {
-        ctx.addIssue({ code: 'custom', path: [field], message: `means nothing to operation "${i.operation}", which works on the deployed version; leave it out` });
-      }
-    }
-    if (i.trigger === 's3') {
-      ctx.addIssue({ code: 'custom', path: ['trigger'], message: `"s3" is for deploys started by a bundle upload, not for operation "${i.operation}"` });
-    }
-  })
-  .transform(({ allowRedeploy, allowDowngrade, ...rest }) => ({ ...rest, allowRedeploy: allowRedeploy ?? false, allowDowngrade: allowDowngrade ?? false }));
+export const executionInputSchema = z.pipe(
+  z
+    .strictObject({
+      /** What the run does; see OPERATIONS. */
+      operation: z._default(z.enum(OPERATIONS), 'deploy'),
+      /**
+       * The gateway module version to deploy; its bundle is `<releasesPrefix>gateway-<version>.zip`. Optional for
+       * detach-vpc and drift-check, which use the deployed version (and, if given, it must be that version).
+       */
+      version: z.optional(z.string()),
+      /** Or the bundle's S3 key in the artifacts bucket; the version is read from its name. */
+      bundleKey: z.optional(z.string().check(z.minLength(1))),
+      /** The sha256 of the zip as the vendor communicated it; the run stops if the bundle differs. */
+      bundleSha256: z.optional(
+        z.pipe(
+          z.string().check(z.regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hexadecimal characters')),
+          z.transform((s) => s.toLowerCase()),
+        ),
+      ),
+      /** The agent image version the vendor communicated with the deliverables, checked after the apply. */
+      expectedAgentVersion: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$/, 'must be an image tag such as 0.16.20'))),
+      /** Deploy the version that is already deployed (for example after changing the configuration). */
+      allowRedeploy: z.optional(z.boolean()),
+      /** Deploy a version older than the deployed one. */
+      allowDowngrade: z.optional(z.boolean()),
+      /** Why this run was started; kept in the deployment history. */
+      reason: z.optional(z.string().check(z.maxLength(500))),
+      /** Who started the run: the console, the operator CLI, a bundle landing in S3, or the drift schedule. */
+      trigger: z._default(z.enum(['console', 'cli', 's3', 'schedule']), 'console'),
+    })
+    .check(
+      z.superRefine((i, ctx) => {
+        // The automatic triggers start one operation each: a bundle upload a deploy, the schedule a drift check.
+        if (i.trigger === 'schedule' && i.operation !== 'drift-check') {
+          ctx.addIssue({ code: 'custom', path: ['trigger'], message: `"schedule" is for drift checks started by the drift schedule, not for operation "${i.operation}"` });
+        }
+        if (i.operation === 'deploy') {
+          if (i.version === undefined && i.bundleKey === undefined) {
+            ctx.addIssue({ code: 'custom', path: [], message: 'give "version" (e.g. "0.8.1") or "bundleKey" (e.g. "releases/gateway-0.8.1.zip")' });
+          }
+          return;
+        }
+        for (const field of DEPLOY_ONLY[i.operation]) {
+          if (i[field as keyof typeof i] !== undefined) {
+            ctx.addIssue({ code: 'custom', path: [field], message: `means nothing to operation "${i.operation}", which works on the deployed version; leave it out` });
+          }
+        }
+        if (i.trigger === 's3') {
+          ctx.addIssue({ code: 'custom', path: ['trigger'], message: `"s3" is for deploys started by a bundle upload, not for operation "${i.operation}"` });
+        }
+      }),
+    ),
+  z.transform(({ allowRedeploy, allowDowngrade, ...rest }) => ({ ...rest, allowRedeploy: allowRedeploy ?? false, allowDowngrade: allowDowngrade ?? false })),
+);
 
 export type ExecutionInput = z.output<typeof executionInputSchema>;
 

@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import './zod-locale';
+import * as z from 'zod/mini';
 import { ConfigError } from './errors';
 import { formatIssues } from './issues';
 import { lintNodePools } from './node-pools';
@@ -16,39 +17,40 @@ import validVersion from 'semver/functions/valid';
 
 const ADMINISTRATOR_ACCESS = 'arn:aws:iam::aws:policy/AdministratorAccess';
 
-const awsAccountId = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
-const awsRegion = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'must be an AWS region such as eu-central-1');
+const awsAccountId = z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit AWS account id'));
+const awsRegion = z.string().check(z.regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'must be an AWS region such as eu-central-1'));
 const semverString = z
   .string()
-  .regex(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/, 'must be a version such as 0.16.20');
+  .check(z.regex(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/, 'must be a version such as 0.16.20'));
 const s3BucketName = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)');
-const k8sGroups = z.array(z.string().min(1)).default(['system:masters']);
+  .check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)'));
+const nonEmpty = () => z.string().check(z.minLength(1));
+const k8sGroups = z._default(z.array(nonEmpty()), ['system:masters']);
 
 const awsAuthRole = z.strictObject({
-  rolearn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN'),
-  username: z.string().min(1),
+  rolearn: z.string().check(z.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN')),
+  username: nonEmpty(),
   groups: k8sGroups,
 });
 
 const awsAuthUser = z.strictObject({
-  userarn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:user\/.+$/, 'must be an IAM user ARN'),
-  username: z.string().min(1),
+  userarn: z.string().check(z.regex(/^arn:aws[a-z-]*:iam::\d{12}:user\/.+$/, 'must be an IAM user ARN')),
+  username: nonEmpty(),
   groups: k8sGroups,
 });
 
 const taint = z.strictObject({
-  key: z.string().min(1),
-  value: z.string().optional(),
+  key: nonEmpty(),
+  value: z.optional(z.string()),
   effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']),
 });
 
 /** The seed's karpenter_node_pools entry; unknown keys pass through to the module, which owns its schema. */
 const nodePool = z.looseObject({
-  instance_families: z.array(z.string().min(1)).min(1, 'must name at least one instance family'),
-  capacity_type: z.array(z.enum(['on-demand', 'spot'])).optional(),
-  taints: z.array(taint).optional(),
+  instance_families: z.array(nonEmpty()).check(z.minLength(1, 'must name at least one instance family')),
+  capacity_type: z.optional(z.array(z.enum(['on-demand', 'spot']))),
+  taints: z.optional(z.array(taint)),
 });
 
 /** Module inputs the deployer renders itself; `extra_inputs` must not set them a second time. */
@@ -77,153 +79,163 @@ export const RENDERED_MODULE_INPUTS = [
 
 const moduleInputs = z
   .strictObject({
-    enable_nvidia_gpu: z.boolean().optional(),
-    helm_chart_version: semverString.optional(),
-    aws_auth_roles: z.array(awsAuthRole).default([]),
-    aws_auth_users: z.array(awsAuthUser).default([]),
-    additional_data_buckets: z.array(s3BucketName).default([]),
-    karpenter_node_pools: z.record(z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'node pool names are DNS labels'), nodePool).optional(),
-    create_vpc: z.boolean().optional(),
-    vpc_id: z.string().regex(/^vpc-[0-9a-f]+$/, 'must be a VPC id such as vpc-045da9dc92fb2a887').optional(),
-    node_subnet_ids: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'must be a subnet id')).optional(),
+    enable_nvidia_gpu: z.optional(z.boolean()),
+    helm_chart_version: z.optional(semverString),
+    aws_auth_roles: z._default(z.array(awsAuthRole), []),
+    aws_auth_users: z._default(z.array(awsAuthUser), []),
+    additional_data_buckets: z._default(z.array(s3BucketName), []),
+    karpenter_node_pools: z.optional(z.record(z.string().check(z.regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'node pool names are DNS labels')), nodePool)),
+    create_vpc: z.optional(z.boolean()),
+    vpc_id: z.optional(z.string().check(z.regex(/^vpc-[0-9a-f]+$/, 'must be a VPC id such as vpc-045da9dc92fb2a887'))),
+    node_subnet_ids: z.optional(z.array(z.string().check(z.regex(/^subnet-[0-9a-f]+$/, 'must be a subnet id')))),
     /** Any other input of the module (see its README "Inputs"), passed through as given. */
-    extra_inputs: z.record(z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a Terraform variable name'), z.unknown()).default({}),
+    extra_inputs: z._default(z.record(z.string().check(z.regex(/^[a-z_][a-z0-9_]*$/, 'must be a Terraform variable name')), z.unknown()), {}),
   })
-  .superRefine((m, ctx) => {
-    if (m.create_vpc === false && (!m.vpc_id || !m.node_subnet_ids || m.node_subnet_ids.length === 0)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['create_vpc'],
-        message: 'create_vpc = false needs vpc_id and node_subnet_ids (seed FAQ "Can I manage the AWS VPC setup?")',
-      });
-    }
-    if (m.create_vpc !== false && (m.vpc_id || m.node_subnet_ids)) {
-      ctx.addIssue({ code: 'custom', path: ['vpc_id'], message: 'vpc_id and node_subnet_ids are only used with create_vpc = false' });
-    }
-    for (const key of Object.keys(m.extra_inputs)) {
-      if ((RENDERED_MODULE_INPUTS as readonly string[]).includes(key)) {
-        ctx.addIssue({ code: 'custom', path: ['extra_inputs', key], message: `"${key}" is rendered by the deployer; set it in its own field` });
+  .check(
+    z.superRefine((m, ctx) => {
+      if (m.create_vpc === false && (!m.vpc_id || !m.node_subnet_ids || m.node_subnet_ids.length === 0)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['create_vpc'],
+          message: 'create_vpc = false needs vpc_id and node_subnet_ids (seed FAQ "Can I manage the AWS VPC setup?")',
+        });
       }
-    }
-  });
+      if (m.create_vpc !== false && (m.vpc_id || m.node_subnet_ids)) {
+        ctx.addIssue({ code: 'custom', path: ['vpc_id'], message: 'vpc_id and node_subnet_ids are only used with create_vpc = false' });
+      }
+      for (const key of Object.keys(m.extra_inputs)) {
+        if ((RENDERED_MODULE_INPUTS as readonly string[]).includes(key)) {
+          ctx.addIssue({ code: 'custom', path: ['extra_inputs', key], message: `"${key}" is rendered by the deployer; set it in its own field` });
+        }
+      }
+    }),
+  );
 
 const helmValues = z.strictObject({
   /** Rendered as `job.nodePoolMapping`: number of requested GPUs → taint key that those computations tolerate. */
-  nodePoolMapping: z.record(z.string().regex(/^[1-9]\d*$/, 'keys are GPU counts such as "4"'), z.string().min(1)).optional(),
+  nodePoolMapping: z.optional(z.record(z.string().check(z.regex(/^[1-9]\d*$/, 'keys are GPU counts such as "4"')), nonEmpty())),
   /** Further Helm values documents, appended after the generated ones. Never put secrets here: they live in the values secret. */
-  extra: z.array(z.record(z.string(), z.unknown())).default([]),
+  extra: z._default(z.array(z.record(z.string(), z.unknown())), []),
 });
 
 const emailList = z.array(z.email('must be an e-mail address'));
+const managedPolicyArn = () => z.string().check(z.regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/.+$/, 'must be an IAM managed policy ARN'));
+const wholeNumber = () => z.number().check(z.int());
 
-export const gatewayConfigSchema = z.strictObject({
-  /** The module's `name` input and the key of everything the deployer keeps per gateway. */
-  gatewayName: z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, 'must be 2-32 lowercase letters, digits or hyphens, starting with a letter'),
-  /** Where the gateway is deployed: the stack is pinned to this account and region, and so is Terraform's AWS provider. */
-  target: z.strictObject({ account: awsAccountId, region: awsRegion }),
-  /** The Secrets Manager secret that holds the values.yaml from the Bitwarden Send link, as its SecretString. */
-  valuesSecretName: z.string().regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'must be a Secrets Manager secret name'),
-  /** The customer-managed KMS key of the values secret, if it has one; the default aws/secretsmanager key needs none. */
-  valuesSecretKmsKeyArn: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]+$/, 'must be a KMS key ARN')
-    .optional(),
-  module: moduleInputs.default({ aws_auth_roles: [], aws_auth_users: [], additional_data_buckets: [], extra_inputs: {} }),
-  /** Add the deployer's own Terraform role to aws_auth_roles (system:masters) so later runs can reach the cluster. */
-  addDeployerRoleToAwsAuth: z.boolean().default(true),
-  helmValues: helmValues.default({ extra: [] }),
-  /** S3 key, in the artifacts bucket, of a customized gateway.tf received from the vendor; replaces the rendered one. */
-  customGatewayTfKey: z.string().regex(/^[A-Za-z0-9!_.*'()\/-]+\.tf$/, 'must be an S3 key ending in .tf').optional(),
-  terraform: z
-    .strictObject({
-      version: semverString.default('1.11.4'),
-      /**
-       * What the Terraform role may do in the account. The gateway module builds a VPC, an EKS cluster, IAM roles
-       * and node pools, so the default is AdministratorAccess, as the seed's operator has; narrow it with a
-       * permissions boundary or your own policies.
-       */
-      managedPolicyArns: z
-        .array(z.string().regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/.+$/, 'must be an IAM managed policy ARN'))
-        .default([ADMINISTRATOR_ACCESS]),
-      permissionsBoundaryArn: z.string().regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/.+$/, 'must be an IAM managed policy ARN').optional(),
-    })
-    .default({ version: '1.11.4', managedPolicyArns: [ADMINISTRATOR_ACCESS] }),
-  /** The seed's terraform_backend.tf. Without a bucket, the stack's own state bucket is used. */
-  backend: z
-    .strictObject({
-      bucket: s3BucketName.optional(),
-      key: z.string().min(1).optional(),
-      region: awsRegion.optional(),
-      useLockfile: z.boolean().default(true),
-      dynamodbTable: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name').optional(),
-    })
-    .default({ useLockfile: true }),
-  /** The seed's wrap-up mails support; operators get approvals and failures. */
-  notifications: z
-    .strictObject({
-      supportEmails: emailList.default(['support@apheris.com']),
-      operatorEmails: emailList.default([]),
-    })
-    .default({ supportEmails: ['support@apheris.com'], operatorEmails: [] }),
-  /** The seed's "Do you want to perform these actions?", as a gate. */
-  approval: z
-    .strictObject({
-      /** How long a plan waits for an operator's decision before the run fails. */
-      timeoutHours: z.number().int().min(1).max(168).default(24),
-      /** Upgrades started by a bundle landing in S3 skip the question when the plan is low risk and destroys nothing. */
-      autoApproveS3Upgrades: z.boolean().default(false),
-    })
-    .default({ timeoutHours: 24, autoApproveS3Upgrades: false }),
-  /** The seed's "Post-install / Post-upgrade" checks. */
-  verify: z
-    .strictObject({
-      /** Pinned tool versions, installed (checksum-verified) in the Verify build unless already there. */
-      kubectlVersion: semverString.default('1.32.4'),
-      helmVersion: semverString.default('3.17.3'),
-      /** How long the agent rollout may take to finish after the apply. */
-      rolloutTimeoutMinutes: z.number().int().min(1).max(60).default(10),
-      /** `helm test --timeout` for the connectivity tests. */
-      helmTestTimeoutMinutes: z.number().int().min(1).max(60).default(10),
-    })
-    .default({ kubectlVersion: '1.32.4', helmVersion: '3.17.3', rolloutTimeoutMinutes: 10, helmTestTimeoutMinutes: 10 }),
-  /**
-   * Drift detection: an EventBridge schedule (e.g. "rate(1 day)" or "cron(0 6 * * ? *)") that starts a plan-only
-   * run and tells operators when the plan is not empty. Off when absent; it never applies.
-   */
-  drift: z
-    .strictObject({
-      schedule: z
-        .string()
-        .regex(/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/, 'must be an EventBridge schedule such as "rate(1 day)" or "cron(0 6 * * ? *)"'),
-    })
-    .optional(),
-  /** With module.create_vpc = false: what Preflight expects of the operator's subnets (seed FAQ "Can I manage the AWS VPC setup?"). */
-  vpcReuse: z
-    .strictObject({
-      /**
-       * Preflight warns when module.node_subnet_ids have fewer free IP addresses together (each pod takes one).
-       * Default: one of the reference setup's subnets, 254 (see domain/subnets.ts); 0 turns the warning off.
-       */
-      minFreeSubnetAddresses: z.number().int().min(0).default(DEFAULT_MIN_FREE_SUBNET_ADDRESSES),
-    })
-    .default({ minFreeSubnetAddresses: DEFAULT_MIN_FREE_SUBNET_ADDRESSES }),
-  /** Limits on the bundle, so a damaged or hostile zip is refused before anything unpacks it. */
-  bundle: z
-    .strictObject({
-      releasesPrefix: z.string().regex(/^([A-Za-z0-9_.-]+\/)+$/, 'must be an S3 prefix ending in "/"').default('releases/'),
-      maxBytes: z.number().int().positive().default(50 * 1024 * 1024),
-      maxEntries: z.number().int().positive().default(5_000),
-      maxUncompressedBytes: z.number().int().positive().default(256 * 1024 * 1024),
-    })
-    .default({ releasesPrefix: 'releases/', maxBytes: 50 * 1024 * 1024, maxEntries: 5_000, maxUncompressedBytes: 256 * 1024 * 1024 }),
-}).superRefine((c, ctx) => {
-  if (c.backend.useLockfile && validVersion(c.terraform.version) && compareVersions(c.terraform.version, '1.10.0') < 0) {
-    ctx.addIssue({ code: 'custom', path: ['backend', 'useLockfile'], message: `S3 state locking with use_lockfile needs Terraform 1.10 or later, not ${c.terraform.version}; raise terraform.version or set a dynamodbTable with useLockfile false` });
-  }
-  for (const finding of lintNodePools(c.module.karpenter_node_pools ?? {})) {
-    ctx.addIssue({ code: 'custom', path: ['module', 'karpenter_node_pools', finding.pool, 'taints'], message: finding.message });
-  }
-});
+export const gatewayConfigSchema = z
+  .strictObject({
+    /** The module's `name` input and the key of everything the deployer keeps per gateway. */
+    gatewayName: z.string().check(z.regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, 'must be 2-32 lowercase letters, digits or hyphens, starting with a letter')),
+    /** Where the gateway is deployed: the stack is pinned to this account and region, and so is Terraform's AWS provider. */
+    target: z.strictObject({ account: awsAccountId, region: awsRegion }),
+    /** The Secrets Manager secret that holds the values.yaml from the Bitwarden Send link, as its SecretString. */
+    valuesSecretName: z.string().check(z.regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'must be a Secrets Manager secret name')),
+    /** The customer-managed KMS key of the values secret, if it has one; the default aws/secretsmanager key needs none. */
+    valuesSecretKmsKeyArn: z.optional(z.string().check(z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]+$/, 'must be a KMS key ARN'))),
+    module: z._default(moduleInputs, { aws_auth_roles: [], aws_auth_users: [], additional_data_buckets: [], extra_inputs: {} }),
+    /** Add the deployer's own Terraform role to aws_auth_roles (system:masters) so later runs can reach the cluster. */
+    addDeployerRoleToAwsAuth: z._default(z.boolean(), true),
+    helmValues: z._default(helmValues, { extra: [] }),
+    /** S3 key, in the artifacts bucket, of a customized gateway.tf received from the vendor; replaces the rendered one. */
+    customGatewayTfKey: z.optional(z.string().check(z.regex(/^[A-Za-z0-9!_.*'()\/-]+\.tf$/, 'must be an S3 key ending in .tf'))),
+    terraform: z._default(
+      z.strictObject({
+        version: z._default(semverString, '1.11.4'),
+        /**
+         * What the Terraform role may do in the account. The gateway module builds a VPC, an EKS cluster, IAM roles
+         * and node pools, so the default is AdministratorAccess, as the seed's operator has; narrow it with a
+         * permissions boundary or your own policies.
+         */
+        managedPolicyArns: z._default(z.array(managedPolicyArn()), [ADMINISTRATOR_ACCESS]),
+        permissionsBoundaryArn: z.optional(managedPolicyArn()),
+      }),
+      { version: '1.11.4', managedPolicyArns: [ADMINISTRATOR_ACCESS] },
+    ),
+    /** The seed's terraform_backend.tf. Without a bucket, the stack's own state bucket is used. */
+    backend: z._default(
+      z.strictObject({
+        bucket: z.optional(s3BucketName),
+        key: z.optional(nonEmpty()),
+        region: z.optional(awsRegion),
+        useLockfile: z._default(z.boolean(), true),
+        dynamodbTable: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'))),
+      }),
+      { useLockfile: true },
+    ),
+    /** The seed's wrap-up mails support; operators get approvals and failures. */
+    notifications: z._default(
+      z.strictObject({
+        supportEmails: z._default(emailList, ['support@apheris.com']),
+        operatorEmails: z._default(emailList, []),
+      }),
+      { supportEmails: ['support@apheris.com'], operatorEmails: [] },
+    ),
+    /** The seed's "Do you want to perform these actions?", as a gate. */
+    approval: z._default(
+      z.strictObject({
+        /** How long a plan waits for an operator's decision before the run fails. */
+        timeoutHours: z._default(wholeNumber().check(z.gte(1), z.lte(168)), 24),
+        /** Upgrades started by a bundle landing in S3 skip the question when the plan is low risk and destroys nothing. */
+        autoApproveS3Upgrades: z._default(z.boolean(), false),
+      }),
+      { timeoutHours: 24, autoApproveS3Upgrades: false },
+    ),
+    /** The seed's "Post-install / Post-upgrade" checks. */
+    verify: z._default(
+      z.strictObject({
+        /** Pinned tool versions, installed (checksum-verified) in the Verify build unless already there. */
+        kubectlVersion: z._default(semverString, '1.32.4'),
+        helmVersion: z._default(semverString, '3.17.3'),
+        /** How long the agent rollout may take to finish after the apply. */
+        rolloutTimeoutMinutes: z._default(wholeNumber().check(z.gte(1), z.lte(60)), 10),
+        /** `helm test --timeout` for the connectivity tests. */
+        helmTestTimeoutMinutes: z._default(wholeNumber().check(z.gte(1), z.lte(60)), 10),
+      }),
+      { kubectlVersion: '1.32.4', helmVersion: '3.17.3', rolloutTimeoutMinutes: 10, helmTestTimeoutMinutes: 10 },
+    ),
+    /**
+     * Drift detection: an EventBridge schedule (e.g. "rate(1 day)" or "cron(0 6 * * ? *)") that starts a plan-only
+     * run and tells operators when the plan is not empty. Off when absent; it never applies.
+     */
+    drift: z.optional(
+      z.strictObject({
+        schedule: z
+          .string()
+          .check(z.regex(/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/, 'must be an EventBridge schedule such as "rate(1 day)" or "cron(0 6 * * ? *)"')),
+      }),
+    ),
+    /** With module.create_vpc = false: what Preflight expects of the operator's subnets (seed FAQ "Can I manage the AWS VPC setup?"). */
+    vpcReuse: z._default(
+      z.strictObject({
+        /**
+         * Preflight warns when module.node_subnet_ids have fewer free IP addresses together (each pod takes one).
+         * Default: one of the reference setup's subnets, 254 (see domain/subnets.ts); 0 turns the warning off.
+         */
+        minFreeSubnetAddresses: z._default(wholeNumber().check(z.gte(0)), DEFAULT_MIN_FREE_SUBNET_ADDRESSES),
+      }),
+      { minFreeSubnetAddresses: DEFAULT_MIN_FREE_SUBNET_ADDRESSES },
+    ),
+    /** Limits on the bundle, so a damaged or hostile zip is refused before anything unpacks it. */
+    bundle: z._default(
+      z.strictObject({
+        releasesPrefix: z._default(z.string().check(z.regex(/^([A-Za-z0-9_.-]+\/)+$/, 'must be an S3 prefix ending in "/"')), 'releases/'),
+        maxBytes: z._default(wholeNumber().check(z.positive()), 50 * 1024 * 1024),
+        maxEntries: z._default(wholeNumber().check(z.positive()), 5_000),
+        maxUncompressedBytes: z._default(wholeNumber().check(z.positive()), 256 * 1024 * 1024),
+      }),
+      { releasesPrefix: 'releases/', maxBytes: 50 * 1024 * 1024, maxEntries: 5_000, maxUncompressedBytes: 256 * 1024 * 1024 },
+    ),
+  })
+  .check(
+    z.superRefine((c, ctx) => {
+      if (c.backend.useLockfile && validVersion(c.terraform.version) && compareVersions(c.terraform.version, '1.10.0') < 0) {
+        ctx.addIssue({ code: 'custom', path: ['backend', 'useLockfile'], message: `S3 state locking with use_lockfile needs Terraform 1.10 or later, not ${c.terraform.version}; raise terraform.version or set a dynamodbTable with useLockfile false` });
+      }
+      for (const finding of lintNodePools(c.module.karpenter_node_pools ?? {})) {
+        ctx.addIssue({ code: 'custom', path: ['module', 'karpenter_node_pools', finding.pool, 'taints'], message: finding.message });
+      }
+    }),
+  );
 
 /** What the operator writes (defaults may be left out). */
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
@@ -240,7 +252,17 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway config'): Gat
   return result.data;
 }
 
-/** The configuration as the state machine hands it to a task: one JSON string, validated again on arrival. */
+/**
+ * The configuration as the state machine hands it to a task: one JSON string, validated again on arrival.
+ *
+ * Why the Lambdas run the whole schema again rather than trusting what synth validated: the JSON is the parsed
+ * config (defaults filled in), and parsing it again is the identity, so a config that passed synth parses the same
+ * way here, by the same code; a light structural check instead would be a second, hand-written validator that can
+ * drift from this one, and a state machine input edited by hand would get through it. What this costs the bundle
+ * was the size of `zod`'s chainable API (about 100 KB minified, none of it tree-shakable); the schemas are
+ * therefore written with `zod/mini`, the same engine, checks and English messages (./zod-locale) with a functional
+ * API esbuild trims to what they use (about 30 KB).
+ */
 export function parseConfigJson(text: unknown): GatewayConfig {
   if (typeof text !== 'string') throw new ConfigError('task payload has no "config" JSON string (the state machine sets it)');
   let raw: unknown;

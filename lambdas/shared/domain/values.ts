@@ -1,5 +1,6 @@
-import { parseDocument } from 'yaml';
-import * as z from 'zod';
+import { loadAll, YAMLException } from 'js-yaml';
+import * as z from 'zod/mini';
+import './zod-locale';
 import { ValuesError } from './errors';
 import { formatIssues } from './issues';
 
@@ -18,7 +19,25 @@ export const PLACEHOLDERS: Readonly<Record<string, string>> = {
   helmRepoPassword: 'helmRepoPassword',
 };
 
-const required = z.string({ error: 'is missing or not a string' }).trim().min(1, { error: 'is empty' });
+/**
+ * Values are parsed with js-yaml (YAML 1.2, core schema: no custom tags, no merge keys, duplicate keys refused),
+ * which is less than half the size of the `yaml` package in the Preflight bundle; the CLI and the CDK app keep
+ * `yaml`. Aliases share one object (nothing is copied), so an alias bomb cannot expand here; the limit keeps a
+ * pasted file plain, and secretStrings() walks shared nodes once.
+ */
+const MAX_ALIASES = 20;
+
+/**
+ * Where the YAML breaks, never what it says: js-yaml's message quotes the source lines around the problem, so
+ * only the position (1-based) and the reason are kept, and the reason is cut before any part that can come from
+ * the text (a tag, anchor or handle name: `unidentified alias "…"`, `unknown scalar tag !<…>`, `…: <name>`).
+ */
+function yamlProblem(error: YAMLException): string {
+  const reason = error.reason.split(/\s*(?:"|!<|: )/)[0] || 'syntax error';
+  return error.mark ? `line ${error.mark.line + 1} column ${error.mark.column + 1} (${reason})` : reason;
+}
+
+const required = z.string({ error: 'is missing or not a string' }).check(z.trim(), z.minLength(1, { error: 'is empty' }));
 
 const valuesSchema = z.looseObject({
   tenant: required,
@@ -40,19 +59,21 @@ export function parseValues(text: string | undefined, secretName: string): Gatew
   if (text === undefined || text.trim() === '') {
     throw new ValuesError(`values secret "${secretName}" is empty; store the values.yaml from the Bitwarden link as its SecretString`);
   }
-  // The yaml library's own messages quote the offending source line, so only positions are reported.
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const where = doc.errors
-      .map((e) => (e.linePos ? `line ${e.linePos[0].line} column ${e.linePos[0].col} (${e.code})` : e.code))
-      .join('; ');
-    throw new ValuesError(`values secret "${secretName}" is not valid YAML: ${where}`);
-  }
   let data: unknown;
   try {
-    data = doc.toJS({ maxAliasCount: 100 });
-  } catch {
-    throw new ValuesError(`values secret "${secretName}" expands too many YAML aliases; store the plain values.yaml`);
+    const documents = loadAll(text, { maxAliases: MAX_ALIASES });
+    if (documents.length > 1) {
+      throw new ValuesError(`values secret "${secretName}" is not valid YAML: it holds ${documents.length} documents; store the one values.yaml`);
+    }
+    // A file of comments only holds no document: refused below as not a mapping, like `~`.
+    data = documents[0] ?? null;
+  } catch (error) {
+    if (error instanceof ValuesError) throw error;
+    if (!(error instanceof YAMLException)) throw new ValuesError(`values secret "${secretName}" could not be read as YAML`);
+    if (error.reason.startsWith('aliases exceeded')) {
+      throw new ValuesError(`values secret "${secretName}" uses more than ${MAX_ALIASES} YAML aliases; store the plain values.yaml`);
+    }
+    throw new ValuesError(`values secret "${secretName}" is not valid YAML: ${yamlProblem(error)}`);
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new ValuesError(`values secret "${secretName}" must be a YAML mapping like the seed's values.yaml`);
@@ -99,13 +120,14 @@ const CREDENTIAL_PATHS = [
  */
 export function secretStrings(values: GatewayValues, minLength = 6): string[] {
   const out = new Set<string>(CREDENTIAL_PATHS.map((get) => get(values)).filter((s) => s.length >= 3));
+  // A YAML alias is the same object as its anchor: each object is walked once, however often it is referenced.
+  const seen = new Set<object>();
   const walk = (node: unknown): void => {
     if (typeof node === 'string') {
       if (node.length >= minLength) out.add(node);
-    } else if (Array.isArray(node)) {
-      node.forEach(walk);
-    } else if (node && typeof node === 'object') {
-      Object.values(node).forEach(walk);
+    } else if (node && typeof node === 'object' && !seen.has(node)) {
+      seen.add(node);
+      (Array.isArray(node) ? node : Object.values(node)).forEach(walk);
     }
   };
   walk(values);
