@@ -1,11 +1,11 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { env, isNotFound, s3 } from '../shared/adapters/aws';
+import { env, isNotFound, namingNetworkErrors, s3 } from '../shared/adapters/aws';
 import { recordRun } from '../shared/adapters/history-table';
 import { logger } from '../shared/adapters/logger';
 import { notify, type NotifyEvent, type NotifyPorts } from './notify';
 
-const sns = new SNSClient({});
+const sns = namingNetworkErrors(new SNSClient({}));
 const artifactsBucket = env('ARTIFACTS_BUCKET');
 const table = env('DEPLOYMENTS_TABLE');
 const topics = { support: env('SUPPORT_TOPIC_ARN'), operators: env('OPERATORS_TOPIC_ARN') };

@@ -38,7 +38,7 @@ export const TRANSIENT_LAMBDA_ERRORS = [
   'Lambda.TooManyRequestsException',
   'Lambda.ClientExecutionTimeoutException',
 ];
-export const TRANSIENT_SDK_ERRORS = ['ThrottlingException', 'TooManyRequestsException', 'ServiceUnavailable', 'InternalFailure', 'InternalError', 'SlowDown', 'TimeoutError'];
+export const TRANSIENT_SDK_ERRORS = ['ThrottlingException', 'TooManyRequestsException', 'ServiceUnavailable', 'InternalFailure', 'InternalError', 'SlowDown', 'TimeoutError', 'TransientAwsError'];
 export const TRANSIENT_DYNAMODB_ERRORS = [
   'DynamoDB.ProvisionedThroughputExceededException',
   'DynamoDB.RequestLimitExceeded',

@@ -1,11 +1,12 @@
 import { DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { SubnetFacts } from '../domain/subnets';
+import { namingNetworkErrors } from './aws';
 
 /**
  * DescribeSubnets for Preflight. Its own client, created here rather than in ./aws, so that only the Lambda
  * that reads subnets loads the (large) EC2 client at cold start.
  */
-export const ec2 = new EC2Client({});
+export const ec2 = namingNetworkErrors(new EC2Client({}));
 
 /**
  * The subnets among `ids` that exist. A `subnet-id` filter rather than SubnetIds: with SubnetIds one unknown id

@@ -1,0 +1,273 @@
+/**
+ * Faults, rehearsed (issue #7, item 4): CodeBuild refusing to start, AWS unreachable for a moment, an apply that
+ * fails half-way, an approval nobody gives, a failed verification, a Terraform state lock held by someone else.
+ * Each test runs the synthesized state machine with the real handlers and buildspecs and asserts the END STATE:
+ * the run's status, the lock item, the Terraform state, the deployed version, the history and what operators
+ * were told. The tests run in order on one gateway, as its operators would meet them.
+ */
+import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { diagnoseTerraformFailure } from '../../lambdas/shared/domain/terraform-failures';
+import { EXAMPLE_CONFIG } from '../../lib/config';
+import { TRANSIENT_CODEBUILD_ERRORS, TRANSIENT_SDK_ERRORS } from '../../lib/constructs/workflow';
+import { SAMPLE_MODULE_DIR, rehearse, type RehearsalOptions, type RehearsalReport, type RehearsalResources } from '../rehearsal/harness';
+import { zipDirectory } from '../support/zip-fixtures';
+import { dynamoDbClient, motoEndpoint, s3Client } from './support/aws-clients';
+
+jest.setTimeout(180_000);
+
+const prefix = `faults-${process.pid}-${Date.now().toString(36)}`;
+const GATEWAY = 'gateway';
+/** Where RenderWorkspace's backend.tf.json keeps the gateway's state (the config sets no backend key). */
+const STATE_KEY = `gateways/${GATEWAY}/terraform.tfstate`;
+let workDir: string;
+
+beforeAll(async () => {
+  workDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gw-faults-'));
+});
+
+afterAll(async () => {
+  if (workDir) await fs.promises.rm(workDir, { recursive: true, force: true });
+});
+
+const run = (name: string, options: Partial<RehearsalOptions>): Promise<RehearsalReport> =>
+  rehearse({ motoEndpoint: motoEndpoint(), workDir: path.join(workDir, name), prefix, ...options });
+
+/** The sample module under a version, with its pinned chart version changed: a real upgrade. */
+async function bundle(version: string, chartVersion?: string): Promise<string> {
+  const dir = path.join(workDir, `module-${version}`);
+  await fs.promises.cp(SAMPLE_MODULE_DIR, dir, { recursive: true });
+  if (chartVersion) {
+    const main = path.join(dir, 'main.tf');
+    await fs.promises.writeFile(main, (await fs.promises.readFile(main, 'utf-8')).replace('"0.16.20"', `"${chartVersion}"`));
+  }
+  const file = path.join(workDir, `gateway-${version}.zip`);
+  await fs.promises.writeFile(file, await zipDirectory(dir));
+  return file;
+}
+
+const visited = (report: RehearsalReport) => [...new Set(report.states.map((s) => s.name))];
+/** A state's outcomes in order; a caught failure also exits the state (into the Catch's next state). */
+const outcomes = (report: RehearsalReport, state: string) => report.states.filter((s) => s.name === state).map((s) => s.outcome);
+const errorsOf = (report: RehearsalReport, state: string) => report.states.filter((s) => s.name === state && s.error).map((s) => s.error);
+const failureNotice = (report: RehearsalReport) => {
+  const notices = report.notifications.filter((n) => n.subject.includes('deployment failed'));
+  expect(notices).toHaveLength(1);
+  return notices[0];
+};
+
+const key = (sk: string) => ({ pk: { S: `GATEWAY#${GATEWAY}` }, sk: { S: sk } });
+const lockItem = async (r: RehearsalResources) => (await dynamoDbClient().send(new GetItemCommand({ TableName: r.table, Key: key('LOCK'), ConsistentRead: true }))).Item;
+const deployedVersion = async (r: RehearsalResources) =>
+  (await dynamoDbClient().send(new GetItemCommand({ TableName: r.table, Key: key('CURRENT'), ConsistentRead: true }))).Item?.version?.S;
+
+/** The history item RecordDeployment or NotifyFailure wrote for this run. */
+async function historyOf(report: RehearsalReport): Promise<Record<string, string> | undefined> {
+  const out = await dynamoDbClient().send(
+    new QueryCommand({
+      TableName: report.resources.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :run)',
+      ExpressionAttributeValues: { ':pk': { S: `GATEWAY#${GATEWAY}` }, ':run': { S: 'RUN#' } },
+    }),
+  );
+  const item = out.Items?.find((i) => i.executionName?.S === report.executionName);
+  return item && Object.fromEntries(Object.entries(item).map(([k, v]) => [k, v.S ?? JSON.stringify(v)]));
+}
+
+async function object(bucket: string, objectKey: string): Promise<{ text: string; versionId?: string; etag?: string } | undefined> {
+  try {
+    const out = await s3Client().send(new GetObjectCommand({ Bucket: bucket, Key: objectKey }));
+    return { text: await out.Body!.transformToString('utf-8'), versionId: out.VersionId, etag: out.ETag };
+  } catch (e) {
+    if ((e as Error).name === 'NoSuchKey') return undefined;
+    throw e;
+  }
+}
+
+interface TerraformState {
+  lineage: string;
+  serial: number;
+  resources: Array<{ module?: string; mode: string; type: string; name: string; instances: Array<{ index_key?: number | string; status?: string }> }>;
+}
+
+/** Resource instance addresses of a state, with ` (tainted)` after those Terraform marked so. */
+function addresses(state: TerraformState): string[] {
+  return state.resources
+    .filter((r) => r.mode === 'managed')
+    .flatMap((r) =>
+      r.instances.map((i) => {
+        const index = i.index_key === undefined ? '' : typeof i.index_key === 'number' ? `[${i.index_key}]` : `["${i.index_key}"]`;
+        return `${r.module ? `${r.module}.` : ''}${r.type}.${r.name}${index}${i.status === 'tainted' ? ' (tainted)' : ''}`;
+      }),
+    )
+    .sort();
+}
+
+test('the retried errors are the ones the faults below raise', () => {
+  // If these lists lose a name, the rehearsals below would fail for that reason first: said here plainly.
+  expect(TRANSIENT_CODEBUILD_ERRORS).toContain('CodeBuild.AccountLimitExceededException');
+  expect(TRANSIENT_SDK_ERRORS).toEqual(expect.arrayContaining(['ThrottlingException', 'TransientAwsError']));
+});
+
+test('CodeBuild refuses to start the plan once, Preflight is throttled once: both are retried and the install succeeds', async () => {
+  const report = await run('transient', {
+    bundlePath: await bundle('1.0.0'),
+    faults: { transient: { Plan: 'CodeBuild.AccountLimitExceededException', Preflight: 'ThrottlingException' } },
+  });
+  expect(report.status).toBe('SUCCEEDED');
+  expect(outcomes(report, 'Plan')).toEqual(['failed', 'retried', 'succeeded']);
+  expect(errorsOf(report, 'Plan')).toEqual(['CodeBuild.AccountLimitExceededException']);
+  expect(outcomes(report, 'Preflight')).toEqual(['failed', 'retried', 'succeeded']);
+  expect(errorsOf(report, 'Preflight')).toEqual(['ThrottlingException']);
+  // The refused start ran nothing: Plan, Apply and Verify, one build each, as in any install.
+  expect(await fs.promises.readdir(path.join(workDir, 'transient', 'builds'))).toHaveLength(3);
+  expect(report.notifications.map((n) => n.subject)).toEqual([
+    expect.stringMatching(/approve install to 1\.0\.0\?/),
+    'Compute Gateway gateway: installed 1.0.0, verified',
+    'Compute Gateway gateway installed 1.0.0: please run the smoke tests',
+  ]);
+  expect(await deployedVersion(report.resources)).toBe('1.0.0');
+  expect(await lockItem(report.resources)).toBeUndefined();
+});
+
+test('AWS unreachable for a moment: the refused connections of Preflight and RecordDeployment are retried, the upgrade succeeds', async () => {
+  const dumpDir = path.join(workDir, 'dump-unreachable');
+  const report = await run('unreachable', {
+    bundlePath: await bundle('1.1.0', '0.16.21'),
+    faults: { unreachable: ['Preflight', 'RecordDeployment'] },
+    dumpDir,
+  });
+  expect(report.status).toBe('SUCCEEDED');
+  for (const state of ['Preflight', 'RecordDeployment']) {
+    expect({ state, outcomes: outcomes(report, state), errors: errorsOf(report, state) }).toEqual({
+      state,
+      outcomes: ['failed', 'retried', 'succeeded'],
+      errors: ['TransientAwsError'],
+    });
+  }
+  // A real refused connection, after the SDK's own retries, named so that the state's Retry knows it.
+  const history = JSON.parse(await fs.promises.readFile(path.join(dumpDir, 'execution-history.json'), 'utf-8')) as Array<{ type: string; state?: { name: string }; Cause?: string }>;
+  const refused = history.filter((e) => e.type === 'StateFailed');
+  expect(refused.map((e) => e.state?.name)).toEqual(['Preflight', 'RecordDeployment']);
+  for (const e of refused) expect(JSON.parse(e.Cause!).errorMessage).toMatch(/got no response from AWS \(ECONNREFUSED\): connect ECONNREFUSED 127\.0\.0\.1:\d+/);
+  expect(await deployedVersion(report.resources)).toBe('1.1.0');
+  expect((await historyOf(report))?.outcome).toBe('succeeded');
+  expect(await lockItem(report.resources)).toBeUndefined();
+});
+
+test('an apply that fails half-way: operators told, lock released, state intact with what was created, deployed version unchanged', async () => {
+  const before = JSON.parse((await object(process.env.STATE_BUCKET!, STATE_KEY))!.text) as TerraformState;
+  // The GPU plugin is new in this plan; the sample module's simulate_apply_error fails the apply as a provider would.
+  const error = 'creating EKS Node Group (gateway-gpu): ResourceLimitExceeded: node group quota reached';
+  const config = { ...EXAMPLE_CONFIG, module: { ...EXAMPLE_CONFIG.module, enable_nvidia_gpu: true, extra_inputs: { simulate_apply_error: error } } };
+  const report = await run('apply-fails', { config, bundlePath: await bundle('1.2.0', '0.16.22') });
+
+  expect(report.status).toBe('FAILED');
+  expect(outcomes(report, 'Apply')).toEqual(['failed', 'caught', 'succeeded']);
+  expect(visited(report)).toEqual(expect.arrayContaining(['DiagnoseApplyFailure', 'Remediable', 'ApplyFailed', 'NotifyFailure', 'ReleaseLock', 'DeploymentFailed']));
+  expect(visited(report)).not.toContain('Verify');
+  const notice = failureNotice(report);
+  expect(notice.subject).toBe('Compute Gateway gateway: deployment failed at Apply (States.TaskFailed)');
+  expect(notice.message).toContain('failed at step Apply');
+  expect(notice.message).toContain('Terraform may have applied part of the plan before it failed; the state in the state bucket records what was done.');
+  expect(notice.message).toMatch(/Log: CloudWatch log group \/rehearsal\/codebuild\/\S+, stream \S+/);
+
+  expect(await lockItem(report.resources)).toBeUndefined();
+  // The state is the same state (lineage), one write further, and holds what the apply did before it failed.
+  const after = JSON.parse((await object(report.resources.stateBucket, STATE_KEY))!.text) as TerraformState;
+  expect(after.lineage).toBe(before.lineage);
+  expect(after.serial).toBeGreaterThan(before.serial);
+  expect(addresses(after)).toEqual(
+    expect.arrayContaining([
+      ...addresses(before),
+      'module.gateway.terraform_data.nvidia_device_plugin[0]',
+      'module.gateway.terraform_data.simulated_failure[0] (tainted)',
+    ]),
+  );
+  expect(addresses(before)).not.toContain('module.gateway.terraform_data.nvidia_device_plugin[0]');
+  expect(await deployedVersion(report.resources)).toBe('1.1.0');
+  expect(await historyOf(report)).toMatchObject({ outcome: 'failed', failedStep: 'Apply', toVersion: '1.2.0' });
+});
+
+test('nobody answers the approval in time: ApprovalTimedOut, nothing applied, lock released', async () => {
+  const before = await object(process.env.STATE_BUCKET!, STATE_KEY);
+  const report = await run('approval-timeout', { bundlePath: await bundle('1.3.0', '0.16.23'), approve: 'timeout' });
+  expect(report.status).toBe('FAILED');
+  expect(report.error).toBe('ApprovalTimedOut');
+  expect(visited(report)).toEqual(expect.arrayContaining(['RequestApproval', 'ApprovalTimedOut', 'NotifyFailure', 'ReleaseLock', 'DeploymentFailed']));
+  expect(visited(report)).not.toContain('Apply');
+  const notice = failureNotice(report);
+  expect(notice.subject).toBe('Compute Gateway gateway: deployment failed at RequestApproval (ApprovalTimedOut)');
+  expect(notice.message).toContain('Nothing was applied.');
+  // Nothing applied: the state object is the very same version.
+  expect(await object(report.resources.stateBucket, STATE_KEY)).toEqual(before);
+  expect(await lockItem(report.resources)).toBeUndefined();
+  expect(await deployedVersion(report.resources)).toBe('1.1.0');
+  expect(await historyOf(report)).toMatchObject({ outcome: 'failed', error: 'ApprovalTimedOut' });
+});
+
+test('verification fails (connectivity tests): the run fails at EvaluateVerification, lock released, history records the failure', async () => {
+  const report = await run('verify-fails', { bundlePath: await bundle('1.3.0', '0.16.23'), connectivity: 'fail' });
+  expect(report.status).toBe('FAILED');
+  expect(report.error).toBe('VerificationError');
+  expect(outcomes(report, 'Verify')).toEqual(['succeeded']);
+  expect(outcomes(report, 'EvaluateVerification')).toEqual(['failed', 'caught', 'succeeded']);
+  expect(visited(report)).not.toContain('RecordDeployment');
+  const notice = failureNotice(report);
+  expect(notice.subject).toBe('Compute Gateway gateway: deployment failed at EvaluateVerification (VerificationError)');
+  expect(notice.message).toContain('the connectivity tests did not pass');
+  expect(notice.message).toContain('Terraform applied the plan before the failure');
+  expect(await lockItem(report.resources)).toBeUndefined();
+  expect(await historyOf(report)).toMatchObject({ outcome: 'failed', failedStep: 'EvaluateVerification', error: 'VerificationError', toVersion: '1.3.0' });
+  // Applied but not verified: not the deployed version.
+  expect(await deployedVersion(report.resources)).toBe('1.1.0');
+});
+
+test("the Terraform state lock is held by someone else: Plan fails with the lock advice, our lock is released, theirs is left alone", async () => {
+  const lockKey = `${STATE_KEY}.tflock`;
+  // What Terraform's S3 backend (use_lockfile) writes next to the state while another terraform holds it.
+  const theirs = JSON.stringify({
+    ID: '5e1b0c7a-6f2d-4b8e-9a41-3c2f7d9e8b10',
+    Operation: 'OperationTypeApply',
+    Info: '',
+    Who: 'alice@laptop',
+    Version: '1.11.4',
+    Created: new Date().toISOString(),
+    Path: `${process.env.STATE_BUCKET}/${STATE_KEY}`,
+  });
+  let seeded: { text: string; versionId?: string; etag?: string } | undefined;
+  const stateBefore = await object(process.env.STATE_BUCKET!, STATE_KEY);
+  try {
+    const report = await run('state-lock', {
+      bundlePath: await bundle('1.4.0', '0.16.24'),
+      beforeRun: async (r) => {
+        await s3Client().send(new PutObjectCommand({ Bucket: r.stateBucket, Key: lockKey, Body: theirs, ContentType: 'application/json' }));
+        seeded = await object(r.stateBucket, lockKey);
+      },
+    });
+    expect(report.status).toBe('FAILED');
+    expect(outcomes(report, 'Plan')).toEqual(['failed', 'caught', 'succeeded']);
+    expect(visited(report)).not.toContain('AnalyzePlan');
+    const notice = failureNotice(report);
+    expect(notice.subject).toBe('Compute Gateway gateway: deployment failed at Plan (States.TaskFailed)');
+    const expected = diagnoseTerraformFailure('Error: Error acquiring the state lock\n\nLock Info:\n  ID: x');
+    expect(expected.failure).toBe('state-lock-held');
+    expect(notice.message).toContain(expected.summary);
+    expect(notice.message).toContain(`What to do: ${expected.advice}`);
+    expect(notice.message).toContain('Nothing was applied.');
+    // Ours released; theirs untouched (same version, same body); the state not written.
+    expect(await lockItem(report.resources)).toBeUndefined();
+    expect(seeded?.text).toBe(theirs);
+    expect(await object(report.resources.stateBucket, lockKey)).toEqual(seeded);
+    expect(await object(report.resources.stateBucket, STATE_KEY)).toEqual(stateBefore);
+    const build = (await fs.promises.readdir(path.join(workDir, 'state-lock', 'builds')))[0];
+    expect(await fs.promises.readFile(path.join(workDir, 'state-lock', 'builds', build, 'build.log'), 'utf-8')).toContain('alice@laptop');
+    expect(await deployedVersion(report.resources)).toBe('1.1.0');
+  } finally {
+    // Someone else's lock in real life; here the test's own, removed so a rerun of the file starts clean.
+    await s3Client().send(new DeleteObjectCommand({ Bucket: process.env.STATE_BUCKET!, Key: lockKey }));
+  }
+});
