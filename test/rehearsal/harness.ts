@@ -96,6 +96,27 @@ export interface RehearsalOptions {
   readonly stateDir?: string;
   /** Runs after the emulator's resources exist and before the run starts: tests seed a lock or a state here. */
   readonly beforeRun?: (resources: RehearsalResources) => Promise<void>;
+  /** Failures injected into the run, each on the first invocation of the named task state only: see RehearsalFaults. */
+  readonly faults?: RehearsalFaults;
+}
+
+/**
+ * Faults that strike the FIRST invocation of a named task state; later invocations (the state's retries, a second
+ * round) run for real, so the report shows what the state machine's Retry makes of them.
+ */
+export interface RehearsalFaults {
+  /**
+   * State → error name, thrown before the real work, as Step Functions reports it: for example
+   * `CodeBuild.AccountLimitExceededException` (the build was never started) or, from a Lambda state,
+   * `ThrottlingException` or `Lambda.ServiceException`.
+   */
+  readonly transient?: Readonly<Record<string, string>>;
+  /**
+   * Lambda states whose first invocation finds AWS unreachable: every connection the handler opens to the emulator
+   * goes to a closed loopback port instead, so the real SDK gets a real ECONNREFUSED (and retries it as it would),
+   * and the real handler fails with whatever error that gives.
+   */
+  readonly unreachable?: readonly string[];
 }
 
 /** Where the rehearsal's stack lives in the emulator. */
@@ -146,6 +167,7 @@ export function bundleVersionOf(file: string): string {
 export { isolateFromRealAws };
 
 let boundPrefix: string | undefined;
+let builtSource: string | undefined;
 
 export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
   isolateFromRealAws(options.motoEndpoint);
@@ -209,7 +231,12 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     input = started.input;
   }
   const sourceDir = path.join(options.workDir, 'source');
-  buildStepSource(sourceDir);
+  // The bundled step helpers (esbuild, about a second) once per process: later rehearsals copy them.
+  if (builtSource && fs.existsSync(builtSource)) fs.cpSync(builtSource, sourceDir, { recursive: true });
+  else {
+    buildStepSource(sourceDir);
+    builtSource = sourceDir;
+  }
   const agentVersion = options.agentVersion ?? version;
   const owner = options.preexistingRelease;
   const cluster = await startKubeStandin({
@@ -417,7 +444,70 @@ function taskOverrides(stack: ResolvedStack, handlers: Map<string, HandlerInfo>,
       throw new Error(`the rehearsal cannot run task state ${name} (resource ${resource})`);
     }
   }
+  return withFaults(stack, handlers, out, ctx);
+}
+
+/** Wraps the named states' task handlers so that their first invocation meets the fault (RehearsalFaults). */
+function withFaults(stack: ResolvedStack, handlers: Map<string, HandlerInfo>, tasks: Record<string, TaskHandler>, ctx: OverrideContext): Record<string, TaskHandler> {
+  const { transient = {}, unreachable = [] } = ctx.options.faults ?? {};
+  const states = stack.definition.States as Record<string, { Resource?: string; Parameters?: { FunctionName?: string } }>;
+  const isLambda = (name: string) => handlers.has(states[name]?.Resource ?? '') || handlers.has(states[name]?.Parameters?.FunctionName ?? '');
+  for (const name of [...Object.keys(transient), ...unreachable]) {
+    if (!tasks[name]) throw new Error(`fault for ${name}: the state machine has no task state of that name`);
+  }
+  for (const name of unreachable) {
+    if (!isLambda(name)) throw new Error(`fault "unreachable" for ${name}: only Lambda states make their AWS calls in this process`);
+  }
+  const out = { ...tasks };
+  for (const [name, error] of Object.entries(transient)) {
+    const real = out[name];
+    let struck = false;
+    out[name] = async (input) => {
+      if (struck) return real(input);
+      struck = true;
+      const message = `rehearsed transient fault: ${error} before ${name} did anything`;
+      // A Lambda's error comes with a JSON cause; a service integration's with the service's message.
+      throw stepError(error, isLambda(name) ? JSON.stringify({ errorType: error, errorMessage: message }) : message);
+    };
+  }
+  for (const name of unreachable) {
+    const real = out[name];
+    let struck = false;
+    out[name] = async (input) => {
+      if (struck) return real(input);
+      struck = true;
+      return whileUnreachable(ctx.options.motoEndpoint, () => real(input));
+    };
+  }
   return out;
+}
+
+/**
+ * Runs `work` with the emulator unreachable for this process: every HTTP connection to its host and port is made
+ * to a loopback port that nothing listens on. At the agent, so a pooled keep-alive socket is not reused either.
+ */
+async function whileUnreachable<T>(endpoint: string, work: () => Promise<T>): Promise<T> {
+  const net = require('node:net') as typeof import('node:net');
+  const http = require('node:http') as typeof import('node:http');
+  const closedPort = await new Promise<number>((resolve, reject) => {
+    const server = net.createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as import('node:net').AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+  const target = new URL(endpoint);
+  const agent = http.Agent.prototype as unknown as { addRequest: (req: unknown, options: Record<string, unknown>) => void };
+  const addRequest = agent.addRequest;
+  agent.addRequest = function (this: unknown, req, options) {
+    const toEmulator = String(options.port) === target.port && [options.host, options.hostname].includes(target.hostname);
+    return addRequest.call(this, req, toEmulator ? { ...options, host: '127.0.0.1', hostname: '127.0.0.1', port: closedPort } : options);
+  };
+  try {
+    return await work();
+  } finally {
+    agent.addRequest = addRequest;
+  }
 }
 
 /** Handler log lines, by handler folder, as CloudWatch would hold them. */

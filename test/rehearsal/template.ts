@@ -28,8 +28,19 @@ export interface ResolvedStack {
   logicalIdsOfType(type: string): string[];
 }
 
-/** Synthesizes the app's stack for a config; assets are not bundled, since the rehearsal runs the sources. */
+const synthesized = new Map<string, Record<string, any>>();
+
+/**
+ * Synthesizes the app's stack for a config; assets are not bundled, since the rehearsal runs the sources. A
+ * process synthesizes each config once (seconds each): rehearsals of the same config get a copy.
+ */
 export function synthesize(config: GatewayConfig): Record<string, any> {
+  const key = JSON.stringify(config);
+  if (!synthesized.has(key)) synthesized.set(key, synthesizeOnce(config));
+  return structuredClone(synthesized.get(key)!);
+}
+
+function synthesizeOnce(config: GatewayConfig): Record<string, any> {
   const { context } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf-8'));
   const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] } });
   const stack = new GatewayDeployerStack(app, `GatewayDeployer-${config.gatewayName}`, {
