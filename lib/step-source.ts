@@ -12,7 +12,7 @@ const ROOT = path.join(__dirname, '..');
 export function buildStepSource(outDir: string): void {
   fs.mkdirSync(outDir, { recursive: true });
   buildSync({
-    entryPoints: ['terraform-step', 'verify-step'].map((name) => path.join(ROOT, 'buildspecs', 'helper', `${name}.ts`)),
+    entryPoints: ['terraform-step', 'verify-step', 'kube-token'].map((name) => path.join(ROOT, 'buildspecs', 'helper', `${name}.ts`)),
     outdir: outDir,
     bundle: true,
     platform: 'node',

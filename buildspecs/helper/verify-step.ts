@@ -113,8 +113,9 @@ export async function clusterAccess(ctx: VerifyContext): Promise<ClusterAccess> 
 
 /**
  * A kubeconfig whose credentials come from `aws eks get-token`, as the seed's cluster access does. kubectl asks
- * for a token on every call; the plugin is this helper's `token` command, which runs the AWS CLI once and reuses
- * the token while it is valid (the CLI's start-up would otherwise cost most of each kubectl call).
+ * for a token on every call; the plugin is kube-token.js, which runs the AWS CLI once and reuses the token while
+ * it is valid (the CLI's start-up would otherwise cost most of each kubectl call). It is a separate bundle, never
+ * imported here: its `require.main === module` would be true inside this bundle too.
  */
 export function kubeconfig(access: ClusterAccess, region: string, tokenCommand: { command: string; args: string[] }): object {
   const ca = access.certificateAuthorityData;
@@ -226,35 +227,7 @@ export function verificationExports(report: VerificationReport, key: string): Re
   };
 }
 
-/** Seconds a cached token must still be valid for to be reused. */
-const TOKEN_MARGIN_SECONDS = 120;
-
-/** The exec credential plugin: `aws eks get-token`, cached in the work folder until shortly before it expires. */
-export async function printToken(argv: string[], cacheFile: string, now = new Date()): Promise<void> {
-  const cluster = argv[argv.indexOf('--cluster-name') + 1];
-  const region = argv[argv.indexOf('--region') + 1];
-  try {
-    const cached = JSON.parse(await fs.promises.readFile(cacheFile, 'utf-8'));
-    const expires = Date.parse(cached?.status?.expirationTimestamp ?? '');
-    if (cached?.cluster === cluster && expires - now.getTime() > TOKEN_MARGIN_SECONDS * 1000) {
-      process.stdout.write(JSON.stringify(cached.credential));
-      return;
-    }
-  } catch {
-    // No usable cache: fetch a new token.
-  }
-  const result = await runCommand({ bin: 'aws', args: ['eks', 'get-token', '--cluster-name', cluster, '--region', region, '--output', 'json'], env: process.env, secrets: [], echo: false, captureRawStdout: true });
-  if (result.code !== 0) throw new Error(`aws eks get-token failed: ${result.output}`);
-  const credential = JSON.parse(result.rawStdout);
-  await fs.promises.writeFile(cacheFile, JSON.stringify({ cluster, status: credential.status, credential }), { mode: 0o600 });
-  process.stdout.write(JSON.stringify(credential));
-}
-
 async function main(): Promise<number> {
-  if (process.argv[2] === 'token') {
-    await printToken(process.argv, path.join(process.env.WORK_DIR || '/tmp/gateway-verify', 'token.json'));
-    return 0;
-  }
   const ctx = verifyContextFromEnv(process.env);
   const exportsFile = process.env.STEP_EXPORTS || path.join(path.dirname(path.resolve(ctx.workDir)), 'step-exports.env');
   try {
@@ -264,7 +237,7 @@ async function main(): Promise<number> {
     const { secrets } = await readValuesSecret(ctx.valuesSecretArn, ctx.valuesSecretVersionId);
     const connect = async (access: ClusterAccess) => {
       const kubeconfigFile = path.join(ctx.workDir, 'kubeconfig');
-      const tokenCommand = { command: process.execPath, args: [path.resolve(process.argv[1]), 'token'] };
+      const tokenCommand = { command: process.execPath, args: [path.join(path.dirname(path.resolve(process.argv[1])), 'kube-token.js'), 'token'] };
       await fs.promises.writeFile(kubeconfigFile, JSON.stringify(kubeconfig(access, ctx.region, tokenCommand), null, 2), { mode: 0o600 });
       const env = { ...process.env, KUBECONFIG: kubeconfigFile, WORK_DIR: ctx.workDir };
       const tool = (bin: string): Tool => (args, opts = {}) => {

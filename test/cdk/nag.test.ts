@@ -55,8 +55,9 @@ function checkAcknowledgments(stack: Stack): string[] {
   });
 }
 
-describe('cdk-nag AwsSolutions, the example config (bundled, as cdk synth does)', () => {
-  const { stack } = synth();
+// Not bundled: the rules look at resources and policies, never at the code inside an asset (bundling costs ~10 s).
+describe('cdk-nag AwsSolutions, the example config', () => {
+  const { stack } = synth({}, false);
 
   test('no unacknowledged error or warning', () => {
     expect(findings(stack).map(describe_)).toEqual([]);

@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { kubeconfig, printToken, verificationExports, verify, type ClusterAccess, type VerifyContext } from '../../buildspecs/helper/verify-step';
+import { printToken } from '../../buildspecs/helper/kube-token';
+import { kubeconfig, verificationExports, verify, type ClusterAccess, type VerifyContext } from '../../buildspecs/helper/verify-step';
 import type { CommandResult } from '../../buildspecs/helper/run-command';
 import type { DeploymentLike, NodeLike, PodLike } from '../../lambdas/shared/domain/verification';
 
