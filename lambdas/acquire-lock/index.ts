@@ -1,12 +1,12 @@
-import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { env, namingNetworkErrors } from '../shared/adapters/aws';
+import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
+import { env } from '../shared/adapters/aws';
+import { sfn } from '../shared/adapters/clients/sfn';
 import { putLock, readLock } from '../shared/adapters/lock-table';
 import { logger } from '../shared/adapters/logger';
 import type { ExecutionStatus } from '../shared/domain/lock';
 import { acquireLock, type AcquireLockEvent, type LockResult } from './acquire';
 
 const table = env('DEPLOYMENTS_TABLE');
-const sfn = namingNetworkErrors(new SFNClient({}));
 
 async function executionStatus(executionArn: string): Promise<ExecutionStatus> {
   try {

@@ -1,5 +1,6 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { env, s3 } from '../shared/adapters/aws';
+import { env } from '../shared/adapters/aws';
+import { s3 } from '../shared/adapters/clients/s3';
 import { logger } from '../shared/adapters/logger';
 import { runAnalyze, type AnalyzeEvent, type PlanAnalysis } from './analyze';
 

@@ -1,11 +1,12 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { env, isNotFound, namingNetworkErrors, s3 } from '../shared/adapters/aws';
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { env, isNotFound } from '../shared/adapters/aws';
+import { s3 } from '../shared/adapters/clients/s3';
+import { sns } from '../shared/adapters/clients/sns';
 import { recordRun } from '../shared/adapters/history-table';
 import { logger } from '../shared/adapters/logger';
 import { notify, type NotifyEvent, type NotifyPorts } from './notify';
 
-const sns = namingNetworkErrors(new SNSClient({}));
 const artifactsBucket = env('ARTIFACTS_BUCKET');
 const table = env('DEPLOYMENTS_TABLE');
 const topics = { support: env('SUPPORT_TOPIC_ARN'), operators: env('OPERATORS_TOPIC_ARN') };

@@ -1,7 +1,10 @@
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { env, isNotFound, s3, secretsManager, sts } from '../shared/adapters/aws';
+import { env, isNotFound } from '../shared/adapters/aws';
+import { s3 } from '../shared/adapters/clients/s3';
+import { secretsManager } from '../shared/adapters/clients/secrets-manager';
+import { sts } from '../shared/adapters/clients/sts';
 import { readDeployment } from '../shared/adapters/deployment-table';
 import { logger } from '../shared/adapters/logger';
 import { describeSubnets } from '../shared/adapters/subnets';

@@ -1,12 +1,12 @@
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { PublishCommand } from '@aws-sdk/client-sns';
 import { env } from '../shared/adapters/aws';
+import { sfn } from '../shared/adapters/clients/sfn';
+import { sns } from '../shared/adapters/clients/sns';
 import { readDeployedVersion } from '../shared/adapters/deployment-table';
 import { logger } from '../shared/adapters/logger';
 import { decideTrigger, type TriggerDecision } from '../shared/domain/release-trigger';
 
-const sfn = new SFNClient({});
-const sns = new SNSClient({});
 const settings = {
   stateMachineArn: env('STATE_MACHINE_ARN'),
   table: env('DEPLOYMENTS_TABLE'),

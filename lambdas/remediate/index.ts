@@ -1,5 +1,6 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { env, isNotFound, s3 } from '../shared/adapters/aws';
+import { env, isNotFound } from '../shared/adapters/aws';
+import { s3 } from '../shared/adapters/clients/s3';
 import { logger } from '../shared/adapters/logger';
 import { exportedVariables, type BuildResult } from '../shared/domain/build-result';
 import { decideUninstall, remediationFor, type FailureReport, type ReleaseInspection } from '../shared/domain/remediation';

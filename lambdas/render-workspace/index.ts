@@ -1,5 +1,6 @@
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { env, s3 } from '../shared/adapters/aws';
+import { env } from '../shared/adapters/aws';
+import { s3 } from '../shared/adapters/clients/s3';
 import { logger } from '../shared/adapters/logger';
 import { runRender, type RenderEvent, type RenderPorts, type RenderResult } from './render';
 

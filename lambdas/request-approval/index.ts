@@ -1,10 +1,10 @@
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { env, namingNetworkErrors } from '../shared/adapters/aws';
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { env } from '../shared/adapters/aws';
+import { sns } from '../shared/adapters/clients/sns';
 import { storePendingApproval } from '../shared/adapters/approvals';
 import { logger } from '../shared/adapters/logger';
 import { requestApproval, type RequestApprovalEvent, type RequestApprovalPorts } from './request';
 
-const sns = namingNetworkErrors(new SNSClient({}));
 const table = env('DEPLOYMENTS_TABLE');
 const topicArn = env('OPERATORS_TOPIC_ARN');
 const deployment = { artifactsBucket: env('ARTIFACTS_BUCKET'), stackName: env('STACK_NAME'), region: env('AWS_REGION') };

@@ -206,7 +206,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await destroyAdapterClients();
-  (await import('../../lambdas/shared/adapters/subnets')).ec2.destroy();
   jest.restoreAllMocks();
   delete process.env.POWERTOOLS_DEV;
 });

@@ -168,7 +168,7 @@ const ROOT_MIDDLEWARE = 'rehearsalRootCaller';
 
 function stsOfPreflight(): { middlewareStack: { add: (...a: any[]) => void; remove: (name: string) => boolean } } {
   // The same module instance the harness's handlers load (one module registry per test file).
-  return (require('../../lambdas/shared/adapters/aws') as typeof import('../../lambdas/shared/adapters/aws')).sts as never;
+  return (require('../../lambdas/shared/adapters/clients/sts') as typeof import('../../lambdas/shared/adapters/clients/sts')).sts as never;
 }
 
 function answerAsRootUser(): void {

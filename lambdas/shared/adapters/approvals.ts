@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { dynamodb } from './aws';
+import { dynamodb } from './clients/dynamodb';
 
 /**
  * Pending approvals, one item per execution (`EXECUTION#<name>` / `APPROVAL`). The task token lives only here

@@ -1,13 +1,10 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { STSClient } from '@aws-sdk/client-sts';
-
 /**
- * SDK clients, built once per container. The endpoint comes from the SDK's own AWS_ENDPOINT_URL when a local
- * emulator stands in for AWS; S3 then needs path-style addressing, since `bucket.127.0.0.1` does not resolve.
+ * What every SDK client of the handlers shares. The clients themselves live one per module in ./clients/ (built
+ * once per container, at the import of that module), so that a handler loads only the SDK packages it uses: this
+ * module imports no client package. The endpoint comes from the SDK's own AWS_ENDPOINT_URL when a local emulator
+ * stands in for AWS; S3 then needs path-style addressing, since `bucket.127.0.0.1` does not resolve.
  */
-const emulated = Boolean(process.env.AWS_ENDPOINT_URL);
+export const emulated = (): boolean => Boolean(process.env.AWS_ENDPOINT_URL);
 
 /**
  * A call that never got an answer from AWS: the connection was refused, reset or could not be made. The SDK has
@@ -57,10 +54,18 @@ export function namingNetworkErrors<C extends MiddlewareClient>(client: C): C {
   return client;
 }
 
-export const s3 = namingNetworkErrors(new S3Client({ forcePathStyle: emulated }));
-export const secretsManager = namingNetworkErrors(new SecretsManagerClient({}));
-export const sts = namingNetworkErrors(new STSClient({}));
-export const dynamodb = namingNetworkErrors(new DynamoDBClient({}));
+const sharedClients: Array<{ destroy(): void }> = [];
+
+/** A client of ./clients/: network failures named (namingNetworkErrors), and destroyable by destroySharedClients. */
+export function sharedClient<C extends MiddlewareClient & { destroy(): void }>(client: C): C {
+  sharedClients.push(client);
+  return namingNetworkErrors(client);
+}
+
+/** Closes every client of ./clients/ built so far (tests, so that Jest exits without open sockets). */
+export function destroySharedClients(): void {
+  for (const client of sharedClients.splice(0)) client.destroy();
+}
 
 /** A required environment variable set by the stack; its absence is a wiring bug, so the message says where. */
 export function env(name: string): string {

@@ -1,5 +1,5 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { dynamodb } from './aws';
+import { dynamodb } from './clients/dynamodb';
 
 /**
  * The deployer's single table. Items per gateway share the partition `GATEWAY#<name>`:

@@ -1,6 +1,6 @@
 import { PutItemCommand, TransactWriteItemsCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DeploymentRecord } from '../domain/history';
-import { dynamodb } from './aws';
+import { dynamodb } from './clients/dynamodb';
 import { CURRENT_SORT_KEY, gatewayPartition } from './deployment-table';
 
 /** History items sort by start time under the gateway: `RUN#<startedAt>#<execution>`. */

@@ -1,5 +1,5 @@
 import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { dynamodb } from './aws';
+import { dynamodb } from './clients/dynamodb';
 import { gatewayPartition } from './deployment-table';
 import { LOCK_SORT_KEY, type LockHolder } from '../domain/lock';
 

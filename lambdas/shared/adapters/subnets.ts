@@ -1,19 +1,14 @@
-import { DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { SubnetFacts } from '../domain/subnets';
-import { namingNetworkErrors } from './aws';
 
 /**
- * DescribeSubnets for Preflight. Its own client, created here rather than in ./aws, so that only the Lambda
- * that reads subnets loads the (large) EC2 client at cold start.
- */
-export const ec2 = namingNetworkErrors(new EC2Client({}));
-
-/**
- * The subnets among `ids` that exist. A `subnet-id` filter rather than SubnetIds: with SubnetIds one unknown id
- * fails the whole call and names only that one, while the filter returns the ones that exist, so the caller
- * can name every missing id.
+ * DescribeSubnets for Preflight: the subnets among `ids` that exist. A `subnet-id` filter rather than SubnetIds:
+ * with SubnetIds one unknown id fails the whole call and names only that one, while the filter returns the ones
+ * that exist, so the caller can name every missing id.
  */
 export async function describeSubnets(ids: readonly string[]): Promise<SubnetFacts[]> {
+  // The (large) EC2 package and its client are loaded here, on the first call, not at import: only the
+  // create_vpc = false check needs them (esbuild turns this into a lazy require; see ./clients/ec2).
+  const { DescribeSubnetsCommand, ec2 } = await import('./clients/ec2');
   const found: SubnetFacts[] = [];
   let token: string | undefined;
   do {

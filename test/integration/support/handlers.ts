@@ -13,11 +13,7 @@ export function captureConsole(lines: string[] = []): string[] {
   return lines;
 }
 
-/** Closes the shared adapter clients the handlers created, so Jest exits without open sockets. */
+/** Closes the shared adapter clients (adapters/clients/*) the handlers created, so Jest exits without open sockets. */
 export async function destroyAdapterClients(): Promise<void> {
-  const clients = await import('../../../lambdas/shared/adapters/aws');
-  clients.s3.destroy();
-  clients.secretsManager.destroy();
-  clients.sts.destroy();
-  clients.dynamodb.destroy();
+  (await import('../../../lambdas/shared/adapters/aws')).destroySharedClients();
 }
