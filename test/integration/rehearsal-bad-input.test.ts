@@ -31,7 +31,12 @@ const prefix = `bad-input-${process.pid}-${Date.now().toString(36)}`;
 const GATEWAY = 'gateway';
 /** A gateway of the same stack namespace that was never deployed. */
 const FRESH_GATEWAY = 'fresh-gateway';
-const SECRET_NAME = 'gateway/values.yaml';
+/**
+ * Its own values secret: these cases write broken values.yaml, and the other rehearsal files (in the other jest
+ * worker, against the same moto_server) use the default secret name.
+ */
+const SECRET_NAME = `${prefix}/values.yaml`;
+const BASE_CONFIG: GatewayConfigInput = { ...EXAMPLE_CONFIG, valuesSecretName: SECRET_NAME };
 const OTHER_ACCOUNT = '111122223333';
 const WRONG_SHA256 = 'ab'.repeat(32);
 
@@ -40,7 +45,7 @@ let installed: RehearsalReport;
 let runCount = 0;
 
 const run = (options: Partial<RehearsalOptions>): Promise<RehearsalReport> =>
-  rehearse({ motoEndpoint: motoEndpoint(), workDir: path.join(workDir, `run-${++runCount}`), prefix, valuesYaml: VALUES_YAML, ...options });
+  rehearse({ motoEndpoint: motoEndpoint(), workDir: path.join(workDir, `run-${++runCount}`), prefix, valuesYaml: VALUES_YAML, config: BASE_CONFIG, ...options });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Bundles, built in memory from the sample module and written once each.
@@ -294,7 +299,7 @@ test('the table has at least 22 cases, each with its own name', () => {
 test.each(CASES.map((c) => [c.name, c] as const))('refused at Preflight, nothing changed: %s', async (_name, c) => {
   const bundlePath = await bundleFile(c.bundle ?? 'good', c.bundleVersion ?? '3.0.0');
   const uploadedKey = `releases/${path.basename(bundlePath)}`;
-  const config = { ...EXAMPLE_CONFIG, ...c.config } as GatewayConfigInput;
+  const config = { ...BASE_CONFIG, ...c.config } as GatewayConfigInput;
   const gateway = config.gatewayName;
   let before: Snapshot | undefined;
   const runDir = path.join(workDir, `run-${runCount + 1}`);
@@ -354,7 +359,7 @@ test.each(CASES.map((c) => [c.name, c] as const))('refused at Preflight, nothing
 
 test('a GPU node pool without the nvidia.com/gpu taint is refused at synth/config time, before any run', async () => {
   const gpuConfig = {
-    ...EXAMPLE_CONFIG,
+    ...BASE_CONFIG,
     module: { ...EXAMPLE_CONFIG.module, karpenter_node_pools: { 'gpu-pool': { instance_families: ['p4d'], capacity_type: ['on-demand'] } } },
   } as GatewayConfigInput;
   const problem = /module\.karpenter_node_pools\["gpu-pool"\]\.taints: node pool "gpu-pool" has GPU instance families \(p4d\) but no \{ key = "nvidia\.com\/gpu", effect = "NoSchedule" \} taint/;
