@@ -4,11 +4,11 @@
  * the bundled helper, real kubectl (token from a real `aws eks get-token`) against the Kubernetes API stand-in over
  * TLS, the helm stand-in on PATH, the run's backend.tf.json and Terraform state in S3 (moto).
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { renderBackend } from '../../lambdas/shared/domain/workspace';
+import { localKubectlVersion } from '../support/local-tools';
 import { buildStepSource } from '../../lib/step-source';
 import { runBuildspec, type BuildspecRunResult } from '../support/buildspec-runner';
 import { agentDeployment, helmReleaseSecret, node, startKubeStandin, type KubeStandin, type KubeState } from '../support/kube-standin';
@@ -38,8 +38,7 @@ beforeAll(async () => {
   await createBucket(bucket);
   await createBucket(stateBucket);
   secretArn = await createSecret(`gw-release/${suffix}/values`, VALUES_YAML);
-  const client = JSON.parse(execFileSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf-8' }));
-  kubectlVersion = /^v(\d+\.\d+\.\d+)/.exec(client.clientVersion.gitVersion)![1];
+  kubectlVersion = localKubectlVersion();
 });
 
 afterAll(async () => {

@@ -4,11 +4,11 @@
  * TLS, and a helm stand-in on PATH that prints what helm prints. The cluster is reached from the run's
  * Terraform outputs in S3 (moto), exactly as after an apply.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { VerificationError, evaluateVerification } from '../../lambdas/shared/domain/evaluation';
+import { localKubectlVersion } from '../support/local-tools';
 import { buildStepSource } from '../../lib/step-source';
 import { runBuildspec, type BuildspecRunResult } from '../support/buildspec-runner';
 import { agentDeployment, jobPod, node, startKubeStandin, testPod, type KubeStandin, type KubeState } from '../support/kube-standin';
@@ -33,9 +33,7 @@ beforeAll(async () => {
   buildStepSource(sourceDir);
   await createBucket(bucket);
   secretArn = await createSecret(`gw-verify/${suffix}/values`, VALUES_YAML);
-  // The pinned version is whatever kubectl this machine has, so the installer finds it and downloads nothing.
-  const client = JSON.parse(execFileSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf-8' }));
-  kubectlVersion = /^v(\d+\.\d+\.\d+)/.exec(client.clientVersion.gitVersion)![1];
+  kubectlVersion = localKubectlVersion();
 });
 
 afterAll(async () => {

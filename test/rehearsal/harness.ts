@@ -22,6 +22,7 @@ import { buildStepSource } from '../../lib/step-source';
 import { isolateFromRealAws } from '../support/aws-isolation';
 import { runBuildspec } from '../support/buildspec-runner';
 import { agentDeployment, helmReleaseSecret, jobPod, node, startKubeStandin, type KubeStandin } from '../support/kube-standin';
+import { localKubectlVersion } from '../support/local-tools';
 import { zipDirectory } from '../support/zip-fixtures';
 import { REHEARSAL_ACCOUNT, REHEARSAL_REGION, resolveStack, synthesize, type ResolvedStack } from './template';
 
@@ -664,15 +665,6 @@ function buildTask(stack: ResolvedStack, ctx: OverrideContext): TaskHandler {
 
 const toList = (vars: Record<string, string>) => Object.entries(vars).map(([Name, Value]) => ({ Name, Value }));
 
-let kubectlVersion: string | undefined;
-function localKubectlVersion(): string {
-  if (!kubectlVersion) {
-    const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
-    const client = JSON.parse(execFileSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf-8' }));
-    kubectlVersion = /^v(\d+\.\d+\.\d+)/.exec(client.clientVersion.gitVersion)![1];
-  }
-  return kubectlVersion;
-}
 
 /**
  * Whatever endpoint the module outputs, the rehearsal's cluster is the stand-in: the run's Terraform outputs are

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import {
   type KubeStandin,
   type KubeState,
 } from '../support/kube-standin';
+import { runTool, type ToolRun } from '../support/local-tools';
 
 /**
  * Secrets in the kube stand-in (Helm's release storage) with the real kubectl, labels and annotations on its
@@ -21,20 +21,8 @@ import {
 const HELM_DIR = path.resolve(__dirname, '../support/helm-standin');
 const RELEASE_SECRET = 'sh.helm.release.v1.apheris-gateway.v1';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(command, args, { env, timeout: 20_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+type Run = ToolRun;
+const run = runTool;
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

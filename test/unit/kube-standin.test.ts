@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +13,7 @@ import {
   type KubeState,
   type KubeconfigOptions,
 } from '../support/kube-standin';
+import { runTool, type ToolRun } from '../support/local-tools';
 
 /**
  * The real kubectl (and `aws eks get-token`) against the in-process kube stand-in, and the helm stand-in.
@@ -23,20 +23,8 @@ import {
 const HELM_DIR = path.resolve(__dirname, '../support/helm-standin');
 const TEST_POD = 'apheris-gateway-connectivity-test';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(command, args, { env, timeout: 20_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+type Run = ToolRun;
+const run = runTool;
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
