@@ -13,6 +13,7 @@ import { EXAMPLE_CONFIG } from '../../lib/config';
 import { SAMPLE_MODULE_DIR, rehearse, type RehearsalOptions, type RehearsalReport } from '../rehearsal/harness';
 import { zipDirectory } from '../support/zip-fixtures';
 import { getObjectText, motoEndpoint } from './support/aws-clients';
+import { listFiles } from '../support/files';
 
 jest.setTimeout(180_000);
 
@@ -88,16 +89,6 @@ const FORMS: Array<{ canary: string; form: string; text: string }> = Object.entr
 
 function leaks(text: string): string[] {
   return FORMS.filter((f) => text.includes(f.text)).map((f) => `${f.canary} ${f.form}`);
-}
-
-async function listFiles(dir: string, rel = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await fs.promises.readdir(path.join(dir, rel), { withFileTypes: true })) {
-    const name = rel ? `${rel}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) out.push(...(await listFiles(dir, name)));
-    else out.push(name);
-  }
-  return out;
 }
 
 /**

@@ -11,6 +11,7 @@ import { REHEARSAL_ACCOUNT } from '../rehearsal/template';
 import { SAMPLE_MODULE_DIR, rehearse, type RehearsalOptions, type RehearsalReport } from '../rehearsal/harness';
 import { renameEntry, zipDirectory } from '../support/zip-fixtures';
 import { dynamoDbClient, motoEndpoint } from './support/aws-clients';
+import { listFiles } from '../support/files';
 
 jest.setTimeout(180_000);
 
@@ -44,16 +45,6 @@ const run = (options: Partial<RehearsalOptions>): Promise<RehearsalReport> =>
 
 /** The values of the sample values secret that must never leave the state and the plan binary. */
 const SECRETS = ['rehearsal-tenant-7f3a', 'rehearsal-client-5d1c', 'rehearsal-secret-9b2e', 'rehearsal-helm-user', 'rehearsal-helm-pass-3c8d'];
-
-async function listFiles(dir: string, rel = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await fs.promises.readdir(path.join(dir, rel), { withFileTypes: true })) {
-    const name = rel ? `${rel}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) out.push(...(await listFiles(dir, name)));
-    else out.push(name);
-  }
-  return out;
-}
 
 const visited = (report: RehearsalReport) => [...new Set(report.states.map((s) => s.name))];
 const outcomeOf = (report: RehearsalReport, state: string) => report.states.filter((s) => s.name === state).map((s) => s.outcome);

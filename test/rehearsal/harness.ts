@@ -22,6 +22,7 @@ import { buildStepSource } from '../../lib/step-source';
 import { isolateFromRealAws } from '../support/aws-isolation';
 import { runBuildspec } from '../support/buildspec-runner';
 import { agentDeployment, helmReleaseSecret, jobPod, node, startKubeStandin, type KubeStandin } from '../support/kube-standin';
+import { listFiles } from '../support/files';
 import { localKubectlVersion } from '../support/local-tools';
 import { zipDirectory } from '../support/zip-fixtures';
 import { REHEARSAL_ACCOUNT, REHEARSAL_REGION, resolveStack, synthesize, type ResolvedStack } from './template';
@@ -758,19 +759,10 @@ async function saveState(dir: string, buckets: string[], tables: string[], s3: S
 async function restoreState(dir: string, buckets: string[], tables: string[], s3: S3Client): Promise<void> {
   if (!fs.existsSync(dir)) return;
   const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
-  const walk = async (root: string, rel = ''): Promise<string[]> => {
-    const out: string[] = [];
-    for (const e of await fs.promises.readdir(path.join(root, rel), { withFileTypes: true })) {
-      const name = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) out.push(...(await walk(root, name)));
-      else out.push(name);
-    }
-    return out;
-  };
   for (const bucket of buckets) {
     const root = path.join(dir, 's3', bucket);
     if (!fs.existsSync(root)) continue;
-    for (const key of await walk(root)) {
+    for (const key of await listFiles(root)) {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await fs.promises.readFile(path.join(root, key)) }));
     }
   }
