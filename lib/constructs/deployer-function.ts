@@ -1,10 +1,11 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { LAMBDAS_DIR, sharedLambdaBundle } from '../lambda-bundling';
 import { acknowledge } from '../nag';
 
 export interface DeployerFunctionProps {
@@ -20,28 +21,9 @@ export interface DeployerFunctionProps {
   readonly logRetention?: logs.RetentionDays;
 }
 
-/**
- * How every Lambda is bundled (esbuild). The bundle budget (README "Performance": each bundle at most 250 KB, its
- * cold import at most 200 ms) is checked against these same options by test/cdk/lambda-bundles.test.ts and
- * `npm run bench`, through test/support/lambda-bundles.ts.
- */
-export const LAMBDA_BUNDLING = {
-  // The Node 22 runtime ships AWS SDK v3: leaving it out keeps bundles small and cold starts short.
-  externalModules: ['@aws-sdk/*'],
-  minify: true,
-  // Error class names are what Step Functions retries and catches on; minifying must not rename them.
-  keepNames: true,
-  // No source maps: they double the bundle, and handler stack traces are short.
-  sourceMap: false,
-  target: 'node22',
-  format: OutputFormat.CJS,
-  // Local esbuild only: this machine kind has no Docker engine.
-  forceDockerBundling: false,
-} as const satisfies BundlingOptions;
-
 /** Every Lambda of the deployer: one place for runtime, architecture, tracing, log retention and bundling. */
 export class DeployerFunction extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: lambda.Function;
   readonly logGroup: logs.LogGroup;
   /** The function's own role: its log group, X-Ray, and what the stack grants it; no managed policy. */
   readonly role: iam.Role;
@@ -59,10 +41,23 @@ export class DeployerFunction extends Construct {
       description: `Compute Gateway deployer Lambda ${props.handlerDir}`,
     });
     this.logGroup.grantWrite(this.role);
-    this.function = new NodejsFunction(this, 'Function', {
+    this.function = new lambda.Function(this, 'Function', {
       role: this.role,
-      entry: path.join(__dirname, '..', '..', 'lambdas', props.handlerDir, 'index.ts'),
-      handler: 'handler',
+      // Bundled by lib/lambda-bundling.ts: all handlers in one esbuild build per synth.
+      code: lambda.Code.fromAsset(path.join(LAMBDAS_DIR, props.handlerDir), {
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          // Never pulled: local esbuild always succeeds (this machine kind has no Docker engine).
+          image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22-slim'),
+          local: {
+            tryBundle(outputDir: string): boolean {
+              fs.copyFileSync(sharedLambdaBundle(props.handlerDir).file, path.join(outputDir, 'index.js'));
+              return true;
+            },
+          },
+        },
+      }),
+      handler: 'index.handler',
       description: props.description,
       runtime: lambda.Runtime.NODEJS_22_X,
       // arm64: cheaper per ms, and the bundle is plain JavaScript.
@@ -77,7 +72,6 @@ export class DeployerFunction extends Construct {
         POWERTOOLS_LOG_LEVEL: 'INFO',
         ...props.environment,
       },
-      bundling: LAMBDA_BUNDLING,
     });
     acknowledge(
       this.role,
