@@ -96,7 +96,7 @@ describe('cdk-nag AwsSolutions as the validation plugin of `cdk synth -c nag=tru
     },
   });
   const { context } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf-8'));
-  const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ builtinCloudFormationValidation: false, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const stack = new GatewayDeployerStack(app, 'Full', { config, env: { account: config.target.account, region: config.target.region } });
 

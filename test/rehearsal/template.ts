@@ -42,7 +42,8 @@ export function synthesize(config: GatewayConfig): Record<string, any> {
 
 function synthesizeOnce(config: GatewayConfig): Record<string, any> {
   const { context } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf-8'));
-  const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  // CDK's built-in CloudFormation validation costs seconds per synth and judges nothing a rehearsal needs.
+  const app = new App({ builtinCloudFormationValidation: false, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
   const stack = new GatewayDeployerStack(app, `GatewayDeployer-${config.gatewayName}`, {
     config,
     env: { account: config.target.account, region: config.target.region },
