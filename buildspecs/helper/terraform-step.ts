@@ -78,16 +78,21 @@ export async function plan(ctx: StepContext, exportsFile: string): Promise<void>
   if (shown.code !== 0) await failWith(ctx, 'plan', shown, exportsFile);
   const redacted = redactPlan(JSON.parse(shown.rawStdout) as TerraformPlan, ws.secrets);
   const summary = summarizePlan(redacted);
-  const text = await run(ws, ['show', '-no-color', PLAN_FILE], { echo: false });
 
   const prefix = planPrefix(ctx);
-  // The plan binary holds the values in clear (Terraform needs them to apply); it stays KMS-encrypted in S3.
-  await putBytes(ctx.bucket, `${prefix}${PLAN_FILE}`, await fs.promises.readFile(path.join(ws.dir, PLAN_FILE)), 'application/octet-stream');
-  await putBytes(ctx.bucket, `${prefix}terraform.lock.hcl`, await fs.promises.readFile(path.join(ws.dir, LOCK_FILE)).catch(() => ''), 'text/plain');
-  await putBytes(ctx.bucket, `${prefix}plan.json`, JSON.stringify(redacted), 'application/json');
-  await putBytes(ctx.bucket, `${prefix}plan.txt`, redactText(text.output, ws.secrets), 'text/plain');
-  // The outputs as they will be after this plan: Verify reads them when there was nothing to apply.
-  await putBytes(ctx.bucket, `${prefix}outputs.json`, JSON.stringify({ outputs: plannedOutputs(redacted) }, null, 2), 'application/json');
+  await Promise.all([
+    // The plan binary holds the values in clear (Terraform needs them to apply); it stays KMS-encrypted in S3.
+    fs.promises.readFile(path.join(ws.dir, PLAN_FILE)).then((body) => putBytes(ctx.bucket, `${prefix}${PLAN_FILE}`, body, 'application/octet-stream')),
+    fs.promises
+      .readFile(path.join(ws.dir, LOCK_FILE))
+      .catch(() => '')
+      .then((body) => putBytes(ctx.bucket, `${prefix}terraform.lock.hcl`, body, 'text/plain')),
+    putBytes(ctx.bucket, `${prefix}plan.json`, JSON.stringify(redacted), 'application/json'),
+    // For reviewers: what `terraform plan` printed, redacted (no second `terraform show` run for the text).
+    putBytes(ctx.bucket, `${prefix}plan.txt`, redactText(planned.output, ws.secrets), 'text/plain'),
+    // The outputs as they will be after this plan: Verify reads them when there was nothing to apply.
+    putBytes(ctx.bucket, `${prefix}outputs.json`, JSON.stringify({ outputs: plannedOutputs(redacted) }, null, 2), 'application/json'),
+  ]);
   console.log(summary.line);
   await writeExports(exportsFile, {
     STEP_STATUS: 'succeeded',

@@ -76,22 +76,38 @@ export async function putBytes(bucket: string, key: string, body: Buffer | strin
   return out.VersionId;
 }
 
+/** The rendered workspace files of this run (name, content), each name checked before anything is written. */
+async function workspaceFiles(ctx: StepContext): Promise<Array<[string, Buffer]>> {
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: ctx.bucket, Prefix: ctx.workspacePrefix }));
+  const keys = (listed.Contents ?? []).map((o) => o.Key!).filter((k) => k !== ctx.workspacePrefix);
+  if (keys.length === 0) throw new Error(`no workspace files under s3://${ctx.bucket}/${ctx.workspacePrefix}`);
+  const names = keys.map((key) => {
+    const name = key.slice(ctx.workspacePrefix.length);
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`unexpected workspace file ${JSON.stringify(key)}`);
+    return name;
+  });
+  return Promise.all(names.map(async (name, i): Promise<[string, Buffer]> => [name, await getBytes(ctx.bucket, keys[i])]));
+}
+
 export async function prepareWorkspace(ctx: StepContext): Promise<PreparedWorkspace> {
   const dir = path.resolve(ctx.workDir);
   await fs.promises.rm(dir, { recursive: true, force: true });
   await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
 
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: ctx.bucket, Prefix: ctx.workspacePrefix }));
-  const keys = (listed.Contents ?? []).map((o) => o.Key!).filter((k) => k !== ctx.workspacePrefix);
-  if (keys.length === 0) throw new Error(`no workspace files under s3://${ctx.bucket}/${ctx.workspacePrefix}`);
-  for (const key of keys) {
-    const name = key.slice(ctx.workspacePrefix.length);
-    if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`unexpected workspace file ${JSON.stringify(key)}`);
-    await fs.promises.writeFile(path.join(dir, name), await getBytes(ctx.bucket, key), { mode: 0o644 });
-  }
+  // The workspace files, the bundle and the values are independent reads: fetched at once, judged in this order.
+  const [files, zipped, secret] = await Promise.allSettled([
+    workspaceFiles(ctx),
+    getBytes(ctx.bucket, ctx.bundleKey, ctx.bundleVersionId),
+    readValuesSecret(ctx.valuesSecretArn, ctx.valuesSecretVersionId),
+  ]);
+  const settled = <T>(result: PromiseSettledResult<T>): T => {
+    if (result.status === 'rejected') throw result.reason;
+    return result.value;
+  };
+  for (const [name, body] of settled(files)) await fs.promises.writeFile(path.join(dir, name), body, { mode: 0o644 });
 
   const bundleName = ctx.bundleKey.slice(ctx.bundleKey.lastIndexOf('/') + 1);
-  const zip = await getBytes(ctx.bucket, ctx.bundleKey, ctx.bundleVersionId);
+  const zip = settled(zipped);
   const sha256 = createHash('sha256').update(zip).digest('hex');
   if (ctx.bundleSha256 && sha256 !== ctx.bundleSha256) {
     throw new BundleError(`${bundleName} changed since Preflight checked it: sha256 ${sha256}, expected ${ctx.bundleSha256}`);
@@ -99,7 +115,7 @@ export async function prepareWorkspace(ctx: StepContext): Promise<PreparedWorksp
   await extractBundle(bundleName, zip, path.join(dir, MODULE_DIR), ctx.limits);
   console.log(`unzipped ${bundleName} (sha256 ${sha256}) into ${MODULE_DIR}/`);
 
-  const values = await readValuesSecret(ctx.valuesSecretArn, ctx.valuesSecretVersionId);
+  const values = settled(secret);
   await fs.promises.writeFile(path.join(dir, VALUES_FILE), values.text, { mode: 0o600 });
   console.log(`wrote ${VALUES_FILE} (mode 0600) from the values secret`);
   return { dir, secrets: values.secrets, tfVars: values.tfVars };
