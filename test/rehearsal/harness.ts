@@ -150,6 +150,8 @@ export interface RehearsalReport {
   readonly error?: string;
   readonly cause?: string;
   readonly states: StateRecord[];
+  /** Wall time of the execution itself, from its start to its end: the emulator set-up and the dump are not in it. */
+  readonly executionMs?: number;
   readonly notifications: Notification[];
   readonly output?: unknown;
   readonly resources: RehearsalResources;
@@ -278,6 +280,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         .filter(([, s]) => s.Retry)
         .map(([name]) => [name, 0]),
     );
+    const executionStart = performance.now();
     const execution = machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: overrides, retryIntervalOverrides },
       context: {
@@ -301,10 +304,11 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       cause = info.cause?.message ?? info.message;
     }
     await watching;
+    const executionMs = Math.round(performance.now() - executionStart);
     const notifications = await drain(queues, clients.sqs);
     if (options.dumpDir) await dump(options.dumpDir, { history, notifications, workDir: options.workDir, s3: clients.s3, buckets });
     if (options.stateDir) await saveState(options.stateDir, buckets, tables, clients.s3);
-    return { status, resources, ...(triggerDecisions ? { triggerDecisions } : {}), executionName, ...(error ? { error } : {}), ...(cause ? { cause } : {}), states, notifications, ...(output !== undefined ? { output } : {}) };
+    return { status, resources, ...(triggerDecisions ? { triggerDecisions } : {}), executionName, ...(error ? { error } : {}), ...(cause ? { cause } : {}), states, executionMs, notifications, ...(output !== undefined ? { output } : {}) };
   } finally {
     await cluster.stop();
   }
