@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { runAnalyze } from '../../lambdas/analyze-plan/analyze';
 import { parseGatewayConfig, type GatewayConfigInput } from '../../lambdas/shared/domain/gateway-config';
 import { renderWorkspace, resolveBackend } from '../../lambdas/shared/domain/workspace';
-import { buildStepSource } from '../../lib/step-source';
+import { stepSourceInto } from '../support/build-cache';
 import { runBuildspec, type BuildspecRunResult } from '../support/buildspec-runner';
 import { ALL_CANARIES, VALUES_YAML } from '../support/values-fixtures';
 import { zipDirectory } from '../support/zip-fixtures';
@@ -57,7 +57,7 @@ const addressesOf = (state: StateFile): string[] =>
 beforeAll(async () => {
   tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gw-detach-'));
   sourceDir = path.join(tmp, 'source');
-  buildStepSource(sourceDir);
+  stepSourceInto(sourceDir);
   await createBucket(artifacts);
   await createBucket(stateBucket);
   for (const bucket of [artifacts, stateBucket]) {

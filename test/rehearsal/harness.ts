@@ -18,8 +18,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseGatewayConfig, type GatewayConfigInput } from '../../lambdas/shared/domain/gateway-config';
 import { EXAMPLE_CONFIG } from '../../lib/config';
-import { buildStepSource } from '../../lib/step-source';
 import { isolateFromRealAws } from '../support/aws-isolation';
+import { stepSourceInto } from '../support/build-cache';
 import { runBuildspec } from '../support/buildspec-runner';
 import { agentDeployment, helmReleaseSecret, jobPod, node, startKubeStandin, type KubeStandin } from '../support/kube-standin';
 import { listFiles } from '../support/files';
@@ -172,6 +172,7 @@ export { isolateFromRealAws };
 
 let boundPrefix: string | undefined;
 let builtSource: string | undefined;
+const validatedDefinitions = new Set<string>();
 
 export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
   isolateFromRealAws(options.motoEndpoint);
@@ -238,7 +239,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   // The bundled step helpers (esbuild, about a second) once per process: later rehearsals copy them.
   if (builtSource && fs.existsSync(builtSource)) fs.cpSync(builtSource, sourceDir, { recursive: true });
   else {
-    buildStepSource(sourceDir);
+    stepSourceInto(sourceDir);
     builtSource = sourceDir;
   }
   const agentVersion = options.agentVersion ?? version;
@@ -274,7 +275,10 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       s3: clients.s3,
       approve: options.approve ?? 'approve',
     });
-    const machine = new StateMachine(stack.definition, { validationOptions: { checkArn: false } });
+    // The ASL validation compiles its JSON schema anew each time (about a second): once per definition and process.
+    const definitionText = JSON.stringify(stack.definition);
+    const machine = new StateMachine(stack.definition, { validationOptions: { checkArn: false, noValidate: validatedDefinitions.has(definitionText) } });
+    validatedDefinitions.add(definitionText);
     const retryIntervalOverrides = Object.fromEntries(
       Object.entries(stack.definition.States as Record<string, { Retry?: unknown[] }>)
         .filter(([, s]) => s.Retry)

@@ -3,12 +3,10 @@
  * the emulator (prefixed per rehearsal), so the real state machine definition, Lambda environments and
  * CodeBuild projects can run locally.
  */
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { GatewayConfig } from '../../lambdas/shared/domain/gateway-config';
-import { GatewayDeployerStack } from '../../lib/gateway-deployer-stack';
+import { sharedSynth } from '../support/build-cache';
 
 export const REHEARSAL_ACCOUNT = '123456789012';
 export const REHEARSAL_REGION = 'eu-central-1';
@@ -32,15 +30,20 @@ const synthesized = new Map<string, Record<string, any>>();
 
 /**
  * Synthesizes the app's stack for a config; assets are not bundled, since the rehearsal runs the sources. A
- * process synthesizes each config once (seconds each): rehearsals of the same config get a copy.
+ * process synthesizes each config once (seconds each): rehearsals of the same config get a copy; in a jest run,
+ * so do the other test files (test/support/build-cache.ts).
  */
 export function synthesize(config: GatewayConfig): Record<string, any> {
   const key = JSON.stringify(config);
-  if (!synthesized.has(key)) synthesized.set(key, synthesizeOnce(config));
+  if (!synthesized.has(key)) synthesized.set(key, sharedSynth(key, () => synthesizeOnce(config)));
   return structuredClone(synthesized.get(key)!);
 }
 
 function synthesizeOnce(config: GatewayConfig): Record<string, any> {
+  // Loaded only here: a rehearsal that finds its template already synthesized never loads CDK.
+  const { App } = require('aws-cdk-lib') as typeof import('aws-cdk-lib');
+  const { Template } = require('aws-cdk-lib/assertions') as typeof import('aws-cdk-lib/assertions');
+  const { GatewayDeployerStack } = require('../../lib/gateway-deployer-stack') as typeof import('../../lib/gateway-deployer-stack');
   const { context } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf-8'));
   // CDK's built-in CloudFormation validation costs seconds per synth and judges nothing a rehearsal needs.
   const app = new App({ builtinCloudFormationValidation: false, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
