@@ -11,10 +11,13 @@
  *   the release is unmanaged, then `helm uninstall apheris-gateway -n apheris --wait`; writes
  *   reports/<gateway>/<runId>/release-uninstall.json and exports RELEASE_UNINSTALLED.
  *
- * The cluster is reached as Verify reaches it, from the run's Terraform outputs. After a failed apply there is no
- * Apply report, and on a first install the Plan's outputs lack what was unknown before the apply (cluster_name):
- * the outputs are merged from the Apply report, then the Plan's outputs, then the root outputs in the Terraform
- * state, which Terraform keeps for a partly failed apply too.
+ * The cluster is reached as Verify reaches it (verify-step's `connect`: the kubeconfig, and the EKS token minted
+ * in-process and cached for kubectl's credential plugin, so neither kubectl nor helm waits for the AWS CLI), from
+ * the run's Terraform outputs. After a failed apply there is no Apply report, and on a first install the Plan's
+ * outputs lack what was unknown before the apply (cluster_name): the outputs are merged from the Apply report, then
+ * the Plan's outputs, then the root outputs in the Terraform state, which Terraform keeps for a partly failed apply
+ * too. The kubectl calls stay separate: the release secrets are asked for by label, so that no other Secret of the
+ * namespace is ever fetched, which one combined list could not keep.
  */
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { redactText } from '../../lambdas/shared/domain/plan';

@@ -1,8 +1,10 @@
 /**
  * The CodeBuild side of the seed's "Post-install / Post-upgrade": `node verify-step.js`. It reaches the cluster
- * from the Terraform outputs (token from `aws eks get-token`), reads the agent's image and rollout, runs the
- * Helm connectivity tests, and measures how computations fill the nodes. It judges nothing against the
- * expected version: it reports, and EvaluateVerification decides.
+ * from the Terraform outputs (an EKS token minted in-process as `aws eks get-token` mints it, eks-token.ts), reads
+ * the agent's image and rollout, runs the Helm connectivity tests, and measures how computations fill the nodes.
+ * It judges nothing against the expected version: it reports, and EvaluateVerification decides.
+ * Each kubectl call costs a process and the credential plugin's start-up, so the cluster is read in one
+ * `kubectl get deployments,pods,nodes` and the domain code picks the agent, the computations and the nodes.
  * CLUSTER_ACTION=inspect-release | uninstall-release runs the seed's FAQ on the same cluster access instead
  * (release-step.ts).
  */
@@ -12,24 +14,33 @@ import {
   AGENT_DEPLOYMENT_NAME,
   AGENT_LABEL,
   AGENT_NAMESPACE,
+  CLUSTER_KINDS,
   CONNECTIVITY_TEST_POD,
   HELM_RELEASE,
-  JOB_LABEL,
   agentImage,
+  byNameNote,
   capacityReport,
+  findAgent,
+  finishedTestPhase,
+  hasPod,
+  jobPods,
   judgeConnectivity,
-  pickLabelledAgent,
   rolloutState,
+  splitClusterList,
   type CapacityReport,
+  type ClusterSnapshot,
   type ConnectivityVerdict,
   type DeploymentLike,
   type ImageRef,
+  type KubeListItem,
   type NodeLike,
   type PodLike,
   type RolloutState,
 } from '../../lambdas/shared/domain/verification';
+import { mintEksToken } from './eks-token';
 import { clusterActionOf, releaseContextOf, runReleaseAction } from './release-step';
 import { runCommand, type CommandResult } from './run-command';
+import { tokenCacheFile, writeCachedCredential, type ExecCredential } from './token-cache';
 import { getBytes, putBytes, readValuesSecret, writeExports } from './workspace';
 
 export interface VerifyContext {
@@ -112,10 +123,10 @@ export async function clusterAccess(ctx: VerifyContext): Promise<ClusterAccess> 
 }
 
 /**
- * A kubeconfig whose credentials come from `aws eks get-token`, as the seed's cluster access does. kubectl asks
- * for a token on every call; the plugin is kube-token.js, which runs the AWS CLI once and reuses the token while
- * it is valid (the CLI's start-up would otherwise cost most of each kubectl call). It is a separate bundle, never
- * imported here: its `require.main === module` would be true inside this bundle too.
+ * A kubeconfig whose credentials are an EKS token, as the seed's cluster access (`aws eks get-token`) gives them.
+ * kubectl asks for a token on every call; the plugin is kube-token.js, which prints the token this helper cached
+ * (seedToken) and runs the AWS CLI only once that is near its expiry. It is a separate bundle, never imported
+ * here: its `require.main === module` would be true inside this bundle too.
  */
 export function kubeconfig(access: ClusterAccess, region: string, tokenCommand: { command: string; args: string[] }): object {
   const ca = access.certificateAuthorityData;
@@ -155,25 +166,64 @@ function parseJson<T>(result: CommandResult): T | null {
   }
 }
 
+/**
+ * Mints the EKS token in-process and caches it where kube-token.js looks, so that no kubectl or helm call of a
+ * normal build waits for the AWS CLI. On failure the plugin still has its own way: `aws eks get-token`.
+ */
+export async function seedToken(
+  clusterName: string,
+  region: string,
+  cacheFile: string,
+  mint: (opts: { clusterName: string; region: string }) => Promise<ExecCredential> = mintEksToken,
+): Promise<boolean> {
+  try {
+    await writeCachedCredential(cacheFile, clusterName, await mint({ clusterName, region }), 'sdk');
+    return true;
+  } catch (error) {
+    console.warn(`could not mint the EKS token in-process (${(error as Error).message}); kubectl's credential plugin will run aws eks get-token`);
+    return false;
+  }
+}
+
 const sleep = (seconds: number) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 
+/**
+ * The namespace's Deployments and pods and the cluster's nodes in one kubectl call. kubectl fails the whole list
+ * when one kind fails (nodes forbidden, say); then each kind is listed on its own, so the others still count.
+ */
+export async function readCluster(kubectl: Tool): Promise<ClusterSnapshot> {
+  const list = parseJson<{ items?: KubeListItem[] }>(await kubectl(['get', CLUSTER_KINDS, '-n', AGENT_NAMESPACE, '-o', 'json'], { raw: true }));
+  if (Array.isArray(list?.items)) return splitClusterList(list.items);
+  const items = async <T>(args: string[]): Promise<T[] | null> => {
+    const one = parseJson<{ items?: T[] }>(await kubectl([...args, '-o', 'json'], { raw: true }));
+    return Array.isArray(one?.items) ? one.items : null;
+  };
+  return {
+    deployments: await items<DeploymentLike>(['get', 'deployments', '-n', AGENT_NAMESPACE]),
+    pods: await items<PodLike>(['get', 'pods', '-n', AGENT_NAMESPACE]),
+    nodes: await items<NodeLike>(['get', 'nodes']),
+  };
+}
+
 export async function verify(ctx: VerifyContext, kubectl: Tool, helm: Tool, access: ClusterAccess): Promise<VerificationReport> {
+  let cluster = await readCluster(kubectl);
+
   // The seed's agent check, read as JSON: by label first, then the likely name.
-  const labelled = parseJson<{ items: DeploymentLike[] }>(
-    await kubectl(['get', 'deployment', '-l', AGENT_LABEL, '-n', AGENT_NAMESPACE, '-o', 'json'], { raw: true }),
-  );
-  const pick = pickLabelledAgent(labelled?.items ?? []);
-  let deployment = pick.deployment;
-  let foundBy = labelled ? pick.why : `the label query for ${AGENT_LABEL} failed`;
-  if (!deployment) {
+  let deployment: DeploymentLike | null;
+  let foundBy: string;
+  if (cluster.deployments) {
+    ({ deployment, foundBy } = findAgent(cluster.deployments));
+  } else {
     deployment = parseJson<DeploymentLike>(await kubectl(['get', 'deployment', AGENT_DEPLOYMENT_NAME, '-n', AGENT_NAMESPACE, '-o', 'json'], { raw: true }));
-    foundBy = deployment ? `${foundBy}; found by name ${AGENT_DEPLOYMENT_NAME}` : `${foundBy}; no Deployment named ${AGENT_DEPLOYMENT_NAME} either`;
+    foundBy = byNameNote(`the Deployments in ${AGENT_NAMESPACE} could not be listed, so the label ${AGENT_LABEL} was not checked`, deployment !== null);
   }
 
   // Rollout: polled inside this build (not by the state machine) until ready or the timeout.
   let rollout: RolloutState | null = deployment ? rolloutState(deployment) : null;
   const deadline = Date.now() + ctx.rolloutTimeoutSeconds * 1000;
+  let waited = false;
   while (deployment && rollout && !rollout.ready && Date.now() < deadline) {
+    waited = true;
     await sleep(ctx.pollSeconds);
     const fresh = parseJson<DeploymentLike>(await kubectl(['get', 'deployment', deployment.metadata.name, '-n', AGENT_NAMESPACE, '-o', 'json'], { raw: true }));
     if (fresh) {
@@ -182,17 +232,20 @@ export async function verify(ctx: VerifyContext, kubectl: Tool, helm: Tool, acce
     }
   }
 
-  // A test pod left by an earlier run would make `helm test` fail with "already exists".
-  await kubectl(['delete', 'pod', CONNECTIVITY_TEST_POD, '-n', AGENT_NAMESPACE, '--ignore-not-found', '--wait=true']);
-  const test = await helm(['test', HELM_RELEASE, '-n', AGENT_NAMESPACE, '--timeout', ctx.helmTestTimeout, '--logs']);
-  const pod = parseJson<PodLike>(await kubectl(['get', 'pod', CONNECTIVITY_TEST_POD, '-n', AGENT_NAMESPACE, '-o', 'json'], { raw: true }));
-  let logs = test.output.includes('POD LOGS:') ? test.output.slice(test.output.indexOf('POD LOGS:')) : '';
-  if (!logs && pod) logs = (await kubectl(['logs', CONNECTIVITY_TEST_POD, '-n', AGENT_NAMESPACE])).output;
-  const connectivity = judgeConnectivity({ helmExitCode: test.code, helmOutput: test.output, podPhase: pod?.status?.phase ?? null });
+  // After a wait (minutes, perhaps) the pods and nodes are listed again, as they are when `helm test` starts.
+  if (waited) cluster = await readCluster(kubectl);
 
-  // The seed's "Scaling": computations are the pods labelled apheris_job_id.
-  const jobs = parseJson<{ items: PodLike[] }>(await kubectl(['get', 'pods', '-n', AGENT_NAMESPACE, '-l', JOB_LABEL, '-o', 'json'], { raw: true }));
-  const nodes = parseJson<{ items: NodeLike[] }>(await kubectl(['get', 'nodes', '-o', 'json'], { raw: true }));
+  // A test pod left by an earlier run would make `helm test` fail with "already exists".
+  if (cluster.pods === null || hasPod(cluster.pods, CONNECTIVITY_TEST_POD)) {
+    await kubectl(['delete', 'pod', CONNECTIVITY_TEST_POD, '-n', AGENT_NAMESPACE, '--ignore-not-found', '--wait=true']);
+  }
+  const test = await helm(['test', HELM_RELEASE, '-n', AGENT_NAMESPACE, '--timeout', ctx.helmTestTimeout, '--logs']);
+  // helm prints the test pod's final phase; the pod is read only when it did not (helm's exit-code races).
+  const helmPhase = finishedTestPhase(test.output);
+  const pod = helmPhase ? null : parseJson<PodLike>(await kubectl(['get', 'pod', CONNECTIVITY_TEST_POD, '-n', AGENT_NAMESPACE, '-o', 'json'], { raw: true }));
+  let logs = test.output.includes('POD LOGS:') ? test.output.slice(test.output.indexOf('POD LOGS:')) : '';
+  if (!logs && (helmPhase || pod)) logs = (await kubectl(['logs', CONNECTIVITY_TEST_POD, '-n', AGENT_NAMESPACE])).output;
+  const connectivity = judgeConnectivity({ helmExitCode: test.code, helmOutput: test.output, podPhase: pod?.status?.phase ?? helmPhase });
 
   return {
     gateway: ctx.gateway,
@@ -207,7 +260,8 @@ export async function verify(ctx: VerifyContext, kubectl: Tool, helm: Tool, acce
       rollout,
     },
     connectivity: { ...connectivity, logs: logs.slice(-20_000) },
-    capacity: jobs && nodes ? capacityReport(jobs.items, nodes.items) : null,
+    // The seed's "Scaling": computations are the pods labelled apheris_job_id.
+    capacity: cluster.pods && cluster.nodes ? capacityReport(jobPods(cluster.pods), cluster.nodes) : null,
   };
 }
 
@@ -239,6 +293,7 @@ async function main(): Promise<number> {
       const kubeconfigFile = path.join(ctx.workDir, 'kubeconfig');
       const tokenCommand = { command: process.execPath, args: [path.join(path.dirname(path.resolve(process.argv[1])), 'kube-token.js'), 'token'] };
       await fs.promises.writeFile(kubeconfigFile, JSON.stringify(kubeconfig(access, ctx.region, tokenCommand), null, 2), { mode: 0o600 });
+      await seedToken(access.clusterName, ctx.region, tokenCacheFile(ctx.workDir));
       const env = { ...process.env, KUBECONFIG: kubeconfigFile, WORK_DIR: ctx.workDir };
       const tool = (bin: string): Tool => (args, opts = {}) => {
         console.log(`$ ${path.basename(bin)} ${args.join(' ')}`);

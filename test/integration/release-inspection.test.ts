@@ -1,15 +1,16 @@
 /**
  * The seed's FAQ "cannot re-use a name that is still in use" as cluster actions of the Verify build, for real:
  * buildspecs/verify.yml with CLUSTER_ACTION=inspect-release / uninstall-release, run by the local buildspec runner,
- * the bundled helper, real kubectl (token from a real `aws eks get-token`) against the Kubernetes API stand-in over
- * TLS, the helm stand-in on PATH, the run's backend.tf.json and Terraform state in S3 (moto).
+ * the bundled helper, real kubectl (its credential plugin printing the EKS token the helper minted in-process and
+ * cached; `aws eks get-token` on PATH as the plugin's fallback) against the Kubernetes API stand-in over TLS, the
+ * helm stand-in on PATH, the run's backend.tf.json and Terraform state in S3 (moto).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { renderBackend } from '../../lambdas/shared/domain/workspace';
 import { localKubectlVersion } from '../support/local-tools';
-import { buildStepSource } from '../../lib/step-source';
+import { stepSourceInto } from '../support/build-cache';
 import { runBuildspec, type BuildspecRunResult } from '../support/buildspec-runner';
 import { agentDeployment, helmReleaseSecret, node, startKubeStandin, type KubeStandin, type KubeState } from '../support/kube-standin';
 import { CANARY, VALUES_YAML, expectNoCanary } from '../support/values-fixtures';
@@ -34,7 +35,7 @@ let runs = 0;
 beforeAll(async () => {
   tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gw-release-'));
   sourceDir = path.join(tmp, 'source');
-  buildStepSource(sourceDir);
+  stepSourceInto(sourceDir);
   await createBucket(bucket);
   await createBucket(stateBucket);
   secretArn = await createSecret(`gw-release/${suffix}/values`, VALUES_YAML);
@@ -85,6 +86,8 @@ interface Run {
   standin: KubeStandin;
   report?: any;
   secretsAfter: string[];
+  /** The token cache the helper seeded for kubectl's credential plugin (WORK_DIR/token.json), if any. */
+  tokenCache?: any;
 }
 
 async function clusterAction(opts: RunOptions): Promise<Run> {
@@ -129,7 +132,9 @@ async function clusterAction(opts: RunOptions): Promise<Run> {
       expect(result.log).not.toContain(data);
       if (report) expect(JSON.stringify(report)).not.toContain(data);
     }
-    return { result, standin, report, secretsAfter: standin.state.secrets.map((s) => s.metadata.name) };
+    const tokenFile = path.join(runDir, 'work', 'token.json');
+    const tokenCache = fs.existsSync(tokenFile) ? JSON.parse(fs.readFileSync(tokenFile, 'utf-8')) : undefined;
+    return { result, standin, report, secretsAfter: standin.state.secrets.map((s) => s.metadata.name), tokenCache };
   } finally {
     await standin.stop();
   }
@@ -145,7 +150,7 @@ const FLUX = { extraLabels: { 'helm.toolkit.fluxcd.io/name': 'apheris-gateway', 
 
 describe('CLUSTER_ACTION=inspect-release', () => {
   test('a release installed by hand, not in the state: unmanaged; reported and exported; the build succeeds', async () => {
-    const { result, standin, report, secretsAfter } = await clusterAction({ action: 'inspect-release', cluster: releasedCluster(), state: terraformState() });
+    const { result, standin, report, secretsAfter, tokenCache } = await clusterAction({ action: 'inspect-release', cluster: releasedCluster(), state: terraformState() });
     if (result.status !== 'SUCCEEDED') throw new Error(`inspect-release failed in ${result.failedPhase}:\n${result.log}`);
     expect(result.exported).toMatchObject({
       STEP_STATUS: 'succeeded',
@@ -167,11 +172,14 @@ describe('CLUSTER_ACTION=inspect-release', () => {
       },
       helm: { listed: { name: 'apheris-gateway', status: 'deployed', chart: 'gateway-agent-0.16.20' } },
     });
-    // Read only: the release is still there. kubectl asked for the release secrets by label, with an EKS token.
+    // Read only: the release is still there. kubectl asked for the release secrets by label, with an EKS token:
+    // the one the helper minted and seeded (a fallback to the AWS CLI would have re-cached it as `aws-cli`).
     expect(secretsAfter).toEqual([RELEASE_SECRET]);
     const secretsQuery = standin.requests.find((q) => q.path === '/api/v1/namespaces/apheris/secrets');
     expect(secretsQuery?.query).toContain('labelSelector=owner%3Dhelm%2Cname%3Dapheris-gateway');
     expect(secretsQuery?.authorization).toMatch(/^Bearer k8s-aws-v1\./);
+    expect(tokenCache).toMatchObject({ cluster: GATEWAY, source: 'sdk' });
+    expect(standin.requests.every((q) => q.authorization === `Bearer ${tokenCache.credential.status.token}`)).toBe(true);
     expect(standin.unhandled).toEqual([]);
   });
 

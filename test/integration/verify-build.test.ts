@@ -1,15 +1,18 @@
 /**
  * The Verify build for real: buildspecs/verify.yml run by the local buildspec runner, the bundled verify-step
- * helper, real kubectl (credentials from a real `aws eks get-token`) against a Kubernetes API stand-in over
- * TLS, and a helm stand-in on PATH that prints what helm prints. The cluster is reached from the run's
- * Terraform outputs in S3 (moto), exactly as after an apply.
+ * helper, real kubectl (its credential plugin printing the EKS token the helper minted with the SDK; the real
+ * `aws eks get-token` stays on PATH as the plugin's fallback, watched so a run shows whether it was needed) against
+ * a Kubernetes API stand-in over TLS, and a helm stand-in on PATH that prints what helm prints. The cluster is
+ * reached from the run's Terraform outputs in S3 (moto), exactly as after an apply.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { urlOfToken } from '../../buildspecs/helper/eks-token';
 import { VerificationError, evaluateVerification } from '../../lambdas/shared/domain/evaluation';
 import { localKubectlVersion } from '../support/local-tools';
-import { buildStepSource } from '../../lib/step-source';
+import { stepSourceInto } from '../support/build-cache';
 import { runBuildspec, type BuildspecRunResult } from '../support/buildspec-runner';
 import { agentDeployment, jobPod, node, startKubeStandin, testPod, type KubeStandin, type KubeState } from '../support/kube-standin';
 import { CANARY, VALUES_YAML, expectNoCanary } from '../support/values-fixtures';
@@ -26,14 +29,20 @@ let sourceDir: string;
 let secretArn: string;
 let kubectlVersion: string;
 let runs = 0;
+/** A folder first on PATH whose `aws` logs each call to AWS_CALLS and runs the real AWS CLI. */
+let awsSpyDir: string;
 
 beforeAll(async () => {
   tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gw-verify-'));
   sourceDir = path.join(tmp, 'source');
-  buildStepSource(sourceDir);
+  stepSourceInto(sourceDir);
   await createBucket(bucket);
   secretArn = await createSecret(`gw-verify/${suffix}/values`, VALUES_YAML);
   kubectlVersion = localKubectlVersion();
+  const realAws = execFileSync('bash', ['-c', 'command -v aws'], { encoding: 'utf-8' }).trim();
+  awsSpyDir = path.join(tmp, 'aws-spy');
+  fs.mkdirSync(awsSpyDir);
+  fs.writeFileSync(path.join(awsSpyDir, 'aws'), `#!/usr/bin/env bash\necho "$*" >> "$AWS_CALLS"\nexec ${JSON.stringify(realAws)} "$@"\n`, { mode: 0o755 });
 });
 
 afterAll(async () => {
@@ -44,6 +53,10 @@ interface Run {
   result: BuildspecRunResult;
   standin: KubeStandin;
   report: any;
+  /** The token cache the helper seeded for kubectl's credential plugin (WORK_DIR/token.json). */
+  tokenCache: any;
+  /** The AWS CLI calls of the build (the plugin's fallback), one line each. */
+  awsCalls: string[];
 }
 
 /** The Verify buildspec as CodeBuild would run it for one run, with the helm stand-in on PATH. */
@@ -60,7 +73,8 @@ function verifyBuild(runId: string, extra: Record<string, string>): Promise<Buil
       VALUES_SECRET_ARN: secretArn,
       WORK_DIR: path.join(runDir, 'work'),
       STEP_EXPORTS: path.join(runDir, 'exports.env'),
-      PATH: `${HELM_STANDIN_DIR}:${process.env.PATH}`,
+      PATH: `${awsSpyDir}:${HELM_STANDIN_DIR}:${process.env.PATH}`,
+      AWS_CALLS: path.join(runDir, 'aws-calls.log'),
       HOME: path.join(runDir, 'home'),
       KUBECACHEDIR: path.join(runDir, 'kube-cache'),
       ...extra,
@@ -84,7 +98,11 @@ async function verifyRun(state: Partial<KubeState>, helmEnv: Record<string, stri
     const report = JSON.parse(await getObjectText(bucket, result.exported.VERIFICATION_REPORT_KEY));
     expectNoCanary(result.log);
     expectNoCanary(JSON.stringify(report));
-    return { result, standin, report };
+    const runDir = path.join(tmp, runId);
+    const tokenCache = JSON.parse(fs.readFileSync(path.join(runDir, 'work', 'token.json'), 'utf-8'));
+    const callsFile = path.join(runDir, 'aws-calls.log');
+    const awsCalls = fs.existsSync(callsFile) ? fs.readFileSync(callsFile, 'utf-8').split('\n').filter(Boolean) : [];
+    return { result, standin, report, tokenCache, awsCalls };
   } finally {
     await standin.stop();
   }
@@ -104,7 +122,7 @@ const healthyCluster = (): Partial<KubeState> => ({
 const toResult = (r: BuildspecRunResult) => ({ exported: Object.entries(r.exported).map(([Name, Value]) => ({ Name, Value })) });
 
 test('a healthy cluster: the agent version, digest, rollout, connectivity and capacity are reported; the expected version matches', async () => {
-  const { result, standin, report } = await verifyRun(healthyCluster());
+  const { result, standin, report, tokenCache, awsCalls } = await verifyRun(healthyCluster());
   expect(result.exported).toMatchObject({
     STEP_STATUS: 'succeeded',
     AGENT_FOUND: 'true',
@@ -114,8 +132,29 @@ test('a healthy cluster: the agent version, digest, rollout, connectivity and ca
     ROLLOUT_READY: 'true',
     CONNECTIVITY: 'passed',
   });
-  // kubectl authenticated with a real `aws eks get-token` token.
-  expect(standin.requests.some((r) => r.authorization?.startsWith('Bearer k8s-aws-v1.'))).toBe(true);
+  // kubectl authenticated with an EKS token: the one the helper minted in-process (SDK) and cached for the
+  // credential plugin, on every request; the AWS CLI never ran.
+  expect(tokenCache).toMatchObject({ cluster: 'gw-verify', source: 'sdk' });
+  const token: string = tokenCache.credential.status.token;
+  expect(token).toMatch(/^k8s-aws-v1\.[A-Za-z0-9_-]+$/);
+  expect(standin.requests.length).toBeGreaterThan(0);
+  expect(standin.requests.every((r) => r.authorization === `Bearer ${token}`)).toBe(true);
+  expect(awsCalls).toEqual([]);
+  // The token is what `aws eks get-token` would print here: GetCallerIdentity at the configured STS endpoint (the
+  // emulator's AWS_ENDPOINT_URL), the cluster header signed, 60 s, the fake key of this environment.
+  const url = urlOfToken(token);
+  expect(url.origin).toBe(new URL(process.env.AWS_ENDPOINT_URL!).origin);
+  expect(url.searchParams.get('Action')).toBe('GetCallerIdentity');
+  expect(url.searchParams.get('X-Amz-SignedHeaders')).toBe('host;x-k8s-aws-id');
+  expect(url.searchParams.get('X-Amz-Expires')).toBe('60');
+  expect(url.searchParams.get('X-Amz-Credential')).toMatch(/^testing\/\d{8}\/eu-central-1\/sts\/aws4_request$/);
+  // One list of Deployments, pods and nodes; helm printed the test's phase and logs, so the pod was not read.
+  const discovery = /^\/(version|api|apis|api\/v1|apis\/[^/]+\/[^/]+)$/;
+  expect(standin.requests.filter((r) => !discovery.test(r.path)).map((r) => `${r.method} ${r.path}`)).toEqual([
+    'GET /apis/apps/v1/namespaces/apheris/deployments',
+    'GET /api/v1/namespaces/apheris/pods',
+    'GET /api/v1/nodes',
+  ]);
   expect(report.agent.foundBy).toBe('found by label apheris-component=agent');
   expect(report.connectivity.logs).toContain('POD LOGS: apheris-gateway-connectivity-test');
 
@@ -185,8 +224,10 @@ test('helm exits non-zero although the test pod succeeded: judged by the phase, 
 test('a test pod left by an earlier run does not fail the new one', async () => {
   const state = healthyCluster();
   state.pods = [...(state.pods ?? []), testPod({ phase: 'Failed' })];
-  const { result } = await verifyRun(state);
+  const { result, standin } = await verifyRun(state);
   expect(result.exported.CONNECTIVITY).toBe('passed');
+  // The list showed it, so it was deleted before `helm test` made the new one.
+  expect(standin.requests.filter((r) => r.method === 'DELETE').map((r) => r.path)).toEqual(['/api/v1/namespaces/apheris/pods/apheris-gateway-connectivity-test']);
 });
 
 test('without an apply (no changes), the planned outputs lead to the cluster', async () => {

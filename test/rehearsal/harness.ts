@@ -1,7 +1,7 @@
 /**
  * The rehearsal: the synthesized GatewayDeployment state machine run end to end on this machine, offline.
  * aws-local-stepfunctions executes the real definition; Lambda tasks run the real handlers in-process, CodeBuild
- * tasks run the real buildspecs with the local buildspec runner (real terraform, kubectl, aws eks get-token),
+ * tasks run the real buildspecs with the local buildspec runner (real terraform and kubectl, the helper's EKS token),
  * AWS is moto_server, the cluster is the Kubernetes API stand-in with a helm stand-in. Fake credentials and the
  * emulator endpoint are forced before anything else, so a rehearsal cannot reach real AWS.
  */

@@ -89,6 +89,33 @@ describe('kube stand-in with the real kubectl', () => {
     expect(h.kube.unhandled).toEqual([]);
   });
 
+  test('Deployments, pods and nodes in one call, as Verify reads them: one List, each item with its kind; nodes cluster-wide', async () => {
+    const h = await harness(gatewayState());
+    const r = await h.kubectl('get', 'deployments,pods,nodes', '-n', 'apheris', '-o', 'json');
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const list = JSON.parse(r.stdout);
+    expect(list).toMatchObject({ apiVersion: 'v1', kind: 'List' });
+    // In the order asked for; namespace apheris only (the agent and job of `other` are left out); the node despite -n.
+    expect(list.items.map((i: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }) => [i.apiVersion, i.kind, i.metadata.namespace ?? '', i.metadata.name])).toEqual([
+      ['apps/v1', 'Deployment', 'apheris', 'apheris-gateway-agent'],
+      ['apps/v1', 'Deployment', 'apheris', 'apheris-gateway-dal'],
+      ['v1', 'Pod', 'apheris', TEST_POD],
+      ['v1', 'Pod', 'apheris', 'job-a'],
+      ['v1', 'Pod', 'apheris', 'job-b'],
+      ['v1', 'Node', '', 'ip-10-0-1-1.eu-central-1.compute.internal'],
+    ]);
+    // The items are the objects a list of one kind gives: labels, image, requests, allocatable memory.
+    expect(list.items[0].metadata.labels).toMatchObject({ 'apheris-component': 'agent' });
+    expect(list.items[0].spec.template.spec.containers[0].image).toBe('quay.io/apheris/gateway-agent:0.16.20');
+    expect(list.items[4].spec.containers[0].resources.requests.memory).toBe('8Gi');
+    expect(list.items[5].status.allocatable.memory).toBe('15Gi');
+    // One request per kind, each carrying the token.
+    const reads = h.kube.requests.filter((q) => /\/(deployments|pods|nodes)$/.test(q.path));
+    expect(reads.map((q) => q.path)).toEqual(['/apis/apps/v1/namespaces/apheris/deployments', '/api/v1/namespaces/apheris/pods', '/api/v1/nodes']);
+    expect(h.kube.requests.every((q) => q.authorization === 'Bearer test-token')).toBe(true);
+    expect(h.kube.unhandled).toEqual([]);
+  });
+
   test('human-readable output gets a Table', async () => {
     const h = await harness(gatewayState());
     const r = await h.kubectl('get', 'deployment', '-l', 'apheris-component=agent', '-n', 'apheris');

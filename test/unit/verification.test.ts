@@ -6,14 +6,22 @@ import {
   AGENT_LABEL,
   JOB_LABEL,
   agentImage,
+  byNameNote,
   capacityReport,
+  findAgent,
+  finishedTestPhase,
   formatBytes,
+  hasLabel,
+  hasPod,
+  jobPods,
   judgeConnectivity,
   parseImage,
   pickLabelledAgent,
+  splitClusterList,
   quantityToBytes,
   rolloutState,
   type DeploymentLike,
+  type KubeListItem,
   type NodeLike,
   type PodLike,
 } from '../../lambdas/shared/domain/verification';
@@ -58,6 +66,87 @@ describe('pickLabelledAgent', () => {
     const result = pickLabelledAgent([deployment('apheris-gateway-agent'), deployment('apheris-gateway-agent-old')]);
     expect(result.deployment).toBeNull();
     expect(result.why).toBe('2 Deployments have the label apheris-component=agent (apheris-gateway-agent, apheris-gateway-agent-old)');
+  });
+});
+
+describe('hasLabel (the two selector forms kubectl -l was given)', () => {
+  test.each<[Record<string, string> | undefined, string, boolean]>([
+    [{ 'apheris-component': 'agent' }, AGENT_LABEL, true],
+    [{ 'apheris-component': 'agent-old' }, AGENT_LABEL, false],
+    [{ 'apheris-component': 'dal' }, AGENT_LABEL, false],
+    [{ app: 'agent' }, AGENT_LABEL, false],
+    [undefined, AGENT_LABEL, false],
+    [{ apheris_job_id: 'j1' }, JOB_LABEL, true],
+    [{ apheris_job_id: '' }, JOB_LABEL, true],
+    [{ apheris_job: 'j1' }, JOB_LABEL, false],
+    [undefined, JOB_LABEL, false],
+  ])('%j matches %s: %s', (labels, selector, expected) => {
+    expect(hasLabel(labels, selector)).toBe(expected);
+  });
+});
+
+describe('findAgent (the label, then the name, over the Deployments of the namespace)', () => {
+  const labelled = (name: string, component = 'agent') => deployment(name, { metadata: { name, generation: 3, labels: { 'apheris-component': component } } });
+
+  test('exactly one labelled: that one, whatever its name', () => {
+    const agent = labelled('gw-agent');
+    expect(findAgent([labelled('apheris-gateway-dal', 'dal'), agent, deployment('apheris-gateway-agent')])).toEqual({ deployment: agent, foundBy: 'found by label apheris-component=agent' });
+  });
+
+  test('none labelled: the one named apheris-gateway-agent', () => {
+    const named = deployment('apheris-gateway-agent');
+    expect(findAgent([labelled('apheris-gateway-dal', 'dal'), named])).toEqual({
+      deployment: named,
+      foundBy: 'no Deployment has the label apheris-component=agent; found by name apheris-gateway-agent',
+    });
+  });
+
+  test('two labelled: the named one among them, and both names in the message', () => {
+    const a = labelled('apheris-gateway-agent');
+    expect(findAgent([labelled('apheris-gateway-agent-old'), a])).toEqual({
+      deployment: a,
+      foundBy: '2 Deployments have the label apheris-component=agent (apheris-gateway-agent-old, apheris-gateway-agent); found by name apheris-gateway-agent',
+    });
+  });
+
+  test('neither: null, and the message says both', () => {
+    expect(findAgent([])).toEqual({ deployment: null, foundBy: 'no Deployment has the label apheris-component=agent; no Deployment named apheris-gateway-agent either' });
+  });
+
+  test('byNameNote words the lookup by name after any verdict', () => {
+    expect(byNameNote('x', true)).toBe('x; found by name apheris-gateway-agent');
+    expect(byNameNote('x', false)).toBe('x; no Deployment named apheris-gateway-agent either');
+  });
+});
+
+describe('splitClusterList, jobPods, hasPod (the one kubectl list)', () => {
+  // As `kubectl get deployments,pods,nodes -n apheris -o json` prints them: a List whose items carry their kind.
+  const items: KubeListItem[] = [
+    { kind: 'Deployment', metadata: { name: 'apheris-gateway-agent' } },
+    { kind: 'Pod', metadata: { name: 'apheris-gateway-connectivity-test' } },
+    { kind: 'Pod', metadata: { name: 'job-a', labels: { apheris_job_id: 'j1' } } } as KubeListItem,
+    { kind: 'Pod', metadata: { name: 'apheris-gateway-agent-5d8f-x2' } },
+    { kind: 'Node', metadata: { name: 'ip-10-0-1-1' } },
+    { kind: 'Service', metadata: { name: 'ignored' } },
+  ];
+
+  test('each kind to its own list, in order; other kinds dropped', () => {
+    const split = splitClusterList(items);
+    expect(split.deployments?.map((d) => d.metadata.name)).toEqual(['apheris-gateway-agent']);
+    expect(split.pods?.map((p) => p.metadata.name)).toEqual(['apheris-gateway-connectivity-test', 'job-a', 'apheris-gateway-agent-5d8f-x2']);
+    expect(split.nodes?.map((n) => n.metadata.name)).toEqual(['ip-10-0-1-1']);
+  });
+
+  test('an empty list: three empty lists (not null: listed, nothing there)', () => {
+    expect(splitClusterList([])).toEqual({ deployments: [], pods: [], nodes: [] });
+  });
+
+  test('jobPods keeps the pods labelled apheris_job_id; hasPod finds a pod by name', () => {
+    const pods = splitClusterList(items).pods!;
+    expect(jobPods(pods).map((p) => p.metadata.name)).toEqual(['job-a']);
+    expect(hasPod(pods, 'apheris-gateway-connectivity-test')).toBe(true);
+    expect(hasPod(pods, 'apheris-gateway-connectivity-tes')).toBe(false);
+    expect(hasPod([], 'apheris-gateway-connectivity-test')).toBe(false);
   });
 });
 
@@ -168,6 +257,42 @@ describe('judgeConnectivity', () => {
     expect(judgeConnectivity({ helmExitCode: 1, helmOutput: 'Error: release: not found', podPhase: null }).detail).toBe(
       'no test phase found: helm exited 1 and the test pod is gone',
     );
+  });
+});
+
+describe('finishedTestPhase (the phase helm test printed for the connectivity test)', () => {
+  test.each(['Succeeded', 'Failed'])('%s', (phase) => {
+    expect(finishedTestPhase(helmOutput(phase))).toBe(phase);
+    expect(finishedTestPhase(`${helmOutput(phase)}\n\nPOD LOGS: apheris-gateway-connectivity-test\nall good\n`)).toBe(phase);
+  });
+
+  test('a phase that is not final (Running, Unknown): null, the pod must be read', () => {
+    expect(finishedTestPhase(helmOutput('Running'))).toBeNull();
+    expect(finishedTestPhase(helmOutput('Unknown'))).toBeNull();
+  });
+
+  test('no status block (helm failed early): null', () => {
+    expect(finishedTestPhase('Error: release: not found')).toBeNull();
+    expect(finishedTestPhase('')).toBeNull();
+    expect(finishedTestPhase('NAME: apheris-gateway\nSTATUS: deployed\nTEST SUITE: None')).toBeNull();
+  });
+
+  test("another test suite's phase is not the connectivity test's", () => {
+    const other = [
+      'NAME: apheris-gateway',
+      'TEST SUITE:     apheris-gateway-dal-test',
+      'Last Started:   Mon Jun  3 10:05:00 2024',
+      'Last Completed: Mon Jun  3 10:05:30 2024',
+      'Phase:          Succeeded',
+    ].join('\n');
+    expect(finishedTestPhase(other)).toBeNull();
+    const both = `${other}\nTEST SUITE:     apheris-gateway-connectivity-test\nLast Started:   x\nLast Completed: y\nPhase:          Failed`;
+    expect(finishedTestPhase(both)).toBe('Failed');
+  });
+
+  test('text in the pod logs is never read as status', () => {
+    const logs = 'NAME: x\n\nPOD LOGS: apheris-gateway-connectivity-test\nTEST SUITE:     apheris-gateway-connectivity-test\nPhase:          Succeeded\n';
+    expect(finishedTestPhase(logs)).toBeNull();
   });
 });
 

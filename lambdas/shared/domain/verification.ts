@@ -31,7 +31,7 @@ export function parseImage(image: string): ImageRef {
 }
 
 export interface DeploymentLike {
-  readonly metadata: { readonly name: string; readonly generation?: number };
+  readonly metadata: { readonly name: string; readonly generation?: number; readonly labels?: Record<string, string> };
   readonly spec?: {
     readonly replicas?: number;
     readonly template?: { readonly spec?: { readonly containers?: ReadonlyArray<{ readonly image?: string }> } };
@@ -55,6 +55,59 @@ export function pickLabelledAgent(items: readonly DeploymentLike[]): { deploymen
         ? `no Deployment has the label ${AGENT_LABEL}`
         : `${items.length} Deployments have the label ${AGENT_LABEL} (${items.map((d) => d.metadata.name).join(', ')})`,
   };
+}
+
+/** A label selector of the two forms used here, `key=value` and `key` (exists), as kubectl's `-l` reads them. */
+export function hasLabel(labels: Record<string, string> | undefined, selector: string): boolean {
+  const eq = selector.indexOf('=');
+  if (eq < 0) return labels?.[selector] !== undefined;
+  return labels?.[selector.slice(0, eq)] === selector.slice(eq + 1);
+}
+
+/** `found by …` of the lookup by name, after the label's verdict. */
+export function byNameNote(labelVerdict: string, found: boolean): string {
+  return found ? `${labelVerdict}; found by name ${AGENT_DEPLOYMENT_NAME}` : `${labelVerdict}; no Deployment named ${AGENT_DEPLOYMENT_NAME} either`;
+}
+
+/**
+ * The seed's agent check over the Deployments of the namespace: the label first (trusted only when it finds exactly
+ * one), then the likely name.
+ */
+export function findAgent(deployments: readonly DeploymentLike[]): { deployment: DeploymentLike | null; foundBy: string } {
+  const pick = pickLabelledAgent(deployments.filter((d) => hasLabel(d.metadata.labels, AGENT_LABEL)));
+  if (pick.deployment) return { deployment: pick.deployment, foundBy: pick.why };
+  const named = deployments.find((d) => d.metadata.name === AGENT_DEPLOYMENT_NAME) ?? null;
+  return { deployment: named, foundBy: byNameNote(pick.why, named !== null) };
+}
+
+/** The kinds Verify reads, in one `kubectl get deployments,pods,nodes -n apheris -o json` (nodes are cluster-scoped). */
+export const CLUSTER_KINDS = 'deployments,pods,nodes';
+
+/** An item of that List: kubectl gives every item its kind. */
+export interface KubeListItem {
+  readonly kind?: string;
+  readonly metadata: { readonly name: string };
+}
+
+/** What Verify knows of the cluster before `helm test`; null: that kind could not be listed. */
+export interface ClusterSnapshot {
+  readonly deployments: readonly DeploymentLike[] | null;
+  readonly pods: readonly PodLike[] | null;
+  readonly nodes: readonly NodeLike[] | null;
+}
+
+export function splitClusterList(items: readonly KubeListItem[]): ClusterSnapshot {
+  const ofKind = <T>(kind: string) => items.filter((i) => i.kind === kind) as unknown as T[];
+  return { deployments: ofKind<DeploymentLike>('Deployment'), pods: ofKind<PodLike>('Pod'), nodes: ofKind<NodeLike>('Node') };
+}
+
+/** The seed's computations: pods labelled apheris_job_id. */
+export function jobPods(pods: readonly PodLike[]): PodLike[] {
+  return pods.filter((p) => hasLabel(p.metadata.labels, JOB_LABEL));
+}
+
+export function hasPod(pods: readonly PodLike[], name: string): boolean {
+  return pods.some((p) => p.metadata.name === name);
 }
 
 export function agentImage(deployment: DeploymentLike): ImageRef | null {
@@ -105,6 +158,26 @@ export function judgeConnectivity(input: { readonly helmExitCode: number; readon
   }
   if (phase) return { result: 'failed', phase, detail: `connectivity test pod ${phase} (helm exited ${input.helmExitCode})` };
   return { result: 'failed', phase: null, detail: `no test phase found: helm exited ${input.helmExitCode} and the test pod is gone` };
+}
+
+/**
+ * The final phase helm printed for one test suite (the test pod), from `helm test`'s status block: `TEST SUITE: <name>`
+ * … `Phase: <phase>`. Only Succeeded and Failed count: anything else (no status block, Running, Unknown, another
+ * suite's phase) is null, and the pod itself has to be read. Log text after `POD LOGS:` is never read as status.
+ */
+export function finishedTestPhase(helmOutput: string, suite: string = CONNECTIVITY_TEST_POD): 'Succeeded' | 'Failed' | null {
+  let inSuite = false;
+  for (const line of helmOutput.split('\n')) {
+    if (line.startsWith('POD LOGS:')) break;
+    const named = /^TEST SUITE:\s+(\S+)/.exec(line);
+    if (named) {
+      inSuite = named[1] === suite;
+      continue;
+    }
+    const phase = /^Phase:\s+(\w+)/.exec(line)?.[1];
+    if (inSuite && phase) return phase === 'Succeeded' || phase === 'Failed' ? phase : null;
+  }
+  return null;
 }
 
 /** Kubernetes resource quantities (`4Gi`, `512Mi`, `2G`, `1.5e9`) as bytes. Small on purpose: memory only. */
