@@ -390,39 +390,39 @@ async function createResources(
   clients: { s3: S3Client; sns: SNSClient; sqs: SQSClient },
 ): Promise<Map<string, string>> {
   const exists = (e: unknown) => /AlreadyOwnedByYou|AlreadyExists|ResourceInUse|ResourceExists/.test((e as Error).name ?? '');
-  for (const id of stack.logicalIdsOfType('AWS::S3::Bucket')) {
+  const ignoreExisting = (e: unknown) => {
+    if (!exists(e)) throw e;
+  };
+  // Independent resources, created at once (a rehearsal that stops at Preflight spent most of its time here).
+  const buckets = stack.logicalIdsOfType('AWS::S3::Bucket').map(async (id) => {
     const bucket = stack.ref(id);
-    await clients.s3
-      .send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REHEARSAL_REGION } }))
-      .catch((e) => {
-        if (!exists(e)) throw e;
-      });
+    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REHEARSAL_REGION } })).catch(ignoreExisting);
     if (stack.resources[id].Properties?.VersioningConfiguration) {
       await clients.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
     }
-  }
+  });
   const dynamodb = new DynamoDBClient({});
-  for (const id of stack.logicalIdsOfType('AWS::DynamoDB::Table')) {
+  const tables = stack.logicalIdsOfType('AWS::DynamoDB::Table').map(async (id) => {
     const p = stack.resources[id].Properties!;
     await dynamodb
       .send(new CreateTableCommand({ TableName: stack.ref(id), KeySchema: p.KeySchema, AttributeDefinitions: p.AttributeDefinitions, BillingMode: 'PAY_PER_REQUEST' }))
-      .catch((e) => {
-        if (!exists(e)) throw e;
-      });
-  }
-  const queues = new Map<string, string>();
-  for (const id of stack.logicalIdsOfType('AWS::SNS::Topic')) {
-    const topicArn = (await clients.sns.send(new CreateTopicCommand({ Name: stack.ref(id).split(':').pop()! }))).TopicArn!;
-    const queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: `${stack.ref(id).split(':').pop()!}-outbox` }))).QueueUrl!;
+      .catch(ignoreExisting);
+  });
+  const topics = stack.logicalIdsOfType('AWS::SNS::Topic').map(async (id): Promise<[string, string]> => {
+    const [topicArn, queueUrl] = await Promise.all([
+      clients.sns.send(new CreateTopicCommand({ Name: stack.ref(id).split(':').pop()! })).then((r) => r.TopicArn!),
+      clients.sqs.send(new CreateQueueCommand({ QueueName: `${stack.ref(id).split(':').pop()!}-outbox` })).then((r) => r.QueueUrl!),
+    ]);
     const queueArn = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
     await clients.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn }));
-    queues.set(id.replace(/^Notifications/, '').replace(/[A-F0-9]{8}$/, '').toLowerCase(), queueUrl);
-  }
+    return [id.replace(/^Notifications/, '').replace(/[A-F0-9]{8}$/, '').toLowerCase(), queueUrl];
+  });
   const secrets = new SecretsManagerClient({});
-  await secrets.send(new CreateSecretCommand({ Name: secretName, SecretString: valuesYaml })).catch(async (e) => {
+  const secret = secrets.send(new CreateSecretCommand({ Name: secretName, SecretString: valuesYaml })).catch(async (e) => {
     if (!exists(e)) throw e;
     await secrets.send(new PutSecretValueCommand({ SecretId: secretName, SecretString: valuesYaml }));
   });
+  const [queues] = await Promise.all([Promise.all(topics).then((entries) => new Map(entries)), Promise.all(buckets), Promise.all(tables), secret]);
   return queues;
 }
 
