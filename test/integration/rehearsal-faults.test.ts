@@ -218,7 +218,7 @@ test('verification fails (connectivity tests): the run fails at EvaluateVerifica
   expect(visited(report)).not.toContain('RecordDeployment');
   const notice = failureNotice(report);
   expect(notice.subject).toBe('Compute Gateway gateway: deployment failed at EvaluateVerification (VerificationError)');
-  expect(notice.message).toContain('the connectivity tests did not pass');
+  expect(notice.message).toContain('the connectivity tests did not pass: connectivity test pod Failed');
   expect(notice.message).toContain('Terraform applied the plan before the failure');
   expect(await lockItem(report.resources)).toBeUndefined();
   expect(await historyOf(report)).toMatchObject({ outcome: 'failed', failedStep: 'EvaluateVerification', error: 'VerificationError', toVersion: '1.3.0' });

@@ -199,7 +199,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
 
   const clients = { s3: new S3Client({ forcePathStyle: true }), sns: new SNSClient({}), sqs: new SQSClient({}) };
   const artifactsBucket = process.env.ARTIFACTS_BUCKET!;
-  const queues = await createResources(stack, config.valuesSecretName, options.valuesYaml ?? SAMPLE_VALUES_YAML, clients);
+  const queues = await createResources(options.motoEndpoint, stack, config.valuesSecretName, options.valuesYaml ?? SAMPLE_VALUES_YAML, clients);
   const buckets = stack.logicalIdsOfType('AWS::S3::Bucket').map((id) => stack.ref(id));
   const tables = stack.logicalIdsOfType('AWS::DynamoDB::Table').map((id) => stack.ref(id));
   if (options.stateDir) await restoreState(options.stateDir, buckets, tables, clients.s3);
@@ -382,14 +382,32 @@ async function sampleBundle(workDir: string): Promise<string> {
   return file;
 }
 
-/** The stack's buckets, table, topics (each with a queue that keeps what was published) and the values secret. */
+/** What this process created already, per emulator and set of names: the topics' queues. */
+const created = new Map<string, Map<string, string>>();
+
+/**
+ * The stack's buckets, table, topics (each with a queue that keeps what was published) and the values secret. A
+ * later rehearsal of the same resources in the same emulator only writes the secret (the tests never delete them).
+ */
 async function createResources(
+  endpoint: string,
   stack: ResolvedStack,
   secretName: string,
   valuesYaml: string,
   clients: { s3: S3Client; sns: SNSClient; sqs: SQSClient },
 ): Promise<Map<string, string>> {
   const exists = (e: unknown) => /AlreadyOwnedByYou|AlreadyExists|ResourceInUse|ResourceExists/.test((e as Error).name ?? '');
+  const secrets = new SecretsManagerClient({});
+  const secret = secrets.send(new CreateSecretCommand({ Name: secretName, SecretString: valuesYaml })).catch(async (e) => {
+    if (!exists(e)) throw e;
+    await secrets.send(new PutSecretValueCommand({ SecretId: secretName, SecretString: valuesYaml }));
+  });
+  const key = `${endpoint} ${['AWS::S3::Bucket', 'AWS::DynamoDB::Table', 'AWS::SNS::Topic'].flatMap((t) => stack.logicalIdsOfType(t).map((id) => stack.ref(id))).join(' ')}`;
+  const known = created.get(key);
+  if (known) {
+    await secret;
+    return known;
+  }
   const ignoreExisting = (e: unknown) => {
     if (!exists(e)) throw e;
   };
@@ -417,12 +435,8 @@ async function createResources(
     await clients.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn }));
     return [id.replace(/^Notifications/, '').replace(/[A-F0-9]{8}$/, '').toLowerCase(), queueUrl];
   });
-  const secrets = new SecretsManagerClient({});
-  const secret = secrets.send(new CreateSecretCommand({ Name: secretName, SecretString: valuesYaml })).catch(async (e) => {
-    if (!exists(e)) throw e;
-    await secrets.send(new PutSecretValueCommand({ SecretId: secretName, SecretString: valuesYaml }));
-  });
   const [queues] = await Promise.all([Promise.all(topics).then((entries) => new Map(entries)), Promise.all(buckets), Promise.all(tables), secret]);
+  created.set(key, queues);
   return queues;
 }
 
