@@ -7,6 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mintEksToken, urlOfToken } from '../../buildspecs/helper/eks-token';
+import { awsCli } from '../support/local-tools';
 
 jest.setTimeout(60_000);
 
@@ -24,7 +25,7 @@ function isolatedEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 function cliToken(region: string, env: NodeJS.ProcessEnv): Promise<{ status: { token: string; expirationTimestamp: string } }> {
   return new Promise((resolve, reject) => {
-    execFile('aws', ['eks', 'get-token', '--cluster-name', CLUSTER, '--region', region, '--output', 'json'], { env, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(awsCli(), ['eks', 'get-token', '--cluster-name', CLUSTER, '--region', region, '--output', 'json'], { env, timeout: 30_000 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`aws eks get-token failed: ${stderr}`));
       else resolve(JSON.parse(stdout));
     });

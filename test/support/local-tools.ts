@@ -30,3 +30,20 @@ export function localKubectlVersion(): string {
   }
   return kubectlVersion;
 }
+
+let awsBinary: string | undefined;
+
+/**
+ * The AWS CLI itself: behind a version manager's shim (pyenv here) each call first runs a dozen shell scripts,
+ * about half a second, which tests that call the CLI several times need not pay. Falls back to `aws` on PATH.
+ */
+export function awsCli(): string {
+  if (!awsBinary) {
+    try {
+      awsBinary = execFileSync('sh', ['-c', 'if command -v pyenv >/dev/null 2>&1; then pyenv which aws; else command -v aws; fi'], { encoding: 'utf-8' }).trim() || 'aws';
+    } catch {
+      awsBinary = 'aws';
+    }
+  }
+  return awsBinary;
+}

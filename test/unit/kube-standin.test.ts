@@ -13,7 +13,7 @@ import {
   type KubeState,
   type KubeconfigOptions,
 } from '../support/kube-standin';
-import { runTool, type ToolRun } from '../support/local-tools';
+import { awsCli, runTool, type ToolRun } from '../support/local-tools';
 
 /**
  * The real kubectl (and `aws eks get-token`) against the in-process kube stand-in, and the helm stand-in.
@@ -228,7 +228,7 @@ describe('kube stand-in with the real kubectl', () => {
   test('exec credential plugin: aws eks get-token presigns offline and its token arrives as the bearer', async () => {
     const h = await harness(
       gatewayState(),
-      { exec: { command: 'aws', args: ['eks', 'get-token', '--cluster-name', 'gw', '--region', 'eu-central-1'] } },
+      { exec: { command: awsCli(), args: ['eks', 'get-token', '--cluster-name', 'gw', '--region', 'eu-central-1'] } },
       {
         AWS_ACCESS_KEY_ID: 'testing',
         AWS_SECRET_ACCESS_KEY: 'testing',
