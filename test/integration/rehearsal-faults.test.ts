@@ -209,8 +209,13 @@ test('nobody answers the approval in time: ApprovalTimedOut, nothing applied, lo
   expect(await historyOf(report)).toMatchObject({ outcome: 'failed', error: 'ApprovalTimedOut' });
 });
 
-test('verification fails (connectivity tests): the run fails at EvaluateVerification, lock released, history records the failure', async () => {
-  const report = await run('verify-fails', { bundlePath: await bundle('1.3.0', '0.16.23'), connectivity: 'fail' });
+test('verification fails (another agent version, failed connectivity tests): the run fails at EvaluateVerification naming both, lock released, history records the failure', async () => {
+  const report = await run('verify-fails', {
+    bundlePath: await bundle('1.3.0', '0.16.23'),
+    connectivity: 'fail',
+    agentVersion: '1.2.9',
+    input: { version: '1.3.0', expectedAgentVersion: '1.3.0' },
+  });
   expect(report.status).toBe('FAILED');
   expect(report.error).toBe('VerificationError');
   expect(outcomes(report, 'Verify')).toEqual(['succeeded']);
@@ -218,6 +223,7 @@ test('verification fails (connectivity tests): the run fails at EvaluateVerifica
   expect(visited(report)).not.toContain('RecordDeployment');
   const notice = failureNotice(report);
   expect(notice.subject).toBe('Compute Gateway gateway: deployment failed at EvaluateVerification (VerificationError)');
+  expect(notice.message).toContain('agent version mismatch: expected 1.3.0, running 1.2.9');
   expect(notice.message).toContain('the connectivity tests did not pass: connectivity test pod Failed');
   expect(notice.message).toContain('Terraform applied the plan before the failure');
   expect(await lockItem(report.resources)).toBeUndefined();

@@ -47,7 +47,6 @@ const run = (options: Partial<RehearsalOptions>): Promise<RehearsalReport> =>
 const SECRETS = ['rehearsal-tenant-7f3a', 'rehearsal-client-5d1c', 'rehearsal-secret-9b2e', 'rehearsal-helm-user', 'rehearsal-helm-pass-3c8d'];
 
 const visited = (report: RehearsalReport) => [...new Set(report.states.map((s) => s.name))];
-const outcomeOf = (report: RehearsalReport, state: string) => report.states.filter((s) => s.name === state).map((s) => s.outcome);
 
 async function deployedVersion(): Promise<string | undefined> {
   const table = process.env.DEPLOYMENTS_TABLE!;
@@ -123,18 +122,6 @@ test('a rejected plan: nothing is applied, operators are told, the deployed vers
   expect(await deployedVersion()).toBe('1.1.0');
 });
 
-test('the agent runs another version than communicated: the run fails at EvaluateVerification naming both', async () => {
-  const report = await run({ bundlePath: await bundle('1.2.0', '0.16.22'), agentVersion: '1.1.9', input: { version: '1.2.0', expectedAgentVersion: '1.2.0' } });
-  expect(report.status).toBe('FAILED');
-  expect(report.error).toBe('VerificationError');
-  expect(outcomeOf(report, 'EvaluateVerification')).toContain('failed');
-  const failure = report.notifications.find((n) => n.subject.includes('failed'))!;
-  expect(failure.subject).toBe('Compute Gateway gateway: deployment failed at EvaluateVerification (VerificationError)');
-  expect(failure.message).toContain('agent version mismatch: expected 1.2.0, running 1.1.9');
-  expect(failure.message).toContain('Terraform applied the plan before the failure');
-  expect(await deployedVersion()).toBe('1.1.0');
-});
-
 test('a bad bundle is refused at Preflight: no plan, no approval request, a named error', async () => {
   const evil = await bundle('1.3.0', undefined, (zip) => zip);
   const zip = await fs.promises.readFile(evil);
@@ -150,7 +137,8 @@ test('a bad bundle is refused at Preflight: no plan, no approval request, a name
 });
 
 test('--trigger s3: an uploaded newer bundle starts its own run through the release trigger', async () => {
-  const report = await run({ bundlePath: await bundle('1.2.1', '0.16.22'), trigger: 's3' });
+  // The chart deployed by the upgrade above: nothing to apply, so the run is short.
+  const report = await run({ bundlePath: await bundle('1.2.1', '0.16.21'), trigger: 's3' });
   expect(report.status).toBe('SUCCEEDED');
   expect(report.executionName).toMatch(/^gateway-s3-1-2-1-[0-9a-f]{12}$/);
   expect(visited(report)).toContain('NothingToApply');
