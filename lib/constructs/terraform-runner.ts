@@ -79,8 +79,8 @@ export class TerraformRunner extends Construct {
       },
     });
 
-    const project = (name: 'Plan' | 'Apply' | 'Verify', buildspec: string, description: string, extraEnv: Record<string, string> = {}) =>
-      new codebuild.Project(this, name, {
+    const project = (name: 'Plan' | 'Apply' | 'Verify', buildspec: string, description: string, extraEnv: Record<string, string> = {}) => {
+      const built = new codebuild.Project(this, name, {
         description,
         role: this.role,
         encryptionKey: props.key,
@@ -100,13 +100,20 @@ export class TerraformRunner extends Construct {
             ...Object.fromEntries(Object.entries(extraEnv).map(([k, value]) => [k, { value }])),
           },
         },
-        // Provider plugins are the slow part of `terraform init`; the S3 cache carries them between builds.
-        cache: codebuild.Cache.bucket(props.artifactsBucket, { prefix: `codebuild-cache/${name.toLowerCase()}` }),
         timeout: Duration.minutes(name === 'Apply' ? 90 : name === 'Plan' ? 30 : 20 + props.verify.rolloutTimeoutMinutes + props.verify.helmTestTimeoutMinutes),
         logging: { cloudWatch: { logGroup: this.logGroup, prefix: name.toLowerCase() } },
         // The buildspecs publish no test or coverage reports: no codebuild:CreateReport* on <project>-* report groups.
         grantReportGroupPermissions: false,
       });
+      // Provider plugins are the slow part of `terraform init`; the S3 cache carries them between builds. Set here
+      // rather than with Cache.bucket(), which grants the role read/write on the whole artifacts bucket (releases/
+      // and workspaces/ included): the role gets its cache prefix only (below).
+      (built.node.defaultChild as codebuild.CfnProject).cache = {
+        type: 'S3',
+        location: `${props.artifactsBucket.bucketName}/${CACHE_PREFIX}${name.toLowerCase()}`,
+      };
+      return built;
+    };
     this.planProject = project('Plan', 'plan.yml', 'terraform init + plan of a rendered gateway workspace; stores the plan and a redacted copy');
     this.applyProject = project('Apply', 'apply.yml', 'terraform apply of exactly the saved, approved plan');
     this.verifyProject = project('Verify', 'verify.yml', 'agent version, rollout, helm connectivity tests and capacity report', {
@@ -124,7 +131,16 @@ export class TerraformRunner extends Construct {
         resources: ['releases/*', 'workspaces/*', 'plans/*', 'reports/*'].map((p) => props.artifactsBucket.arnForObjects(p)),
       }),
     );
-    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.artifactsBucket.bucketArn] }));
+    this.role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:GetBucketAcl'], resources: [props.artifactsBucket.bucketArn] }),
+    );
+    // The build cache of the three projects (codebuild-cache/plan, /apply, /verify), read and written by CodeBuild.
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'],
+        resources: [props.artifactsBucket.arnForObjects(`${CACHE_PREFIX}*`)],
+      }),
+    );
     this.role.addToPolicy(
       new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: ['plans/*', 'reports/*'].map((p) => props.artifactsBucket.arnForObjects(p)) }),
     );
@@ -157,16 +173,14 @@ export class TerraformRunner extends Construct {
     acknowledge(
       this.role,
       'AwsSolutions-IAM5',
-      "Granted by CDK's own bindings on this stack's buckets and key, not by a hand-written wildcard: the CodeBuild S3 " +
-        "cache (Cache.bucket grants read/write on the whole artifacts bucket, although the cache writes only " +
-        'codebuild-cache/<project>/), the S3 source (read of the source object), the project encryption key ' +
-        "(grantEncryptDecrypt) and the Terraform backend's state bucket (read/write: state, lockfile, detach-vpc backups). " +
+      "Granted by CDK's own bindings on this stack's bucket and key, not by a hand-written wildcard: the S3 source " +
+        '(read of the source object), the project encryption key (grantEncryptDecrypt) and the Terraform ' +
+        "backend's state bucket (read/write: state, lockfile, detach-vpc backups). " +
         'With the default AdministratorAccess (terraform.managedPolicyArns) these add nothing; with narrower policies ' +
         'the permissions boundary caps them too. ' +
         boundary,
       [
         ...['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:Abort*', 's3:DeleteObject*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'].map(nagAction),
-        artifacts('*'),
         nagResource(this, props.stateBucket.arnForObjects('*')),
       ],
     );
@@ -175,9 +189,10 @@ export class TerraformRunner extends Construct {
       'AwsSolutions-IAM5',
       'Object prefixes of the artifacts bucket whose keys carry the gateway and the run (releases/<bundle>, ' +
         'workspaces/<gateway>/<run>/, plans/<gateway>/<run>/, reports/<gateway>/<run>/), unknown at deploy time: the ' +
-        "role's own grants read releases/, workspaces/, plans/ and reports/ and write plans/ and reports/ (the cache " +
-        'binding above is wider).',
-      ['releases/*', 'workspaces/*', 'plans/*', 'reports/*'].map(artifacts),
+        "role's own grants read releases/, workspaces/, plans/ and reports/ and write plans/ and reports/, and read " +
+        "and write the projects' build cache under codebuild-cache/ (objects CodeBuild names itself); nothing else " +
+        'of the artifacts bucket.',
+      ['releases/*', 'workspaces/*', 'plans/*', 'reports/*', `${CACHE_PREFIX}*`].map(artifacts),
     );
     acknowledge(
       this.role,
@@ -193,6 +208,9 @@ export class TerraformRunner extends Construct {
     );
   }
 }
+
+/** Where the projects' S3 build caches live in the artifacts bucket, one folder per project. */
+const CACHE_PREFIX = 'codebuild-cache/';
 
 /** Buildspecs live as YAML files in buildspecs/ so they read like the seed's shell steps. */
 export function loadBuildspec(file: string): Record<string, unknown> {

@@ -215,6 +215,22 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
     });
   });
 
+  describe('who may write to the artifacts bucket (bundles arrive under releases/)', () => {
+    test('nobody may write to the whole bucket; the Terraform role only its plans/, reports/ and build cache', () => {
+      const artifactsId = ofType(template, 'AWS::S3::Bucket').find(([id]) => id.startsWith('ArtifactsArtifactsBucket'))![0];
+      const writes = ['s3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'];
+      // `<holder> <object pattern>` for each write grant on the artifacts bucket's objects.
+      const writers = allStatements(template).flatMap(({ where, statement }) => {
+        if (!list(statement.Action).some((a) => writes.some((w) => covers(a, w)))) return [];
+        return list(statement.Resource)
+          .filter((r) => referencedIds(r).includes(artifactsId))
+          .map((r) => `${where.replace(/(RoleDefaultPolicy)?[0-9A-F]{8}$/, '')} ${JSON.stringify(r).replace(/^.*"Arn"\]\},"([^"]*)"\]\]\}$/, '$1')}`);
+      });
+      expect(writers.filter((w) => w.endsWith(' /*') || !w.includes(' /'))).toEqual([]);
+      expect(writers.filter((w) => w.startsWith('Terraform')).sort()).toEqual(['Terraform /codebuild-cache/*', 'Terraform /plans/*', 'Terraform /reports/*']);
+    });
+  });
+
   describe('who may read the values secret', () => {
     test('Preflight and the Terraform (CodeBuild) role only', () => {
       const readers = allStatements(template)
