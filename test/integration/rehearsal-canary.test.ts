@@ -10,8 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EXAMPLE_CONFIG } from '../../lib/config';
-import { SAMPLE_MODULE_DIR, rehearse, type RehearsalOptions, type RehearsalReport } from '../rehearsal/harness';
-import { zipDirectory } from '../support/zip-fixtures';
+import { rehearse, sampleBundleFile, type RehearsalOptions, type RehearsalReport } from '../rehearsal/harness';
 import { getObjectText, motoEndpoint } from './support/aws-clients';
 import { listFiles } from '../support/files';
 
@@ -57,11 +56,7 @@ const CONFIG = { ...EXAMPLE_CONFIG, valuesSecretName: `${prefix}/values.yaml` };
 const run = (name: string, options: Partial<RehearsalOptions>): Promise<RehearsalReport> =>
   rehearse({ motoEndpoint: motoEndpoint(), workDir: path.join(workDir, name), prefix, valuesYaml: VALUES_YAML, ...options });
 
-async function bundle(version: string): Promise<string> {
-  const file = path.join(workDir, `gateway-${version}.zip`);
-  await fs.promises.writeFile(file, await zipDirectory(SAMPLE_MODULE_DIR));
-  return file;
-}
+const bundle = (version: string): Promise<string> => sampleBundleFile(workDir, version);
 
 /**
  * The base64 text that any encoding of `secret` contains, whatever bytes stand before and after it: for each of

@@ -13,8 +13,7 @@ import * as path from 'node:path';
 import { diagnoseTerraformFailure } from '../../lambdas/shared/domain/terraform-failures';
 import { EXAMPLE_CONFIG } from '../../lib/config';
 import { TRANSIENT_CODEBUILD_ERRORS, TRANSIENT_SDK_ERRORS } from '../../lib/constructs/workflow';
-import { SAMPLE_MODULE_DIR, rehearse, type RehearsalOptions, type RehearsalReport, type RehearsalResources } from '../rehearsal/harness';
-import { zipDirectory } from '../support/zip-fixtures';
+import { rehearse, sampleBundleFile, type RehearsalOptions, type RehearsalReport, type RehearsalResources } from '../rehearsal/harness';
 import { dynamoDbClient, motoEndpoint, s3Client } from './support/aws-clients';
 
 jest.setTimeout(180_000);
@@ -37,17 +36,7 @@ const run = (name: string, options: Partial<RehearsalOptions>): Promise<Rehearsa
   rehearse({ motoEndpoint: motoEndpoint(), workDir: path.join(workDir, name), prefix, ...options });
 
 /** The sample module under a version, with its pinned chart version changed: a real upgrade. */
-async function bundle(version: string, chartVersion?: string): Promise<string> {
-  const dir = path.join(workDir, `module-${version}`);
-  await fs.promises.cp(SAMPLE_MODULE_DIR, dir, { recursive: true });
-  if (chartVersion) {
-    const main = path.join(dir, 'main.tf');
-    await fs.promises.writeFile(main, (await fs.promises.readFile(main, 'utf-8')).replace('"0.16.20"', `"${chartVersion}"`));
-  }
-  const file = path.join(workDir, `gateway-${version}.zip`);
-  await fs.promises.writeFile(file, await zipDirectory(dir));
-  return file;
-}
+const bundle = (version: string, chartVersion?: string): Promise<string> => sampleBundleFile(workDir, version, { chartVersion });
 
 const visited = (report: RehearsalReport) => [...new Set(report.states.map((s) => s.name))];
 /** A state's outcomes in order; a caught failure also exits the state (into the Catch's next state). */

@@ -9,8 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EXAMPLE_CONFIG } from '../../lib/config';
 import { REHEARSAL_ACCOUNT, REHEARSAL_REGION } from '../rehearsal/template';
-import { SAMPLE_MODULE_DIR, rehearse, type RehearsalOptions, type RehearsalReport, type RehearsalResources } from '../rehearsal/harness';
-import { zipDirectory } from '../support/zip-fixtures';
+import { rehearse, sampleBundleFile, type RehearsalOptions, type RehearsalReport, type RehearsalResources } from '../rehearsal/harness';
 import { dynamoDbClient, listKeys, motoEndpoint } from './support/aws-clients';
 
 jest.setTimeout(180_000);
@@ -101,8 +100,4 @@ test('the same S3 event delivered twice starts one run', async () => {
   expect(executions!.filter((e) => e.name!.startsWith('gateway-s3-1-1-0-')).map((e) => e.name)).toEqual([report.executionName]);
 });
 
-async function bundle(version: string): Promise<string> {
-  const file = path.join(workDir, `gateway-${version}.zip`);
-  await fs.promises.writeFile(file, await zipDirectory(SAMPLE_MODULE_DIR));
-  return file;
-}
+const bundle = (version: string): Promise<string> => sampleBundleFile(workDir, version);

@@ -6,8 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startMoto } from './support/moto';
-import { SAMPLE_MODULE_DIR } from '../rehearsal/harness';
-import { zipDirectory } from '../support/zip-fixtures';
+import { sampleBundleFile } from '../rehearsal/harness';
 
 jest.setTimeout(180_000);
 
@@ -33,14 +32,8 @@ async function rehearseOnFreshEmulator(bundle: string, stateDir: string) {
 
 test('the second rehearsal upgrades what the first installed, from the state folder alone', async () => {
   const stateDir = path.join(workDir, 'state');
-  const v1 = path.join(workDir, 'gateway-1.0.0.zip');
-  await fs.promises.writeFile(v1, await zipDirectory(SAMPLE_MODULE_DIR));
-  const module2 = path.join(workDir, 'module-1.1.0');
-  await fs.promises.cp(SAMPLE_MODULE_DIR, module2, { recursive: true });
-  const main = path.join(module2, 'main.tf');
-  await fs.promises.writeFile(main, (await fs.promises.readFile(main, 'utf-8')).replace('"0.16.20"', '"0.16.21"'));
-  const v2 = path.join(workDir, 'gateway-1.1.0.zip');
-  await fs.promises.writeFile(v2, await zipDirectory(module2));
+  const v1 = await sampleBundleFile(workDir, '1.0.0');
+  const v2 = await sampleBundleFile(workDir, '1.1.0', { chartVersion: '0.16.21' });
 
   const first = await rehearseOnFreshEmulator(v1, stateDir);
   expect(first.status).toBe('SUCCEEDED');

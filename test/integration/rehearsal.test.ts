@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REHEARSAL_ACCOUNT } from '../rehearsal/template';
-import { SAMPLE_MODULE_DIR, rehearse, type RehearsalOptions, type RehearsalReport } from '../rehearsal/harness';
-import { renameEntry, zipDirectory } from '../support/zip-fixtures';
+import { rehearse, sampleBundleFile, type RehearsalOptions, type RehearsalReport } from '../rehearsal/harness';
+import { renameEntry } from '../support/zip-fixtures';
 import { dynamoDbClient, motoEndpoint } from './support/aws-clients';
 import { listFiles } from '../support/files';
 
@@ -27,18 +27,8 @@ afterAll(async () => {
 });
 
 /** A bundle of the sample module under a version, optionally with its chart version changed (a real upgrade). */
-async function bundle(version: string, chartVersion?: string, mutate?: (zip: Buffer) => Buffer): Promise<string> {
-  const dir = path.join(workDir, `module-${version}`);
-  await fs.promises.cp(SAMPLE_MODULE_DIR, dir, { recursive: true });
-  if (chartVersion) {
-    const main = path.join(dir, 'main.tf');
-    await fs.promises.writeFile(main, (await fs.promises.readFile(main, 'utf-8')).replace('"0.16.20"', `"${chartVersion}"`));
-  }
-  const file = path.join(workDir, `gateway-${version}.zip`);
-  const zip = await zipDirectory(dir);
-  await fs.promises.writeFile(file, mutate ? mutate(zip) : zip);
-  return file;
-}
+const bundle = (version: string, chartVersion?: string, mutate?: (zip: Buffer) => Buffer): Promise<string> =>
+  sampleBundleFile(workDir, version, { chartVersion, mutate });
 
 const run = (options: Partial<RehearsalOptions>): Promise<RehearsalReport> =>
   rehearse({ motoEndpoint: motoEndpoint(), workDir: path.join(workDir, `run-${Date.now()}`), prefix, ...options });

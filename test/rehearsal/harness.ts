@@ -376,9 +376,25 @@ function lambdaHandlers(stack: ResolvedStack): Map<string, HandlerInfo> {
 }
 
 async function sampleBundle(workDir: string): Promise<string> {
-  const file = path.join(workDir, 'gateway-1.0.0.zip');
-  fs.mkdirSync(workDir, { recursive: true });
-  fs.writeFileSync(file, await zipDirectory(SAMPLE_MODULE_DIR));
+  return sampleBundleFile(workDir, '1.0.0');
+}
+
+/**
+ * `<dir>/gateway-<version>.zip` of the sample module, optionally with its pinned chart version changed (a real
+ * upgrade: an in-place update of the Helm release) and the zip's bytes changed by `mutate`.
+ */
+export async function sampleBundleFile(dir: string, version: string, opts: { chartVersion?: string; mutate?: (zip: Buffer) => Buffer } = {}): Promise<string> {
+  await fs.promises.mkdir(dir, { recursive: true });
+  let moduleDir = SAMPLE_MODULE_DIR;
+  if (opts.chartVersion) {
+    moduleDir = path.join(dir, `module-${version}`);
+    await fs.promises.cp(SAMPLE_MODULE_DIR, moduleDir, { recursive: true });
+    const main = path.join(moduleDir, 'main.tf');
+    await fs.promises.writeFile(main, (await fs.promises.readFile(main, 'utf-8')).replace('"0.16.20"', `"${opts.chartVersion}"`));
+  }
+  const zip = await zipDirectory(moduleDir);
+  const file = path.join(dir, `gateway-${version}.zip`);
+  await fs.promises.writeFile(file, opts.mutate ? opts.mutate(zip) : zip);
   return file;
 }
 
