@@ -1,15 +1,13 @@
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
   agentDeployment,
   decodeHelmRelease,
   helmReleaseSecret,
-  kubectlEnv,
-  startKubeStandin,
-  type KubeStandin,
   type KubeState,
 } from '../support/kube-standin';
+import { HELM_STANDIN_DIR, runCleanups, standinHarness } from '../support/kube-standin-harness';
 import { runTool, type ToolRun } from '../support/local-tools';
 
 /**
@@ -18,36 +16,14 @@ import { runTool, type ToolRun } from '../support/local-tools';
  * Child processes run asynchronously (execFile), since the stand-in answers from this process's event loop.
  */
 
-const HELM_DIR = path.resolve(__dirname, '../support/helm-standin');
 const RELEASE_SECRET = 'sh.helm.release.v1.apheris-gateway.v1';
 
 type Run = ToolRun;
 const run = runTool;
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+afterEach(runCleanups);
 
-interface Harness {
-  kube: KubeStandin;
-  dir: string;
-  kubectl: (...args: string[]) => Promise<Run>;
-  helm: (...args: string[]) => Promise<Run>;
-  helmEnv: NodeJS.ProcessEnv;
-}
-
-async function harness(initial: Partial<KubeState> = {}): Promise<Harness> {
-  const kube = await startKubeStandin(initial);
-  const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'kube-standin-releases-')));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  cleanups.push(() => kube.stop());
-  const kubeconfig = path.join(dir, 'kubeconfig');
-  kube.writeKubeconfig(kubeconfig, { token: 'test-token' });
-  const env = kubectlEnv(dir, kubeconfig);
-  const helmEnv = { PATH: `${HELM_DIR}${path.delimiter}${process.env.PATH}`, HOME: dir, HELM_STANDIN_KUBE_URL: kube.url };
-  return { kube, dir, kubectl: (...args) => run('kubectl', args, env), helm: (...args) => run('helm', args, helmEnv), helmEnv };
-}
+const harness = (initial: Partial<KubeState> = {}) => standinHarness(initial, { dirPrefix: 'kube-standin-releases-' });
 
 const names = (r: Run) => (JSON.parse(r.stdout).items as Array<{ metadata: { name: string } }>).map((i) => i.metadata.name);
 
@@ -271,7 +247,7 @@ describe('helm stand-in: install, uninstall, status, list', () => {
   });
 
   test('without the kube stand-in these commands cannot reach a cluster', async () => {
-    const env = { PATH: `${HELM_DIR}${path.delimiter}${process.env.PATH}`, HOME: os.tmpdir() };
+    const env = { PATH: `${HELM_STANDIN_DIR}${path.delimiter}${process.env.PATH}`, HOME: os.tmpdir() };
     for (const args of [['install', 'a', 'b'], ['uninstall', 'a'], ['status', 'a'], ['list']]) {
       const r = await run('helm', args, env);
       expect(r.code).toBe(1);

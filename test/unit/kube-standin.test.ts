@@ -9,46 +9,24 @@ import {
   parseSelector,
   startKubeStandin,
   testPod,
-  type KubeStandin,
   type KubeState,
   type KubeconfigOptions,
 } from '../support/kube-standin';
-import { awsCli, runTool, type ToolRun } from '../support/local-tools';
+import { cleanups, HELM_STANDIN_DIR, runCleanups, standinHarness } from '../support/kube-standin-harness';
+import { awsCli, runTool } from '../support/local-tools';
 
 /**
  * The real kubectl (and `aws eks get-token`) against the in-process kube stand-in, and the helm stand-in.
  * Child processes run asynchronously (execFile), since the stand-in answers from this process's event loop.
  */
 
-const HELM_DIR = path.resolve(__dirname, '../support/helm-standin');
 const TEST_POD = 'apheris-gateway-connectivity-test';
 
-type Run = ToolRun;
 const run = runTool;
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+afterEach(runCleanups);
 
-interface Harness {
-  kube: KubeStandin;
-  dir: string;
-  env: NodeJS.ProcessEnv;
-  kubectl: (...args: string[]) => Promise<Run>;
-}
-
-async function harness(initial: Partial<KubeState> = {}, config: KubeconfigOptions = { token: 'test-token' }, extraEnv: NodeJS.ProcessEnv = {}) {
-  const kube = await startKubeStandin(initial);
-  const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'kube-standin-test-')));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  cleanups.push(() => kube.stop());
-  const kubeconfig = path.join(dir, 'kubeconfig');
-  kube.writeKubeconfig(kubeconfig, config);
-  const env = kubectlEnv(dir, kubeconfig, extraEnv);
-  const h: Harness = { kube, dir, env, kubectl: (...args) => run('kubectl', args, env) };
-  return h;
-}
+const harness = (initial: Partial<KubeState> = {}, config?: KubeconfigOptions, extraEnv?: NodeJS.ProcessEnv) => standinHarness(initial, { config, extraEnv });
 
 const gatewayState = (): Partial<KubeState> => ({
   deployments: [
@@ -264,7 +242,7 @@ describe('kube stand-in with the real kubectl', () => {
 
 describe('helm stand-in', () => {
   function helmEnv(dir: string, vars: Record<string, string> = {}): NodeJS.ProcessEnv {
-    return { PATH: `${HELM_DIR}${path.delimiter}${process.env.PATH}`, HOME: dir, ...vars };
+    return { PATH: `${HELM_STANDIN_DIR}${path.delimiter}${process.env.PATH}`, HOME: dir, ...vars };
   }
   function tempDir(): string {
     const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'helm-standin-test-')));
