@@ -1,33 +1,35 @@
 /**
- * --state-dir: an upgrade rehearsed across two separate rehearsals, each with an emulator of its own, as two
- * runs of `npm run rehearse` would be. Everything the second run knows of the first comes from the folder.
+ * --state-dir: an upgrade rehearsed across two separate rehearsals, each starting from an empty emulator, as two
+ * runs of `npm run rehearse` would be. Everything the second run knows of the first comes from the folder. The
+ * file has an emulator of its own (the shared one holds other files' resources) and empties it before each run.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startMoto } from './support/moto';
-import { sampleBundleFile } from '../rehearsal/harness';
+import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import { TEST_REGION } from './support/aws-clients';
+import { resetMoto, startMoto, type MotoServer } from './support/moto';
+import { forgetEmulatorResources, rehearse, sampleBundleFile } from '../rehearsal/harness';
 
 jest.setTimeout(180_000);
 
 let workDir: string;
+let moto: MotoServer;
 beforeAll(async () => {
   workDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gw-state-dir-'));
+  moto = await startMoto();
 });
 afterAll(async () => {
+  await moto?.stop();
   if (workDir) await fs.promises.rm(workDir, { recursive: true, force: true });
 });
 
-async function rehearseOnFreshEmulator(bundle: string, stateDir: string) {
-  const moto = await startMoto();
-  try {
-    // A new emulator means new SDK clients: the handlers build theirs at import.
-    jest.resetModules();
-    const { rehearse } = await import('../rehearsal/harness');
-    return await rehearse({ motoEndpoint: moto.endpoint, workDir: path.join(workDir, `run-${path.basename(bundle, '.zip')}`), bundlePath: bundle, stateDir, prefix: 'state-dir' });
-  } finally {
-    await moto.stop();
-  }
+async function rehearseOnEmptyEmulator(bundle: string, stateDir: string) {
+  await resetMoto(moto.endpoint);
+  const s3 = new S3Client({ endpoint: moto.endpoint, region: TEST_REGION, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  expect((await s3.send(new ListBucketsCommand({}))).Buckets ?? []).toEqual([]);
+  forgetEmulatorResources(moto.endpoint);
+  return rehearse({ motoEndpoint: moto.endpoint, workDir: path.join(workDir, `run-${path.basename(bundle, '.zip')}`), bundlePath: bundle, stateDir, prefix: 'state-dir' });
 }
 
 test('the second rehearsal upgrades what the first installed, from the state folder alone', async () => {
@@ -35,11 +37,11 @@ test('the second rehearsal upgrades what the first installed, from the state fol
   const v1 = await sampleBundleFile(workDir, '1.0.0');
   const v2 = await sampleBundleFile(workDir, '1.1.0', { chartVersion: '0.16.21' });
 
-  const first = await rehearseOnFreshEmulator(v1, stateDir);
+  const first = await rehearseOnEmptyEmulator(v1, stateDir);
   expect(first.status).toBe('SUCCEEDED');
   expect(fs.readdirSync(path.join(stateDir, 's3')).length).toBeGreaterThanOrEqual(2);
 
-  const second = await rehearseOnFreshEmulator(v2, stateDir);
+  const second = await rehearseOnEmptyEmulator(v2, stateDir);
   expect(second.status).toBe('SUCCEEDED');
   const approval = second.notifications.find((n) => n.subject.includes('approve'))!;
   // The deployed version (table) and the Terraform state (state bucket) both came back from the folder.

@@ -401,6 +401,11 @@ export async function sampleBundleFile(dir: string, version: string, opts: { cha
 /** What this process created already, per emulator and set of names: the topics' queues. */
 const created = new Map<string, Map<string, string>>();
 
+/** After the emulator at `endpoint` was emptied (POST /moto-api/reset): the next rehearsal creates everything again. */
+export function forgetEmulatorResources(endpoint: string): void {
+  for (const key of created.keys()) if (key.startsWith(`${endpoint} `)) created.delete(key);
+}
+
 /**
  * The stack's buckets, table, topics (each with a queue that keeps what was published) and the values secret. A
  * later rehearsal of the same resources in the same emulator only writes the secret (the tests never delete them).
