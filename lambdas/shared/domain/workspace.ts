@@ -1,4 +1,4 @@
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 import type { GatewayConfig } from './gateway-config';
 
 /**
@@ -124,7 +124,9 @@ export function generatedHelmValues(config: GatewayConfig): string[] {
   const mapping = config.helmValues.nodePoolMapping;
   if (mapping && Object.keys(mapping).length > 0) docs.push({ job: { nodePoolMapping: mapping } });
   docs.push(...config.helmValues.extra);
-  return docs.map((doc) => stringify(doc));
+  // js-yaml, as values.ts parses with: one YAML library in the Lambda and build-helper bundles. noRefs: a value
+  // repeated in the config is written out again, never as an anchor and alias.
+  return docs.map((doc) => dump(doc, { noRefs: true }));
 }
 
 export function renderProviders(config: GatewayConfig): object {
