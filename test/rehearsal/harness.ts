@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { parseGatewayConfig, type GatewayConfigInput } from '../../lambdas/shared/domain/gateway-config';
 import { EXAMPLE_CONFIG } from '../../lib/config';
 import { isolateFromRealAws } from '../support/aws-isolation';
-import { stepSourceInto } from '../support/build-cache';
+import { checkOnce, stepSourceInto } from '../support/build-cache';
 import { runBuildspec } from '../support/buildspec-runner';
 import { agentDeployment, helmReleaseSecret, jobPod, node, startKubeStandin, type KubeStandin } from '../support/kube-standin';
 import { listFiles } from '../support/files';
@@ -172,7 +172,6 @@ export { isolateFromRealAws };
 
 let boundPrefix: string | undefined;
 let builtSource: string | undefined;
-const validatedDefinitions = new Set<string>();
 
 export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
   isolateFromRealAws(options.motoEndpoint);
@@ -275,10 +274,13 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       s3: clients.s3,
       approve: options.approve ?? 'approve',
     });
-    // The ASL validation compiles its JSON schema anew each time (about a second): once per definition and process.
-    const definitionText = JSON.stringify(stack.definition);
-    const machine = new StateMachine(stack.definition, { validationOptions: { checkArn: false, noValidate: validatedDefinitions.has(definitionText) } });
-    validatedDefinitions.add(definitionText);
+    // The ASL validation compiles its JSON schema anew each time (about a second): once per definition in a jest
+    // run. Rehearsals differ only in the names their prefix makes, which the validation does not look at (checkArn
+    // is off), so the definition is compared with the prefix taken out.
+    checkOnce('asl', JSON.stringify(stack.definition).split(prefix).join('<prefix>'), () => {
+      new StateMachine(stack.definition, { validationOptions: { checkArn: false } });
+    });
+    const machine = new StateMachine(stack.definition, { validationOptions: { checkArn: false, noValidate: true } });
     const retryIntervalOverrides = Object.fromEntries(
       Object.entries(stack.definition.States as Record<string, { Retry?: unknown[] }>)
         .filter(([, s]) => s.Retry)

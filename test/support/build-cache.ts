@@ -33,3 +33,19 @@ export function sharedSynth<T>(key: string, make: () => T): T {
   fs.renameSync(partial, file);
   return made;
 }
+
+const checkedHere = new Set<string>();
+
+/**
+ * Runs `check` for `text` unless it passed already in this jest run (any worker) or this process, and remembers
+ * that it passed. A check that throws is not remembered, so it fails again wherever the same text comes up.
+ */
+export function checkOnce(kind: string, text: string, check: () => void): void {
+  const key = `${kind}-${createHash('sha256').update(text).digest('hex')}`;
+  const dir = process.env[SYNTH_CACHE_ENV];
+  const marker = dir ? path.join(dir, `${key}.checked`) : undefined;
+  if (checkedHere.has(key) || (marker && fs.existsSync(marker))) return;
+  check();
+  checkedHere.add(key);
+  if (marker) fs.writeFileSync(marker, '');
+}
