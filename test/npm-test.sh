@@ -4,6 +4,11 @@
 # other cost the whole type check in wall time. Arguments go to jest. Fails when either fails; tsc's errors are
 # printed as they come.
 set -u
+# Go programs (terraform, kubectl) size their runtime to every core they see. The suite runs two jest workers, tsc and
+# hundreds of short terraform and kubectl processes on two cores, so each process's extra GC workers and threads only
+# add start-up CPU: one processor each cut terraform's CPU per run by ~15% in the suite. Behaviour is unchanged; an
+# explicit GOMAXPROCS is kept.
+export GOMAXPROCS="${GOMAXPROCS:-1}"
 tsc --noEmit &
 tsc_pid=$!
 jest "$@"
