@@ -127,7 +127,7 @@ test('real terraform inits, validates, plans and applies the rendered workspace 
   const expectedDocs = [
     VALUES_YAML,
     'dal:\n  sources:\n    s3:\n      - example-data-bucket\n',
-    "job:\n  nodePoolMapping:\n    '4': example.com/expensive\n    '8': example.com/expensive\n",
+    'job:\n  nodePoolMapping:\n    "4": example.com/expensive\n    "8": example.com/expensive\n',
     'agent:\n  annotation: literal ${not.a.reference} and %{ if x }\n',
   ];
   expect(release.values_sha).toBe(createHash('sha256').update(expectedDocs.join('\n')).digest('hex'));
