@@ -1,4 +1,4 @@
-import { dump } from 'js-yaml';
+import { stringify } from 'yaml';
 import type { GatewayConfig } from './gateway-config';
 
 /**
@@ -124,9 +124,7 @@ export function generatedHelmValues(config: GatewayConfig): string[] {
   const mapping = config.helmValues.nodePoolMapping;
   if (mapping && Object.keys(mapping).length > 0) docs.push({ job: { nodePoolMapping: mapping } });
   docs.push(...config.helmValues.extra);
-  // js-yaml, as values.ts parses with: one YAML library in the Lambda and build-helper bundles. noRefs: a value
-  // repeated in the config is written out again, never as an anchor and alias.
-  return docs.map((doc) => dump(doc, { noRefs: true }));
+  return docs.map((doc) => stringify(doc));
 }
 
 export function renderProviders(config: GatewayConfig): object {
