@@ -1,4 +1,4 @@
-import { App, Validations, type Stack } from 'aws-cdk-lib';
+import { Validations, type Stack } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import * as fs from 'node:fs';
@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { EXAMPLE_CONFIG } from '../../lib/config';
 import { GatewayDeployerStack } from '../../lib/gateway-deployer-stack';
 import { parseGatewayConfig } from '../../lambdas/shared/domain/gateway-config';
+import { scratchApp } from '../support/cdk-app';
 import { synth } from './support';
 
 /**
@@ -96,7 +97,8 @@ describe('cdk-nag AwsSolutions as the validation plugin of `cdk synth -c nag=tru
     },
   });
   const { context } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf-8'));
-  const app = new App({ builtinCloudFormationValidation: false, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  const { app, remove } = scratchApp({ builtinCloudFormationValidation: false, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  afterAll(remove);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const stack = new GatewayDeployerStack(app, 'Full', { config, env: { account: config.target.account, region: config.target.region } });
 

@@ -1,10 +1,10 @@
-import { App } from 'aws-cdk-lib';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { EXAMPLE_CONFIG, type GatewayConfigInput } from '../../lib/config';
 import { parseGatewayConfig } from '../../lambdas/shared/domain/gateway-config';
 import { GatewayDeployerStack } from '../../lib/gateway-deployer-stack';
+import { scratchApp } from '../support/cdk-app';
 
 /**
  * Synthesizes the stack for a config (the built-in example by default). The default synthesis really bundles the
@@ -15,9 +15,14 @@ export function synth(overrides: Partial<GatewayConfigInput> = {}, bundle = Obje
   // The feature flags of cdk.json, so tests synthesize what `cdk synth` does.
   const { context } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf-8'));
   // Without CDK's built-in CloudFormation validation (seconds per synth): `cdk synth` runs it, and stops on a finding.
-  const app = new App({ builtinCloudFormationValidation: false, context: { ...context, 'aws:cdk:bundling-stacks': bundle ? ['**'] : [] } });
+  const { app, remove } = scratchApp({ builtinCloudFormationValidation: false, context: { ...context, 'aws:cdk:bundling-stacks': bundle ? ['**'] : [] } });
   const stack = new GatewayDeployerStack(app, 'Test', { config, env: { account: config.target.account, region: config.target.region } });
-  return { stack, template: Template.fromStack(stack) };
+  try {
+    // The app keeps the synthesized assembly in memory; later synths of it do not read the folder.
+    return { stack, template: Template.fromStack(stack) };
+  } finally {
+    remove();
+  }
 }
 
 export interface AslState {

@@ -41,17 +41,21 @@ export function synthesize(config: GatewayConfig): Record<string, any> {
 
 function synthesizeOnce(config: GatewayConfig): Record<string, any> {
   // Loaded only here: a rehearsal that finds its template already synthesized never loads CDK.
-  const { App } = require('aws-cdk-lib') as typeof import('aws-cdk-lib');
+  const { scratchApp } = require('../support/cdk-app') as typeof import('../support/cdk-app');
   const { Template } = require('aws-cdk-lib/assertions') as typeof import('aws-cdk-lib/assertions');
   const { GatewayDeployerStack } = require('../../lib/gateway-deployer-stack') as typeof import('../../lib/gateway-deployer-stack');
   const { context } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf-8'));
   // CDK's built-in CloudFormation validation costs seconds per synth and judges nothing a rehearsal needs.
-  const app = new App({ builtinCloudFormationValidation: false, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  const { app, remove } = scratchApp({ builtinCloudFormationValidation: false, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
   const stack = new GatewayDeployerStack(app, `GatewayDeployer-${config.gatewayName}`, {
     config,
     env: { account: config.target.account, region: config.target.region },
   });
-  return Template.fromStack(stack).toJSON();
+  try {
+    return Template.fromStack(stack).toJSON();
+  } finally {
+    remove();
+  }
 }
 
 export function resolveStack(template: Record<string, any>, prefix: string, stackName: string): ResolvedStack {
