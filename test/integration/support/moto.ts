@@ -145,7 +145,14 @@ export async function startMoto(): Promise<MotoServer> {
         `moto_server exited during startup (code ${exited.code}, signal ${exited.signal}); log ${logFile}:\n${logTail(logFile)}`,
       );
     }
-    if (await motoAnswers(endpoint)) return { endpoint, logFile, stop };
+    if (await motoAnswers(endpoint)) {
+      // A server that started is not debugged from its log afterwards (request lines are not logged): removed with it.
+      const stopAndClean = async () => {
+        await stop();
+        fs.rmSync(logFile, { force: true });
+      };
+      return { endpoint, logFile, stop: stopAndClean };
+    }
     await sleep(100);
   }
   await stop();
