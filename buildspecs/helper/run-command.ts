@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import * as readline from 'node:readline';
-import { redactText } from '../../lambdas/shared/domain/plan';
+import { secretRedactor } from '../../lambdas/shared/domain/plan';
 
 export interface CommandCall {
   readonly bin: string;
@@ -28,10 +28,11 @@ export function runCommand(call: CommandCall): Promise<CommandResult> {
     const child = spawn(call.bin, [...call.args], { cwd: call.cwd, env: call.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: string[] = [];
     const raw: Buffer[] = [];
+    const redact = secretRedactor(call.secrets);
     const follow = (stream: NodeJS.ReadableStream, sink: NodeJS.WriteStream) => {
       const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
       rl.on('line', (line) => {
-        const safe = redactText(line, call.secrets);
+        const safe = redact(line);
         lines.push(safe);
         if (call.echo !== false) sink.write(`${safe}\n`);
       });

@@ -5,6 +5,7 @@ import {
   maskSensitive,
   redactPlan,
   redactText,
+  secretRedactor,
   secretForms,
   summarizePlan,
   summaryAction,
@@ -243,6 +244,14 @@ describe('secretForms and redactText', () => {
     const out = redactText(json, SECRETS);
     expectNoSecret(out);
     expect(JSON.parse(out)).toEqual({ v: `pre ${REDACTED} post`, w: `a${REDACTED}b` });
+  });
+
+  test('a redactor made once redacts each text as redactText does, and leaves clean text as it was', () => {
+    const redact = secretRedactor(['abc123', 'abc123xyz', ...SECRETS]);
+    const texts = ['x abc123xyz y abc123 z', JSON.stringify({ v: `pre ${HELM_PASSWORD} post` }), 'nothing secret here', ''];
+    expect(texts.map(redact)).toEqual(texts.map((t) => redactText(t, ['abc123', 'abc123xyz', ...SECRETS])));
+    expect(redact('x abc123xyz y')).toBe(`x ${REDACTED} y`);
+    expect(redact('nothing secret here')).toBe('nothing secret here');
   });
 });
 

@@ -78,11 +78,22 @@ export function secretForms(secrets: readonly string[]): string[] {
   return [...forms].sort((a, b) => b.length - a.length);
 }
 
+/**
+ * Replaces every occurrence of every secret form in a text. The forms are worked out once here, not per text: a plan
+ * redacts every string and key it holds, and a command every line it prints.
+ */
+export function secretRedactor(secrets: readonly string[]): (text: string) => string {
+  const forms = secretForms(secrets);
+  return (text) => {
+    let out = text;
+    for (const form of forms) if (out.includes(form)) out = out.split(form).join(REDACTED);
+    return out;
+  };
+}
+
 /** Replaces every occurrence of every secret form in a text. */
 export function redactText(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const form of secretForms(secrets)) out = out.split(form).join(REDACTED);
-  return out;
+  return secretRedactor(secrets)(text);
 }
 
 function redactChange<T extends { before?: unknown; after?: unknown; after_unknown?: unknown; before_sensitive?: unknown; after_sensitive?: unknown }>(
@@ -118,13 +129,15 @@ export function redactPlan(plan: TerraformPlan, secrets: readonly string[]): Ter
  * Redacts every string (and key) of a JSON value except the change actions: a secret that happens to read
  * "delete" must not turn a destroy into something the risk check cannot see.
  */
-export function redactValues(value: unknown, secrets: readonly string[], key?: string): unknown {
-  if (typeof value === 'string') return key === 'actions' ? value : redactText(value, secrets);
-  if (Array.isArray(value)) return value.map((item) => redactValues(item, secrets, key));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [redactText(k, secrets), redactValues(v, secrets, k)]));
-  }
-  return value;
+export function redactValues(value: unknown, secrets: readonly string[]): unknown {
+  const redact = secretRedactor(secrets);
+  const walk = (v: unknown, key?: string): unknown => {
+    if (typeof v === 'string') return key === 'actions' ? v : redact(v);
+    if (Array.isArray(v)) return v.map((item) => walk(item, key));
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, inner]) => [redact(k), walk(inner, k)]));
+    return v;
+  };
+  return walk(value);
 }
 
 /** `forget`: the resource leaves the Terraform state and stays in AWS (a detach-vpc run lists its addresses so). */
