@@ -6,8 +6,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
-import { TEST_REGION } from './support/aws-clients';
+import { ListBucketsCommand } from '@aws-sdk/client-s3';
+import { s3Client } from './support/aws-clients';
 import { resetMoto, startMoto, type MotoServer } from './support/moto';
 import { forgetEmulatorResources, rehearse, sampleBundleFile } from '../rehearsal/harness';
 
@@ -26,8 +26,7 @@ afterAll(async () => {
 
 async function rehearseOnEmptyEmulator(bundle: string, stateDir: string) {
   await resetMoto(moto.endpoint);
-  const s3 = new S3Client({ endpoint: moto.endpoint, region: TEST_REGION, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-  expect((await s3.send(new ListBucketsCommand({}))).Buckets ?? []).toEqual([]);
+  expect((await s3Client(moto.endpoint).send(new ListBucketsCommand({}))).Buckets ?? []).toEqual([]);
   forgetEmulatorResources(moto.endpoint);
   return rehearse({ motoEndpoint: moto.endpoint, workDir: path.join(workDir, `run-${path.basename(bundle, '.zip')}`), bundlePath: bundle, stateDir, prefix: 'state-dir' });
 }

@@ -22,10 +22,10 @@ export function motoEndpoint(): string {
 }
 
 // Explicit endpoint, region and credentials, so a client never falls back to the host's AWS configuration.
-const clientConfig = () => ({ endpoint: motoEndpoint(), region: TEST_REGION, credentials });
+const clientConfig = (endpoint = motoEndpoint()) => ({ endpoint, region: TEST_REGION, credentials });
 
-/** Path-style addressing: virtual-host buckets would need DNS for `<bucket>.127.0.0.1`. */
-export const s3Client = (): S3Client => new S3Client({ ...clientConfig(), forcePathStyle: true });
+/** Path-style addressing: virtual-host buckets would need DNS for `<bucket>.127.0.0.1`. Another emulator: `endpoint`. */
+export const s3Client = (endpoint?: string): S3Client => new S3Client({ ...clientConfig(endpoint), forcePathStyle: true });
 export const secretsManagerClient = (): SecretsManagerClient => new SecretsManagerClient(clientConfig());
 export const stsClient = (): STSClient => new STSClient(clientConfig());
 export const dynamoDbClient = (): DynamoDBClient => new DynamoDBClient(clientConfig());
