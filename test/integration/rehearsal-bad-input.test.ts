@@ -5,24 +5,30 @@
  * any message, and nothing changed: the Terraform state bucket, the artifacts bucket (except the bundle the
  * rehearsal itself uploads for the run) and the table's CURRENT items are the same before and after.
  *
- * One gateway, installed once at 2.0.0 by a real rehearsal (so downgrade and redeploy have something to refuse);
- * every bad bundle is named gateway-3.0.0.zip, an upgrade, so the version check lets it through to the bundle
+ * One gateway, deployed at 2.0.0 (so downgrade and redeploy have something to refuse): what a successful install
+ * leaves behind is seeded, not rehearsed (rehearsal.test.ts rehearses installs), with the product's own writer for
+ * the CURRENT and history items (RecordDeployment's recordSuccess) and a Terraform state object at the backend key.
+ * Every bad bundle is named gateway-3.0.0.zip, an upgrade, so the version check lets it through to the bundle
  * checks. Operations on a gateway with nothing deployed use a second gatewayName in the same emulator namespace.
  */
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import type { GetCallerIdentityCommandOutput } from '@aws-sdk/client-sts';
+import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify as toYaml } from 'yaml';
+import { recordSuccess } from '../../lambdas/shared/adapters/history-table';
 import { parseGatewayConfig, type GatewayConfigInput } from '../../lambdas/shared/domain/gateway-config';
+import type { DeploymentRecord } from '../../lambdas/shared/domain/history';
+import { resolveBackend } from '../../lambdas/shared/domain/workspace';
 import { EXAMPLE_CONFIG, loadGatewayConfig } from '../../lib/config';
-import { REHEARSAL_ACCOUNT, resolveStack, synthesize } from '../rehearsal/template';
-import { SAMPLE_MODULE_DIR, rehearse, type RehearsalOptions, type RehearsalReport, type RehearsalResources } from '../rehearsal/harness';
+import { REHEARSAL_ACCOUNT, REHEARSAL_REGION, resolveStack, synthesize } from '../rehearsal/template';
+import { SAMPLE_MODULE_DIR, rehearsalResources, rehearse, type RehearsalOptions, type RehearsalReport, type RehearsalResources } from '../rehearsal/harness';
 import { CANARY, INVALID_YAML, VALUES_YAML, expectNoCanary, placeholderYaml, valuesYaml } from '../support/values-fixtures';
 import { buildZip, renameEntry, type ZipFixtureFile } from '../support/zip-fixtures';
-import { dynamoDbClient, motoEndpoint, s3Client } from './support/aws-clients';
+import { dynamoDbClient, motoEndpoint, putObject, s3Client } from './support/aws-clients';
 
 jest.setTimeout(120_000);
 
@@ -41,7 +47,8 @@ const OTHER_ACCOUNT = '111122223333';
 const WRONG_SHA256 = 'ab'.repeat(32);
 
 let workDir: string;
-let installed: RehearsalReport;
+/** The gateway's resources in the emulator, with a deployed 2.0.0 seeded (beforeAll). */
+let resources: RehearsalResources;
 let runCount = 0;
 
 const run = (options: Partial<RehearsalOptions>): Promise<RehearsalReport> =>
@@ -280,12 +287,47 @@ beforeAll(async () => {
       .filter(([, s]) => s.Type === 'Task')
       .map(([name, s]) => [name, s.Resource ?? '']),
   );
-  // A real install, so that downgrade and redeploy have a deployed version to be refused against.
-  installed = await run({ bundlePath: await bundleFile('good', '2.0.0'), input: { version: '2.0.0' } });
-  if (installed.status !== 'SUCCEEDED') throw new Error(`the install the table needs failed: ${installed.error}: ${installed.cause}`);
-  const current = (await tableItems(installed.resources.table)).find((i) => skOf(i) === 'CURRENT');
-  if ((current?.version as { S?: string } | undefined)?.S !== '2.0.0') throw new Error('the install did not record 2.0.0 as deployed');
+  // A deployed 2.0.0, so that downgrade and redeploy have a version to be refused against.
+  resources = await rehearsalResources({ motoEndpoint: motoEndpoint(), prefix, valuesYaml: VALUES_YAML, config: BASE_CONFIG });
+  await seedDeployment(resources, '2.0.0');
+  const current = (await tableItems(resources.table)).find((i) => skOf(i) === 'CURRENT');
+  if ((current?.version as { S?: string } | undefined)?.S !== '2.0.0') throw new Error('the seeded CURRENT item does not say 2.0.0');
 }, 180_000);
+
+/** What a successful install of `version` leaves: RecordDeployment's two items, and a (resource-less) Terraform state. */
+async function seedDeployment(where: RehearsalResources, version: string): Promise<void> {
+  const config = parseGatewayConfig(BASE_CONFIG);
+  const bundle = await fs.promises.readFile(await bundleFile('good', version));
+  const at = new Date().toISOString();
+  const record: DeploymentRecord = {
+    gateway: GATEWAY,
+    outcome: 'succeeded',
+    executionArn: `arn:aws:states:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:execution:GatewayDeployment-${GATEWAY}:seeded-install`,
+    executionName: 'seeded-install',
+    startedAt: at,
+    finishedAt: at,
+    trigger: 'console',
+    reason: '',
+    change: 'install',
+    fromVersion: '',
+    toVersion: version,
+    bundleKey: `releases/gateway-${version}.zip`,
+    bundleSha256: createHash('sha256').update(bundle).digest('hex'),
+    planSummary: '',
+    risk: 'low',
+    approvedBy: 'operator',
+    approvalReason: '',
+    agentVersion: version,
+    agentImage: `quay.io/apheris/gateway-agent:${version}`,
+    expectedAgentVersion: version,
+    connectivity: 'passed',
+    failedStep: '',
+    error: '',
+  };
+  await recordSuccess(where.table, record);
+  const state = { version: 4, terraform_version: '1.11.4', serial: 1, lineage: randomUUID(), outputs: {}, resources: [], check_results: null };
+  await putObject(where.stateBucket, resolveBackend(config, where.stateBucket).key, JSON.stringify(state));
+}
 
 afterAll(async () => {
   if (workDir) await fs.promises.rm(workDir, { recursive: true, force: true });
@@ -350,7 +392,7 @@ test.each(CASES.map((c) => [c.name, c] as const))('refused at Preflight, nothing
   expectNoCanary(JSON.stringify({ error: report.error, cause: report.cause, notifications: report.notifications }));
 
   // Nothing changed: state bucket, artifacts bucket (but the bundle the harness uploaded), CURRENT items; no lock left.
-  // The install left a Terraform state and the CURRENT item of 2.0.0, so there is something that could change.
+  // The deployed 2.0.0 has a Terraform state and a CURRENT item, so there is something that could change.
   expect(before!.state.some((v) => v.startsWith(`gateways/${GATEWAY}/terraform.tfstate `))).toBe(true);
   expect(before!.current.some((item) => item.includes('"2.0.0"'))).toBe(true);
   expect(await snapshot(report.resources, uploadedKey)).toEqual(before);
@@ -376,7 +418,7 @@ test('a GPU node pool without the nvidia.com/gpu taint is refused at synth/confi
   expect(atSynth).toMatchObject({ name: 'ConfigError', message: expect.stringMatching(problem) });
 
   // The rehearsal parses its config the same way, before it creates, uploads or starts anything.
-  const before = await snapshot(installed.resources);
+  const before = await snapshot(resources);
   let thrown: Error | undefined;
   let report: RehearsalReport | undefined;
   try {
@@ -389,5 +431,5 @@ test('a GPU node pool without the nvidia.com/gpu taint is refused at synth/confi
   expect(thrown!.message).toMatch(/^rehearsal config is invalid:/);
   expectNoCanary(thrown!.message);
   // Not even the bundle was uploaded.
-  expect(await snapshot(installed.resources)).toEqual(before);
+  expect(await snapshot(resources)).toEqual(before);
 });

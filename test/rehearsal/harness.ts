@@ -173,11 +173,19 @@ export { isolateFromRealAws };
 let boundPrefix: string | undefined;
 let builtSource: string | undefined;
 
-export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
+type EmulatorOptions = Pick<RehearsalOptions, 'motoEndpoint' | 'config' | 'prefix' | 'valuesYaml'>;
+
+/**
+ * The stack's resources in the emulator, created as a rehearsal creates them (buckets, table, topics, the values
+ * secret), without a run: for tests that seed what an earlier deployment left (a CURRENT item, a state) and then
+ * rehearse against it. The same prefix rules as rehearse(): one per process.
+ */
+export async function rehearsalResources(options: EmulatorOptions): Promise<RehearsalResources> {
+  return (await prepareEmulator(options)).resources;
+}
+
+async function prepareEmulator(options: EmulatorOptions) {
   isolateFromRealAws(options.motoEndpoint);
-  // Handler logs belong to one rehearsal's dump, not to every rehearsal of the process.
-  handlerLogs.clear();
-  const print = options.print ?? (() => undefined);
   const config = parseGatewayConfig(options.config ?? EXAMPLE_CONFIG, 'rehearsal config');
   const prefix = options.prefix ?? 'rehearsal';
   // Handlers read their resource names from the environment once, at import (as in Lambda), and stay loaded.
@@ -201,7 +209,6 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   const queues = await createResources(options.motoEndpoint, stack, config.valuesSecretName, options.valuesYaml ?? SAMPLE_VALUES_YAML, clients);
   const buckets = stack.logicalIdsOfType('AWS::S3::Bucket').map((id) => stack.ref(id));
   const tables = stack.logicalIdsOfType('AWS::DynamoDB::Table').map((id) => stack.ref(id));
-  if (options.stateDir) await restoreState(options.stateDir, buckets, tables, clients.s3);
 
   const machineName = `GatewayDeployment-${config.gatewayName}`;
   const resources: RehearsalResources = {
@@ -211,6 +218,15 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     // Where the release trigger starts executions in the emulator (the local run uses the name it chose).
     stateMachineArn: stack.ref(stack.logicalIdsOfType('AWS::StepFunctions::StateMachine')[0]),
   };
+  return { config, prefix, stack, handlers, clients, artifactsBucket, queues, buckets, tables, machineName, resources };
+}
+
+export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
+  // Handler logs belong to one rehearsal's dump, not to every rehearsal of the process.
+  handlerLogs.clear();
+  const print = options.print ?? (() => undefined);
+  const { config, prefix, stack, handlers, clients, artifactsBucket, queues, buckets, tables, machineName, resources } = await prepareEmulator(options);
+  if (options.stateDir) await restoreState(options.stateDir, buckets, tables, clients.s3);
   await options.beforeRun?.(resources);
 
   const bundlePath = options.bundlePath ?? (await sampleBundle(options.workDir));
