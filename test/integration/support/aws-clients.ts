@@ -7,7 +7,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { EC2Client } from '@aws-sdk/client-ec2';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import { STSClient } from '@aws-sdk/client-sts';
 
 export const TEST_REGION = 'eu-central-1';
@@ -29,7 +29,14 @@ export const s3Client = (endpoint?: string): S3Client => new S3Client({ ...clien
 export const secretsManagerClient = (): SecretsManagerClient => new SecretsManagerClient(clientConfig());
 export const stsClient = (): STSClient => new STSClient(clientConfig());
 export const dynamoDbClient = (): DynamoDBClient => new DynamoDBClient(clientConfig());
-export const ec2Client = (): EC2Client => new EC2Client(clientConfig());
+/**
+ * Loaded on first use: the EC2 client is the biggest SDK module (about a quarter second to load in each test file),
+ * and one test file of the many that import this module needs it.
+ */
+export const ec2Client = (): EC2Client => {
+  const { EC2Client: Client } = require('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2');
+  return new Client(clientConfig());
+};
 
 /** Runs `use` with a fresh client and closes its sockets afterwards, so jest has no open handles left. */
 async function withClient<C extends { destroy(): void }, T>(client: C, use: (client: C) => Promise<T>): Promise<T> {
