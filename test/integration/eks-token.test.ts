@@ -2,7 +2,7 @@
  * The EKS token the Verify helper mints in-process (buildspecs/helper/eks-token.ts) against the real
  * `aws eks get-token`: both decoded and compared. The CLI presigns offline, so fake credentials do; signed with the
  * same credentials at the same second (the CLI's X-Amz-Date), the two tokens must be the very same string, and
- * their expiry the same 14 minutes later. Each case runs the CLI and the SDK in the same environment: the region's
+ * both expire 14 minutes later (the CLI's expiry a second later when its clock ticks between signing and expiry). Each case runs the CLI and the SDK in the same environment: the region's
  * endpoint, the emulator's AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_STS over it, FIPS, another partition.
  */
 import { execFile } from 'node:child_process';
@@ -78,7 +78,8 @@ function shapeOf(credential: { status: { token: string; expirationTimestamp: str
     expires: q.get('X-Amz-Expires'),
     securityToken: q.get('X-Amz-Security-Token'),
     signatureLength: q.get('X-Amz-Signature')?.length ?? 0,
-    lifetimeMinutes: (Date.parse(credential.status.expirationTimestamp) - amzDate(q.get('X-Amz-Date')!).getTime()) / 60_000,
+    // Whole minutes: the CLI reads its clock again after signing, so on a busy machine its expiry is a second later.
+    lifetimeMinutes: Math.floor((Date.parse(credential.status.expirationTimestamp) - amzDate(q.get('X-Amz-Date')!).getTime()) / 60_000),
   };
 }
 
@@ -115,8 +116,12 @@ describe('our EKS token against `aws eks get-token`', () => {
       ...expected,
     });
     expect(mine).toEqual(theirs);
-    // Same credentials, same second: the same signature, so the very same token and credential.
-    expect(ours).toEqual(cli);
+    // Same credentials, same second: the same signature, so the very same token and credential, expiring 14 minutes
+    // after X-Amz-Date (the CLI's expiry: then, or a second later when its clock ticked between signing and expiry).
+    const withoutExpiry = (c: typeof cli) => ({ ...c, status: { ...c.status, expirationTimestamp: undefined } });
+    expect(withoutExpiry(ours)).toEqual(withoutExpiry(cli));
+    expect(Date.parse(ours.status.expirationTimestamp) - signedAt.getTime()).toBe(14 * 60_000);
+    expect([0, 1000]).toContain(Date.parse(cli.status.expirationTimestamp) - Date.parse(ours.status.expirationTimestamp));
   });
 
   test('a token minted a second later differs only in its date and signature', async () => {
