@@ -19,7 +19,8 @@ const MIN_BYTES = 100_000;
 const original = Module.prototype._compile;
 
 Module.prototype._compile = function compileWithCodeCache(content, filename) {
-  if (!dir || content.length < MIN_BYTES) return original.call(this, content, filename);
+  // A script with a #! line is left to Node, which strips the line (wrapped, it would be a syntax error).
+  if (!dir || content.length < MIN_BYTES || content.startsWith('#!')) return original.call(this, content, filename);
   const file = path.join(dir, `${crypto.createHash('sha256').update(content).digest('hex')}.v8`);
   let cachedData;
   try {
