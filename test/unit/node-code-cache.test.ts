@@ -56,3 +56,12 @@ test('a cache V8 rejects is replaced, and the file still runs', async () => {
   expect(await run({ GATEWAY_TEST_CODE_CACHE: cacheDir })).toEqual({ sum: 4000, main: true, dir, eol: 1 });
   expect(fs.readFileSync(path.join(cacheDir, file)).toString()).not.toBe('not a V8 code cache');
 });
+
+test('a script that starts with #! is left to Node: it runs, and nothing is cached for it', async () => {
+  const before = cacheFiles();
+  const shebang = path.join(dir, 'shebang.js');
+  fs.writeFileSync(shebang, `#!/usr/bin/env node\n${fs.readFileSync(script, 'utf-8')}`);
+  const out = await promisify(execFile)(process.execPath, ['--require', PRELOAD, shebang], { env: { ...process.env, GATEWAY_TEST_CODE_CACHE: cacheDir } });
+  expect(JSON.parse(out.stdout)).toEqual({ sum: 4000, main: true, dir, eol: 1 });
+  expect(cacheFiles()).toEqual(before);
+});
