@@ -11,7 +11,7 @@ set -u
 export GOMAXPROCS="${GOMAXPROCS:-1}"
 # Every Node.js process reads NODE_EXTRA_CA_CERTS at start-up and parses each certificate in it: with a system CA
 # bundle there (as on machines behind a TLS-inspecting proxy), that was 0.05 s of CPU per start, about half of a bare
-# start, over the ~300 short Node processes of a run (build helpers, kubectl's credential plugin, the helm stand-in).
+# start, over the ~240 short Node processes of a run (build helpers, kubectl's credential plugin, the helm stand-in).
 # The tests never leave the machine (moto_server, the kube stand-in with its own CA), so they need no extra CA.
 unset NODE_EXTRA_CA_CERTS
 tsc --noEmit &

@@ -13,6 +13,7 @@ const Module = require('node:module');
 const path = require('node:path');
 const vm = require('node:vm');
 
+// CODE_CACHE_ENV of test/support/buildspec-runner.ts, which adds this preload only when it is set.
 const dir = process.env.GATEWAY_TEST_CODE_CACHE;
 /** Smaller files compile in less time than the cache takes to read. */
 const MIN_BYTES = 100_000;
