@@ -4,6 +4,12 @@
  * the bundled helper, real kubectl (its credential plugin printing the EKS token the helper minted in-process and
  * cached; `aws eks get-token` on PATH as the plugin's fallback) against the Kubernetes API stand-in over TLS, the
  * helm stand-in on PATH, the run's backend.tf.json and Terraform state in S3 (moto).
+ *
+ * Each case is one build, so only what needs the real tools is here: an unmanaged release inspected in detail
+ * (the label query, the token, the report), Argo CD's annotation as kubectl returns it, and an uninstall refused
+ * for Flux. The unmanaged uninstall and Flux's finding are rehearsed end to end on a first install whose apply
+ * failed (rehearsal-name-reuse.test.ts); absent, managed-by-terraform, a release gone by the uninstall and an
+ * unknown CLUSTER_ACTION are decided on recorded kubectl and helm output in test/unit/release-step.test.ts.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -46,28 +52,16 @@ afterAll(async () => {
   if (tmp) await fs.promises.rm(tmp, { recursive: true, force: true });
 });
 
-/** A Terraform state (format 4) as the sample module leaves it, optionally with the vendor's helm_release. */
-function terraformState(opts: { helmRelease?: boolean; outputs?: Record<string, string> } = {}): string {
+/** A Terraform state (format 4) as the sample module leaves it: the cluster, no helm_release. */
+function terraformState(): string {
   return JSON.stringify({
     version: 4,
     terraform_version: '1.11.4',
     serial: 3,
     lineage: 'd7c5a1f0-0000-4000-8000-000000000000',
-    outputs: Object.fromEntries(Object.entries(opts.outputs ?? { cluster_name: GATEWAY }).map(([k, value]) => [k, { value, type: 'string' }])),
+    outputs: { cluster_name: { value: GATEWAY, type: 'string' } },
     resources: [
       { mode: 'managed', type: 'terraform_data', name: 'cluster', module: 'module.gateway', provider: 'provider["terraform.io/builtin/terraform"]', instances: [{ attributes: { input: { value: GATEWAY, type: 'string' } } }] },
-      ...(opts.helmRelease
-        ? [
-            {
-              module: 'module.gateway.module.gateway_agent[0]',
-              mode: 'managed',
-              type: 'helm_release',
-              name: 'gateway_agent',
-              provider: 'provider["registry.terraform.io/hashicorp/helm"]',
-              instances: [{ index_key: 0, attributes: { name: 'apheris-gateway', namespace: 'apheris', values: [VALUES_YAML] } }],
-            },
-          ]
-        : []),
     ],
   });
 }
@@ -77,8 +71,6 @@ interface RunOptions {
   cluster: Partial<KubeState>;
   /** The state object; undefined: none yet. */
   state?: string;
-  /** Where the outputs are: the Apply report (default), or the Plan's outputs without cluster_name (a failed first apply). */
-  outputsAt?: 'apply' | 'plan-without-cluster-name';
 }
 
 interface Run {
@@ -99,11 +91,7 @@ async function clusterAction(opts: RunOptions): Promise<Run> {
   if (opts.state !== undefined) await putObject(stateBucket, stateKey, opts.state);
   const standin = await startKubeStandin(opts.cluster);
   try {
-    if (opts.outputsAt === 'plan-without-cluster-name') {
-      await putObject(bucket, `plans/${GATEWAY}/${runId}/outputs.json`, JSON.stringify({ outputs: { endpoint: standin.url, certificate_authority_data: standin.caPem } }));
-    } else {
-      await putObject(bucket, `reports/${GATEWAY}/${runId}/apply.json`, JSON.stringify({ outputs: { cluster_name: GATEWAY, endpoint: standin.url, certificate_authority_data: standin.caPem } }));
-    }
+    await putObject(bucket, `reports/${GATEWAY}/${runId}/apply.json`, JSON.stringify({ outputs: { cluster_name: GATEWAY, endpoint: standin.url, certificate_authority_data: standin.caPem } }));
     const result = await runBuildspec({
       buildspecPath: path.join(ROOT, 'buildspecs', 'verify.yml'),
       sourceDir,
@@ -183,60 +171,15 @@ describe('CLUSTER_ACTION=inspect-release', () => {
     expect(standin.unhandled).toEqual([]);
   });
 
-  test('Flux labels on the agent: managed-by-flux, and the build still succeeds (the state machine decides)', async () => {
-    const { result, report } = await clusterAction({ action: 'inspect-release', cluster: releasedCluster(FLUX), state: terraformState() });
-    expect(result.status).toBe('SUCCEEDED');
-    expect(result.exported).toMatchObject({ STEP_STATUS: 'succeeded', RELEASE_FINDING: 'managed-by-flux' });
-    expect(result.exported.RELEASE_DETAIL).toContain('the Flux HelmRelease flux-system/apheris-gateway');
-    expect(report.evidence.markers).toEqual([
-      { system: 'flux', object: 'Deployment/apheris-gateway-agent', source: 'label', key: 'helm.toolkit.fluxcd.io/name', value: 'apheris-gateway' },
-      { system: 'flux', object: 'Deployment/apheris-gateway-agent', source: 'label', key: 'helm.toolkit.fluxcd.io/namespace', value: 'flux-system' },
-    ]);
-  });
-
   test("Argo CD's tracking annotation: managed-by-argocd", async () => {
     const cluster = releasedCluster({ annotations: { 'argocd.argoproj.io/tracking-id': 'gateway:apps/Deployment:apheris/apheris-gateway-agent' } });
     const { result } = await clusterAction({ action: 'inspect-release', cluster, state: terraformState() });
     expect(result.exported).toMatchObject({ STEP_STATUS: 'succeeded', RELEASE_FINDING: 'managed-by-argocd' });
   });
 
-  test('after a failed first apply: no Apply report, the Plan lacks cluster_name, the state has it; the state holds the release: managed-by-terraform', async () => {
-    const { result, report } = await clusterAction({
-      action: 'inspect-release',
-      cluster: releasedCluster(),
-      state: terraformState({ helmRelease: true }),
-      outputsAt: 'plan-without-cluster-name',
-    });
-    if (result.status !== 'SUCCEEDED') throw new Error(`inspect-release failed in ${result.failedPhase}:\n${result.log}`);
-    expect(result.exported.RELEASE_FINDING).toBe('managed-by-terraform');
-    expect(report.cluster.name).toBe(GATEWAY);
-    expect(report.evidence.terraform.releases).toEqual([{ address: 'module.gateway.module.gateway_agent[0].helm_release.gateway_agent[0]', name: 'apheris-gateway', namespace: 'apheris' }]);
-  });
-
-  test('no release on the cluster and no state yet: absent', async () => {
-    const { result, report } = await clusterAction({ action: 'inspect-release', cluster: { deployments: [agentDeployment()] } });
-    expect(result.status).toBe('SUCCEEDED');
-    expect(result.exported.RELEASE_FINDING).toBe('absent');
-    expect(report.evidence.terraform).toMatchObject({ found: false });
-  });
 });
 
 describe('CLUSTER_ACTION=uninstall-release', () => {
-  test('unmanaged: helm uninstall removes the release secret; RELEASE_UNINSTALLED=true', async () => {
-    const { result, report, secretsAfter } = await clusterAction({ action: 'uninstall-release', cluster: releasedCluster(), state: terraformState() });
-    if (result.status !== 'SUCCEEDED') throw new Error(`uninstall-release failed in ${result.failedPhase}:\n${result.log}`);
-    expect(result.exported).toMatchObject({
-      STEP_STATUS: 'succeeded',
-      RELEASE_FINDING: 'unmanaged',
-      RELEASE_UNINSTALLED: 'true',
-      RELEASE_REPORT_KEY: expect.stringMatching(/\/release-uninstall\.json$/),
-    });
-    expect(secretsAfter).toEqual([]);
-    expect(result.log).toContain('$ helm uninstall apheris-gateway -n apheris --wait --timeout 5m');
-    expect(result.log).toContain('release "apheris-gateway" uninstalled');
-    expect(report.uninstall).toMatchObject({ performed: true, exitCode: 0, remaining: [] });
-  });
-
   test('Flux labels: refused, the build fails with FAILURE_CLASS=release-managed, the release stays', async () => {
     const { result, report, secretsAfter } = await clusterAction({ action: 'uninstall-release', cluster: releasedCluster(FLUX), state: terraformState() });
     expect(result.status).toBe('FAILED');
@@ -252,16 +195,4 @@ describe('CLUSTER_ACTION=uninstall-release', () => {
     expect(report.uninstall).toMatchObject({ performed: false });
   });
 
-  test('the release is gone by the time of the uninstall: refused as absent', async () => {
-    const { result } = await clusterAction({ action: 'uninstall-release', cluster: { deployments: [agentDeployment()] }, state: terraformState() });
-    expect(result.status).toBe('FAILED');
-    expect(result.exported).toMatchObject({ STEP_STATUS: 'failed', FAILURE_CLASS: 'release-absent', RELEASE_FINDING: 'absent', RELEASE_UNINSTALLED: 'false' });
-  });
-});
-
-test('an unknown CLUSTER_ACTION fails the build as a setup error, touching nothing', async () => {
-  const { result, secretsAfter } = await clusterAction({ action: 'uninstall', cluster: releasedCluster(), state: terraformState() });
-  expect(result.status).toBe('FAILED');
-  expect(result.exported).toMatchObject({ STEP_STATUS: 'failed', FAILURE_CLASS: 'setup', FAILURE_MESSAGE: 'CLUSTER_ACTION=uninstall is not one of verify, inspect-release, uninstall-release' });
-  expect(secretsAfter).toEqual([RELEASE_SECRET]);
 });
