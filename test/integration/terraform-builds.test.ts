@@ -35,6 +35,8 @@ let bundleSha: string;
 let bundleVersionId: string | undefined;
 const logs: string[] = [];
 const exportedByBuild: Array<Record<string, string>> = [];
+/** Planned in the upgrade test before its apply; applied, and refused, in the stale-plan test. */
+let stalePlan: BuildspecRunResult | undefined;
 
 const baseConfig: GatewayConfigInput = {
   gatewayName: 'gw-builds',
@@ -116,7 +118,7 @@ function expectNoSecretIn(text: string, where: string): void {
 
 const INSTALL: Partial<GatewayConfigInput> = { module: { additional_data_buckets: ['example-data-bucket'] } };
 
-describe('install, no-change, upgrade', () => {
+describe('install and upgrade', () => {
   test('first install: plan exports the summary, the stored plan is redacted, apply applies it and exports the outputs', async () => {
     await renderRun('install', INSTALL);
     const plan = await build('plan', 'install');
@@ -147,15 +149,12 @@ describe('install, no-change, upgrade', () => {
     expect(await listKeys(stateBucket, 'gateways/gw-builds/')).toEqual([STATE_KEY]);
   });
 
-  test('the same configuration again: the plan has no changes', async () => {
-    await renderRun('again', INSTALL);
-    const plan = await build('plan', 'again');
-    expectSucceeded(plan);
-    expect(plan.exported).toMatchObject({ PLAN_HAS_CHANGES: 'false', PLAN_ADD: '0', PLAN_CHANGE: '0', PLAN_DESTROY: '0' });
-    expect((await analyze(plan)).decision).toBe('no-changes');
-  });
-
   test('an upgrade that changes the chart version: an in-place update, low risk, applied', async () => {
+    // Another change planned before this upgrade is applied: the stale plan of the test below.
+    await renderRun('stale', { module: { helm_chart_version: '0.16.22' } });
+    stalePlan = await build('plan', 'stale');
+    expectSucceeded(stalePlan);
+
     await renderRun('upgrade', { module: { helm_chart_version: '0.16.21' } });
     const plan = await build('plan', 'upgrade');
     expectSucceeded(plan);
@@ -181,39 +180,20 @@ describe('risk and stale plans', () => {
   });
 
   test('a plan made before another apply is stale: apply refuses it and says so', async () => {
-    await renderRun('stale-a', { module: { helm_chart_version: '0.16.22' } });
-    await renderRun('stale-b', { module: { helm_chart_version: '0.16.23' } });
-    const planA = await build('plan', 'stale-a');
-    const planB = await build('plan', 'stale-b');
-    expectSucceeded(planA);
-    expectSucceeded(planB);
-    expectSucceeded(await build('apply', 'stale-b', { PLAN_PREFIX: planB.exported.PLAN_PREFIX }));
-
-    const applyA = await build('apply', 'stale-a', { PLAN_PREFIX: planA.exported.PLAN_PREFIX });
-    expect(applyA.status).toBe('FAILED');
-    expect(applyA.exported).toMatchObject({ STEP_STATUS: 'failed', FAILURE_CLASS: 'stale-plan' });
-    const failure = JSON.parse(await getObjectText(artifacts, applyA.exported.FAILURE_REPORT_KEY));
+    // Planned in the test above before its upgrade was applied.
+    const apply = await build('apply', 'stale', { PLAN_PREFIX: stalePlan!.exported.PLAN_PREFIX });
+    expect(apply.status).toBe('FAILED');
+    expect(apply.exported).toMatchObject({ STEP_STATUS: 'failed', FAILURE_CLASS: 'stale-plan' });
+    const failure = JSON.parse(await getObjectText(artifacts, apply.exported.FAILURE_REPORT_KEY));
     expect(failure).toMatchObject({ step: 'apply', failure: 'stale-plan' });
   });
 });
 
 // A state lock held by someone else is rehearsed end to end (the Plan build, its failure class and advice, both
-// locks afterwards) in rehearsal-faults.test.ts.
+// locks afterwards) in rehearsal-faults.test.ts, and the seed's Helm name-reuse error (classified, then remediated)
+// in rehearsal-name-reuse.test.ts; a plan without changes in rehearsal.test.ts (NothingToApply) and
+// rehearsal-operations.test.ts (a quiet drift check).
 describe('known failures', () => {
-  test("the seed's Helm name-reuse error during apply is classified with the seed's advice", async () => {
-    const error = 'cannot re-use a name that is still in use';
-    await renderRun('name-reuse', { module: { helm_chart_version: '0.16.23', extra_inputs: { simulate_apply_error: error } } });
-    const plan = await build('plan', 'name-reuse');
-    expectSucceeded(plan);
-    const apply = await build('apply', 'name-reuse', { PLAN_PREFIX: plan.exported.PLAN_PREFIX });
-    expect(apply.status).toBe('FAILED');
-    expect(apply.failedPhase).toBe('BUILD');
-    expect(apply.log).toContain(error);
-    expect(apply.exported.FAILURE_CLASS).toBe('helm-release-name-in-use');
-    const failure = JSON.parse(await getObjectText(artifacts, apply.exported.FAILURE_REPORT_KEY));
-    expect(failure.advice).toContain('helm uninstall apheris-gateway -n apheris');
-  });
-
   test('a bundle that changed since Preflight is refused before terraform runs', async () => {
     await renderRun('swapped');
     const plan = await build('plan', 'swapped', { BUNDLE_SHA256: 'ab'.repeat(32), BUNDLE_VERSION_ID: '' });
