@@ -101,36 +101,22 @@ test('the retried errors are the ones the faults below raise', () => {
   expect(TRANSIENT_SDK_ERRORS).toEqual(expect.arrayContaining(['ThrottlingException', 'TransientAwsError']));
 });
 
-test('CodeBuild refuses to start the plan once, Preflight is throttled once: both are retried and the install succeeds', async () => {
+test('CodeBuild refuses to start the plan once, Preflight is throttled once, AWS is unreachable for a moment: all retried, the install succeeds', async () => {
+  const dumpDir = path.join(workDir, 'dump-transient');
   const report = await run('transient', {
     bundlePath: await bundle('1.0.0'),
-    faults: { transient: { Plan: 'CodeBuild.AccountLimitExceededException', Preflight: 'ThrottlingException' } },
+    faults: {
+      transient: { Plan: 'CodeBuild.AccountLimitExceededException', Preflight: 'ThrottlingException' },
+      unreachable: ['RenderWorkspace', 'RecordDeployment'],
+    },
+    dumpDir,
   });
   expect(report.status).toBe('SUCCEEDED');
   expect(outcomes(report, 'Plan')).toEqual(['failed', 'retried', 'succeeded']);
   expect(errorsOf(report, 'Plan')).toEqual(['CodeBuild.AccountLimitExceededException']);
   expect(outcomes(report, 'Preflight')).toEqual(['failed', 'retried', 'succeeded']);
   expect(errorsOf(report, 'Preflight')).toEqual(['ThrottlingException']);
-  // The refused start ran nothing: Plan, Apply and Verify, one build each, as in any install.
-  expect(await fs.promises.readdir(path.join(workDir, 'transient', 'builds'))).toHaveLength(3);
-  expect(report.notifications.map((n) => n.subject)).toEqual([
-    expect.stringMatching(/approve install to 1\.0\.0\?/),
-    'Compute Gateway gateway: installed 1.0.0, verified',
-    'Compute Gateway gateway installed 1.0.0: please run the smoke tests',
-  ]);
-  expect(await deployedVersion(report.resources)).toBe('1.0.0');
-  expect(await lockItem(report.resources)).toBeUndefined();
-});
-
-test('AWS unreachable for a moment: the refused connections of Preflight and RecordDeployment are retried, the upgrade succeeds', async () => {
-  const dumpDir = path.join(workDir, 'dump-unreachable');
-  const report = await run('unreachable', {
-    bundlePath: await bundle('1.1.0', '0.16.21'),
-    faults: { unreachable: ['Preflight', 'RecordDeployment'] },
-    dumpDir,
-  });
-  expect(report.status).toBe('SUCCEEDED');
-  for (const state of ['Preflight', 'RecordDeployment']) {
+  for (const state of ['RenderWorkspace', 'RecordDeployment']) {
     expect({ state, outcomes: outcomes(report, state), errors: errorsOf(report, state) }).toEqual({
       state,
       outcomes: ['failed', 'retried', 'succeeded'],
@@ -139,10 +125,18 @@ test('AWS unreachable for a moment: the refused connections of Preflight and Rec
   }
   // A real refused connection, after the SDK's own retries, named so that the state's Retry knows it.
   const history = JSON.parse(await fs.promises.readFile(path.join(dumpDir, 'execution-history.json'), 'utf-8')) as Array<{ type: string; state?: { name: string }; Cause?: string }>;
-  const refused = history.filter((e) => e.type === 'StateFailed');
-  expect(refused.map((e) => e.state?.name)).toEqual(['Preflight', 'RecordDeployment']);
+  const failed = history.filter((e) => e.type === 'StateFailed');
+  expect(failed.map((e) => e.state?.name)).toEqual(['Preflight', 'RenderWorkspace', 'Plan', 'RecordDeployment']);
+  const refused = failed.filter((e) => ['RenderWorkspace', 'RecordDeployment'].includes(e.state!.name));
   for (const e of refused) expect(JSON.parse(e.Cause!).errorMessage).toMatch(/got no response from AWS \(ECONNREFUSED\): connect ECONNREFUSED 127\.0\.0\.1:\d+/);
-  expect(await deployedVersion(report.resources)).toBe('1.1.0');
+  // The refused start ran nothing: Plan, Apply and Verify, one build each, as in any install.
+  expect(await fs.promises.readdir(path.join(workDir, 'transient', 'builds'))).toHaveLength(3);
+  expect(report.notifications.map((n) => n.subject)).toEqual([
+    expect.stringMatching(/approve install to 1\.0\.0\?/),
+    'Compute Gateway gateway: installed 1.0.0, verified',
+    'Compute Gateway gateway installed 1.0.0: please run the smoke tests',
+  ]);
+  expect(await deployedVersion(report.resources)).toBe('1.0.0');
   expect((await historyOf(report))?.outcome).toBe('succeeded');
   expect(await lockItem(report.resources)).toBeUndefined();
 });
@@ -177,7 +171,7 @@ test('an apply that fails half-way: operators told, lock released, state intact 
     ]),
   );
   expect(addresses(before)).not.toContain('module.gateway.terraform_data.nvidia_device_plugin[0]');
-  expect(await deployedVersion(report.resources)).toBe('1.1.0');
+  expect(await deployedVersion(report.resources)).toBe('1.0.0');
   expect(await historyOf(report)).toMatchObject({ outcome: 'failed', failedStep: 'Apply', toVersion: '1.2.0' });
 });
 
@@ -194,7 +188,7 @@ test('nobody answers the approval in time: ApprovalTimedOut, nothing applied, lo
   // Nothing applied: the state object is the very same version.
   expect(await object(report.resources.stateBucket, STATE_KEY)).toEqual(before);
   expect(await lockItem(report.resources)).toBeUndefined();
-  expect(await deployedVersion(report.resources)).toBe('1.1.0');
+  expect(await deployedVersion(report.resources)).toBe('1.0.0');
   expect(await historyOf(report)).toMatchObject({ outcome: 'failed', error: 'ApprovalTimedOut' });
 });
 
@@ -218,7 +212,7 @@ test('verification fails (another agent version, failed connectivity tests): the
   expect(await lockItem(report.resources)).toBeUndefined();
   expect(await historyOf(report)).toMatchObject({ outcome: 'failed', failedStep: 'EvaluateVerification', error: 'VerificationError', toVersion: '1.3.0' });
   // Applied but not verified: not the deployed version.
-  expect(await deployedVersion(report.resources)).toBe('1.1.0');
+  expect(await deployedVersion(report.resources)).toBe('1.0.0');
 });
 
 test("the Terraform state lock is held by someone else: Plan fails with the lock advice, our lock is released, theirs is left alone", async () => {
@@ -260,7 +254,7 @@ test("the Terraform state lock is held by someone else: Plan fails with the lock
     expect(await object(report.resources.stateBucket, STATE_KEY)).toEqual(stateBefore);
     const build = (await fs.promises.readdir(path.join(workDir, 'state-lock', 'builds')))[0];
     expect(await fs.promises.readFile(path.join(workDir, 'state-lock', 'builds', build, 'build.log'), 'utf-8')).toContain('alice@laptop');
-    expect(await deployedVersion(report.resources)).toBe('1.1.0');
+    expect(await deployedVersion(report.resources)).toBe('1.0.0');
   } finally {
     // Someone else's lock in real life; here the test's own, removed so a rerun of the file starts clean.
     await s3Client().send(new DeleteObjectCommand({ Bucket: process.env.STATE_BUCKET!, Key: lockKey }));
