@@ -112,7 +112,8 @@ async function clusterAction(opts: RunOptions): Promise<Run> {
     });
     const key = result.exported.RELEASE_REPORT_KEY;
     const report = key ? JSON.parse(await getObjectText(bucket, key)) : undefined;
-    // Never the values: not the secret's data, not the state's helm_release values, not the values secret.
+    // Never the values: not the release secret's data, not the values secret. (That the helper takes nothing but
+    // name and namespace from a helm_release in the state is release-step's unit test of stateFacts.)
     expectNoCanary(result.log);
     if (report) expectNoCanary(JSON.stringify(report));
     for (const s of (opts.cluster.secrets ?? [])) {
