@@ -90,15 +90,12 @@ function verifyBuild(runId: string, extra: Record<string, string>): Promise<Buil
   });
 }
 
-/**
- * One Verify build against a cluster in the given state. Its outputs point at the stand-in, as the Apply report
- * does after an apply, or as the Plan's planned outputs do when there was nothing to apply.
- */
-async function verifyRun(state: Partial<KubeState>, helmEnv: Record<string, string> = {}, outputsAt: 'apply' | 'plan' = 'apply'): Promise<Run> {
+/** One Verify build against a cluster in the given state; the Apply report's outputs point at the stand-in. */
+async function verifyRun(state: Partial<KubeState>, helmEnv: Record<string, string> = {}): Promise<Run> {
   const runId = `run-${(runs += 1)}`;
   const standin = await startKubeStandin(state);
   try {
-    const key = outputsAt === 'apply' ? `reports/gw-verify/${runId}/apply.json` : `plans/gw-verify/${runId}/outputs.json`;
+    const key = `reports/gw-verify/${runId}/apply.json`;
     await putObject(bucket, key, JSON.stringify({ outputs: { cluster_name: 'gw-verify', endpoint: standin.url, certificate_authority_data: standin.caPem } }));
     const result = await verifyBuild(runId, { HELM_STANDIN_KUBE_URL: standin.url, ...helmEnv });
     if (result.status !== 'SUCCEEDED') throw new Error(`verify build failed in ${result.failedPhase}:\n${result.log}`);
