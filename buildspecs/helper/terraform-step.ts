@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { redactPlan, redactText, summarizePlan, type TerraformPlan } from '../../lambdas/shared/domain/plan';
+import { redactPlan, redactText, secretRedactor, summarizePlan, type TerraformPlan } from '../../lambdas/shared/domain/plan';
 import { dalBucketPolicies } from '../../lambdas/shared/domain/bucket-policy';
 import {
   DETACH_LIST_FILE,
@@ -212,7 +212,8 @@ export async function listVpc(ctx: StepContext, exportsFile: string): Promise<vo
   const key = detachListKey(ctx);
   await putBytes(ctx.bucket, key, JSON.stringify(report, null, 2), 'application/json');
   console.log(`${addresses.length} module.vpc address(es) in s3://${state.bucket}/${state.key}:`);
-  for (const address of addresses) console.log(`  ${redactText(address, ws.secrets)}`);
+  const redact = secretRedactor(ws.secrets);
+  for (const address of addresses) console.log(`  ${redact(address)}`);
   await writeExports(exportsFile, { STEP_STATUS: 'succeeded', DETACH_REPORT_KEY: key, DETACH_COUNT: addresses.length });
 }
 
