@@ -1,12 +1,10 @@
 import { Validations, type Stack } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { EXAMPLE_CONFIG } from '../../lib/config';
 import { GatewayDeployerStack } from '../../lib/gateway-deployer-stack';
 import { parseGatewayConfig } from '../../lambdas/shared/domain/gateway-config';
-import { scratchApp } from '../support/cdk-app';
+import { projectScratchApp } from '../support/cdk-app';
 import { synth } from './support';
 
 /**
@@ -96,8 +94,7 @@ describe('cdk-nag AwsSolutions as the validation plugin of `cdk synth -c nag=tru
       permissionsBoundaryArn: 'arn:aws:iam::123456789012:policy/gateway-boundary',
     },
   });
-  const { context } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf-8'));
-  const { app, remove } = scratchApp({ builtinCloudFormationValidation: false, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  const { app, remove } = projectScratchApp(false);
   afterAll(remove);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const stack = new GatewayDeployerStack(app, 'Full', { config, env: { account: config.target.account, region: config.target.region } });

@@ -1,10 +1,8 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { EXAMPLE_CONFIG, type GatewayConfigInput } from '../../lib/config';
 import { parseGatewayConfig } from '../../lambdas/shared/domain/gateway-config';
 import { GatewayDeployerStack } from '../../lib/gateway-deployer-stack';
-import { scratchApp } from '../support/cdk-app';
+import { projectScratchApp } from '../support/cdk-app';
 
 /**
  * Synthesizes the stack for a config (the built-in example by default). The default synthesis really bundles the
@@ -12,10 +10,7 @@ import { scratchApp } from '../support/cdk-app';
  */
 export function synth(overrides: Partial<GatewayConfigInput> = {}, bundle = Object.keys(overrides).length === 0): { stack: GatewayDeployerStack; template: Template } {
   const config = parseGatewayConfig({ ...EXAMPLE_CONFIG, ...overrides });
-  // The feature flags of cdk.json, so tests synthesize what `cdk synth` does.
-  const { context } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf-8'));
-  // Without CDK's built-in CloudFormation validation (seconds per synth): `cdk synth` runs it, and stops on a finding.
-  const { app, remove } = scratchApp({ builtinCloudFormationValidation: false, context: { ...context, 'aws:cdk:bundling-stacks': bundle ? ['**'] : [] } });
+  const { app, remove } = projectScratchApp(bundle);
   const stack = new GatewayDeployerStack(app, 'Test', { config, env: { account: config.target.account, region: config.target.region } });
   try {
     // The app keeps the synthesized assembly in memory; later synths of it do not read the folder.

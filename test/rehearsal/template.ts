@@ -3,8 +3,6 @@
  * the emulator (prefixed per rehearsal), so the real state machine definition, Lambda environments and
  * CodeBuild projects can run locally.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { GatewayConfig } from '../../lambdas/shared/domain/gateway-config';
 import { sharedSynth } from '../support/build-cache';
 
@@ -41,12 +39,11 @@ export function synthesize(config: GatewayConfig): Record<string, any> {
 
 function synthesizeOnce(config: GatewayConfig): Record<string, any> {
   // Loaded only here: a rehearsal that finds its template already synthesized never loads CDK.
-  const { scratchApp } = require('../support/cdk-app') as typeof import('../support/cdk-app');
+  const { projectScratchApp } = require('../support/cdk-app') as typeof import('../support/cdk-app');
   const { Template } = require('aws-cdk-lib/assertions') as typeof import('aws-cdk-lib/assertions');
   const { GatewayDeployerStack } = require('../../lib/gateway-deployer-stack') as typeof import('../../lib/gateway-deployer-stack');
-  const { context } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf-8'));
-  // CDK's built-in CloudFormation validation costs seconds per synth and judges nothing a rehearsal needs.
-  const { app, remove } = scratchApp({ builtinCloudFormationValidation: false, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  // Assets are not bundled: the rehearsal runs the sources.
+  const { app, remove } = projectScratchApp(false);
   const stack = new GatewayDeployerStack(app, `GatewayDeployer-${config.gatewayName}`, {
     config,
     env: { account: config.target.account, region: config.target.region },

@@ -12,3 +12,13 @@ export function scratchApp(props: AppProps): { app: App; remove: () => void } {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-test-cdk-'));
   return { app: new App({ ...props, outdir }), remove: () => fs.rmSync(outdir, { recursive: true, force: true }) };
 }
+
+/**
+ * A scratch App as `cdk synth` makes one for this project: cdk.json's context (its feature flags), without CDK's
+ * built-in CloudFormation validation (seconds per synth; `cdk synth` runs it and stops on a finding), and with
+ * asset bundling only when `bundle` (esbuild for the Lambdas and the build helpers).
+ */
+export function projectScratchApp(bundle: boolean): { app: App; remove: () => void } {
+  const { context } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf-8'));
+  return scratchApp({ builtinCloudFormationValidation: false, context: { ...context, 'aws:cdk:bundling-stacks': bundle ? ['**'] : [] } });
+}
