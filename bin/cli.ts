@@ -6,11 +6,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { Command, Option } from 'commander';
 import { loadGatewayConfig } from '../lib/config';
 import { operatorAws } from '../lambdas/shared/adapters/operator-aws';
+import { signIdentityProof } from '../lambdas/shared/adapters/identity-proof';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { ApprovalCommandError, decide, type Decision } from '../lambdas/shared/operator/approval';
 import {
   chooseConfigPath,
@@ -61,32 +61,27 @@ async function withPorts<T>(region: string | undefined, use: (ports: OperatorPor
   }
 }
 
-async function runDecision(decision: Decision, execution: string, opts: CommonOptions & { table?: string; reason: string }): Promise<void> {
-  let region = opts.region;
-  let table = opts.table;
-  if (!table) {
-    const target = targetOf(opts);
-    region = target.region;
-    table = (await withPorts(region, (ports) => discover(target, ports, ['DeploymentsTableName']))).outputs.DeploymentsTableName;
-  }
-  // decide() reads the table through the shared adapter client, which takes its region from the environment
-  // on its first request: point it at the stack's region too.
-  if (region) process.env.AWS_REGION = region;
-  const sfn = new SFNClient({ region });
-  const sts = new STSClient({ region });
+async function runDecision(decision: Decision, execution: string, opts: CommonOptions & { reason: string; planSha256?: string }): Promise<void> {
+  const target = targetOf(opts);
+  const found = await withPorts(target.region, (ports) => discover(target, ports, ['ApprovalFunctionName']));
+  const lambda = new LambdaClient({ region: found.region });
   try {
-    const result = await decide(table, execution, decision, opts.reason, {
-      whoAmI: async () => (await sts.send(new GetCallerIdentityCommand({}))).Arn ?? 'unknown',
-      sendSuccess: async (taskToken, output) => void (await sfn.send(new SendTaskSuccessCommand({ taskToken, output }))),
-      sendFailure: async (taskToken, error, cause) => void (await sfn.send(new SendTaskFailureCommand({ taskToken, error, cause }))),
-      now: () => new Date(),
+    const result = await decide(found.outputs.ApprovalFunctionName, execution, decision, { reason: opts.reason, ...(opts.planSha256 ? { planSha256: opts.planSha256 } : {}) }, {
+      signProof: (digest) => signIdentityProof(digest, { region: found.region }),
+      invoke: async (functionName, payload) => {
+        const out = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(payload)) }));
+        const text = Buffer.from(out.Payload ?? []).toString('utf-8');
+        if (out.FunctionError) throw new Error(`the approval function failed: ${text.slice(0, 500)}`);
+        return JSON.parse(text) as { statusCode: number; body: Record<string, unknown> };
+      },
     });
-    console.log(`${result.decision === 'approve' ? 'Approved' : 'Rejected'} the plan of execution ${result.executionName} (gateway ${result.gateway}) as ${result.decidedBy}.`);
+    console.log(
+      `${result.decision === 'approve' ? 'Approved' : 'Rejected'} the plan (sha256 ${result.planSha256}) of execution ${result.executionName} (gateway ${result.gateway}) as ${result.decidedBy}.`,
+    );
   } catch (error) {
     throw explainAwsError(error);
   } finally {
-    sfn.destroy();
-    sts.destroy();
+    lambda.destroy();
   }
 }
 
@@ -118,7 +113,7 @@ interface RehearseOptions {
   values?: string;
   config?: string;
   input?: string;
-  approve: 'approve' | 'reject' | 'timeout';
+  approve: 'approve' | 'reject' | 'timeout' | 'forged' | 'swapped-plan';
   trigger: 'console' | 's3';
   agentVersion?: string;
   connectivity: 'pass' | 'fail';
@@ -183,10 +178,9 @@ export function program(): Command {
         .command(decision)
         .description(decision === 'approve' ? 'apply the plan a run is waiting on' : 'refuse the plan; the run ends as failed, nothing applied')
         .requiredOption('--execution <name-or-arn>', 'the waiting execution (named in the approval mail and by `status`)')
-        .requiredOption('--reason <text>', 'why; kept with the deployment record'),
-    )
-      .option('--table <name>', 'the deployments table (default: from the stack outputs)')
-      .action((opts: CommonOptions & { execution: string; reason: string; table?: string }) => runDecision(decision, opts.execution, opts));
+        .requiredOption('--reason <text>', 'why; kept with the deployment record')
+        .option('--plan-sha256 <hex>', 'the digest the approval request showed: refused if the run now waits on another plan'),
+    ).action((opts: CommonOptions & { execution: string; reason: string; planSha256?: string }) => runDecision(decision, opts.execution, opts));
   }
   withCommon(
     cli
@@ -237,7 +231,7 @@ export function program(): Command {
     .option('--config <file>', 'a gateway config (YAML or JSON); default: the built-in example')
     .option('--input <json>', 'the execution input exactly as typed in the console; default: {"version": <bundle version>}')
     .addOption(new Option('--trigger <how>', 'console: start the run with the input; s3: upload the bundle and let the release trigger start it').choices(['console', 's3']).default('console'))
-    .addOption(new Option('--approve <decision>', 'how the operator answers the approval request').choices(['approve', 'reject', 'timeout']).default('approve'))
+    .addOption(new Option('--approve <decision>', 'how the operator answers the approval request').choices(['approve', 'reject', 'timeout', 'forged', 'swapped-plan']).default('approve'))
     .option('--agent-version <tag>', 'the agent version the stand-in cluster runs; default: the bundle version')
     .addOption(new Option('--connectivity <result>', 'the outcome of helm test on the stand-in').choices(['pass', 'fail']).default('pass'))
     .addOption(

@@ -18,6 +18,8 @@ export const EXAMPLE_CONFIG: GatewayConfigInput = {
     aws_auth_users: [],
   },
   notifications: { supportEmails: ['support@apheris.com'], operatorEmails: [] },
+  // A role in the documentation account: nobody can approve a plan of the example stack.
+  approval: { approvers: ['arn:aws:iam::123456789012:role/GatewayOperator'] },
 };
 
 /** The deployer stack's name for a gateway: bin/app.ts names it so, and the operator CLI looks for it so. */

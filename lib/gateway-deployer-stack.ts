@@ -13,6 +13,9 @@ import { TerraformRunner } from './constructs/terraform-runner';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { stateMachineName, Workflow } from './constructs/workflow';
+import { principalArnPatterns } from '../lambdas/shared/domain/approvers';
+import { DECISION_PARTITION_PREFIX } from '../lambdas/shared/domain/decision';
+import { TRIGGER_PARTITION_PREFIX } from '../lambdas/shared/domain/release-trigger';
 
 export interface GatewayDeployerStackProps extends StackProps {
   readonly config: GatewayConfig;
@@ -157,9 +160,65 @@ export class GatewayDeployerStack extends Stack {
         STACK_NAME: this.stackName,
       },
     }).function;
-    table.grant(requestApproval, 'dynamodb:PutItem');
+    // Pending approvals only (EXECUTION#<name>/APPROVAL#<round>): the round, its task token and digest.
+    requestApproval.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:PutItem'],
+        resources: [table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EXECUTION#*'] } },
+      }),
+    );
     requestApproval.addToRolePolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.notifications.operatorsTopic.topicArn] }));
     key.grant(requestApproval, 'kms:GenerateDataKey', 'kms:Decrypt');
+
+    // The approve → apply contract (README, Security): the approval function is the one writer of decisions; the
+    // check after every approval wait reads them. Neither trusts the task token or a name the caller typed.
+    const decideApproval = new DeployerFunction(this, 'DecideApproval', {
+      handlerDir: 'decide-approval',
+      description: 'The one way to approve or reject a plan: verifies the caller with STS, checks approval.approvers, records the decision once, wakes the run',
+      environment: {
+        DEPLOYMENTS_TABLE: table.tableName,
+        GATEWAY_NAME: config.gatewayName,
+        APPROVERS: JSON.stringify(config.approval.approvers),
+      },
+    }).function;
+    decideApproval.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query', 'dynamodb:GetItem'],
+        resources: [table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EXECUTION#*', `${DECISION_PARTITION_PREFIX}*`] } },
+      }),
+    );
+    decideApproval.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:PutItem'],
+        resources: [table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${DECISION_PARTITION_PREFIX}*`] } },
+      }),
+    );
+    key.grant(decideApproval, 'kms:GenerateDataKey', 'kms:Decrypt');
+    // SendTaskSuccess/Failure support no resource-level permissions: "*" is the only resource they accept.
+    decideApproval.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: ['*'] }));
+    acknowledge(
+      decideApproval.role!,
+      'AwsSolutions-IAM5',
+      'states:SendTaskSuccess and states:SendTaskFailure support no resource-level permissions ("*" is the only resource). ' +
+        'A task token approves nothing by itself: CheckApproval continues a run only for a decision this function recorded.',
+      ['Resource::*'],
+    );
+    const checkApproval = new DeployerFunction(this, 'CheckApproval', {
+      handlerDir: 'check-approval',
+      description: 'After every approval wait: lets the run go on only for a recorded approval of this round and digest by an approver',
+      environment: { DEPLOYMENTS_TABLE: table.tableName },
+    }).function;
+    checkApproval.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem'],
+        resources: [table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${DECISION_PARTITION_PREFIX}*`] } },
+      }),
+    );
+    key.grantDecrypt(checkApproval);
 
     const evaluateVerification = new DeployerFunction(this, 'EvaluateVerification', {
       handlerDir: 'evaluate-verification',
@@ -225,6 +284,7 @@ export class GatewayDeployerStack extends Stack {
       renderWorkspace,
       analyzePlan,
       requestApproval,
+      checkApproval,
       evaluateVerification,
       recordDeployment,
       notify,
@@ -247,7 +307,7 @@ export class GatewayDeployerStack extends Stack {
       'AwsSolutions-IAM5',
       "Added by CDK's LambdaInvoke tasks: lambda:InvokeFunction on the versions and aliases (<arn>:*) of this stack's own " +
         'functions, beside the unqualified ARNs; no other function.',
-      [acquireLock, remediate, preflight, renderWorkspace, analyzePlan, requestApproval, evaluateVerification, recordDeployment, notify].map(
+      [acquireLock, remediate, preflight, renderWorkspace, analyzePlan, requestApproval, checkApproval, evaluateVerification, recordDeployment, notify].map(
         (fn) => `${nagResource(this, fn.functionArn)}:*`,
       ),
     );
@@ -265,7 +325,7 @@ export class GatewayDeployerStack extends Stack {
       });
     }
 
-    new ReleaseTrigger(this, 'ReleaseTrigger', {
+    const releaseTrigger = new ReleaseTrigger(this, 'ReleaseTrigger', {
       gatewayName: config.gatewayName,
       artifactsBucket,
       releasesPrefix: config.bundle.releasesPrefix,
@@ -275,30 +335,54 @@ export class GatewayDeployerStack extends Stack {
       key,
     });
 
-    // Deciding on a plan is an IAM permission: attach this policy to the operators who may approve.
-    // The SendTask* actions cannot be scoped to a resource; the gate is reading the token from the table.
+    // Reaching the approval function: attach this policy to the operators who may approve. It is not what makes
+    // them approvers (approval.approvers is): the function verifies every caller with STS and checks the list.
     this.approverPolicy = new iam.ManagedPolicy(this, 'ApproverPolicy', {
       description: `Approve or reject Compute Gateway ${config.gatewayName} plans with the deployer CLI`,
       statements: [
-        new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: ['*'] }),
-        new iam.PolicyStatement({
-          actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-          resources: [table.tableArn],
-          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EXECUTION#*'] } },
-        }),
-        new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key.keyArn] }),
+        new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [decideApproval.functionArn] }),
         new iam.PolicyStatement({ actions: ['cloudformation:DescribeStacks'], resources: [this.stackId] }),
       ],
     });
 
-    acknowledge(
-      this.approverPolicy,
-      'AwsSolutions-IAM5',
-      'states:SendTaskSuccess and states:SendTaskFailure support no resource-level permissions ("*" is the only ' +
-        'resource). What limits an approver is the task token: it lives only in the KMS-encrypted table item ' +
-        'EXECUTION#<name>/APPROVAL, which this policy may read only for EXECUTION# keys (dynamodb:LeadingKeys).',
-      ['Resource::*'],
-    );
+    // Decisions and trigger proofs have one writer each; an explicit deny keeps every other principal of the
+    // account (administrators included, short of changing this policy) from writing or deleting them.
+    const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+    const onlyWriter = (sid: string, prefix: string, role: iam.IRole) =>
+      table.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid,
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: writes,
+          resources: ['*'],
+          conditions: {
+            'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': [`${prefix}*`] },
+            ArnNotEquals: { 'aws:PrincipalArn': role.roleArn },
+          },
+        }),
+      );
+    onlyWriter('OnlyTheApprovalFunctionWritesDecisions', DECISION_PARTITION_PREFIX, decideApproval.role!);
+    onlyWriter('OnlyTheReleaseTriggerWritesTriggerProofs', TRIGGER_PARTITION_PREFIX, releaseTrigger.function.role);
+
+    // Who may write each prefix of the artifacts bucket. A bundle under releases/ starts an upgrade by itself and
+    // every object of a run's workspace becomes root Terraform, so everyone else is denied writes and deletes.
+    const objectWrites = ['s3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'];
+    const onlyWriters = (sid: string, prefixes: string[], principalArns: string[]) =>
+      artifactsBucket.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid,
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: objectWrites,
+          resources: prefixes.map((prefix) => artifactsBucket.arnForObjects(`${prefix}*`)),
+          conditions: { ArnNotLike: { 'aws:PrincipalArn': principalArns } },
+        }),
+      );
+    onlyWriters('OnlyReleaseUploadersWriteBundles', [config.bundle.releasesPrefix], principalArnPatterns(config.releaseUploaders ?? config.approval.approvers));
+    onlyWriters('OnlyRenderWorkspaceWritesWorkspaces', ['workspaces/'], [renderWorkspace.role!.roleArn]);
+    onlyWriters('OnlyTerraformWritesPlansAndReports', ['plans/', 'reports/', 'codebuild-cache/'], [this.terraform.role.roleArn]);
+
     // S3 event notifications (EventBridge) are configured by CDK's BucketNotificationsHandler singleton.
     const notificationsHandler = this.node.children.find((c) => c.node.id.startsWith('BucketNotificationsHandler'));
     if (notificationsHandler) {
@@ -318,7 +402,8 @@ export class GatewayDeployerStack extends Stack {
     new CfnOutput(this, 'DeploymentsTableName', { value: table.tableName });
     new CfnOutput(this, 'OperatorsTopicArn', { value: this.notifications.operatorsTopic.topicArn });
     new CfnOutput(this, 'SupportTopicArn', { value: this.notifications.supportTopic.topicArn });
-    new CfnOutput(this, 'ApproverPolicyArn', { value: this.approverPolicy.managedPolicyArn, description: 'Attach to operators who approve plans' });
+    new CfnOutput(this, 'ApproverPolicyArn', { value: this.approverPolicy.managedPolicyArn, description: 'Attach to the principals of approval.approvers' });
+    new CfnOutput(this, 'ApprovalFunctionName', { value: decideApproval.functionName, description: 'The deployer CLI approves and rejects plans through it' });
     new CfnOutput(this, 'TerraformRoleArn', { value: this.terraform.role.roleArn, description: 'Admitted to the cluster via aws_auth_roles' });
   }
 }

@@ -15,11 +15,12 @@
  *
  * Imported by verify-step only: kube-token.js (kubectl's credential plugin) must stay free of the SDK.
  */
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Sha256 } from '@smithy/core/checksum';
-import { getEndpointFromInstructions } from '@smithy/core/endpoints';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { stsEndpoint } from '../../lambdas/shared/adapters/sts-endpoint';
+
+export { stsEndpoint };
 import type { ExecCredential } from './token-cache';
 
 export const TOKEN_PREFIX = 'k8s-aws-v1.';
@@ -45,17 +46,6 @@ export interface MintOptions {
 /** `2026-01-01T12:14:00Z`: the CLI's format (no fraction of a second). */
 export const expirationOf = (signedAt: Date): string =>
   new Date(signedAt.getTime() + TOKEN_LIFETIME_MINUTES * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-
-/** The STS endpoint the CLI would presign for, in this environment. */
-export async function stsEndpoint(region: string): Promise<URL> {
-  const client = new STSClient({ region });
-  try {
-    const endpoint = await getEndpointFromInstructions({}, GetCallerIdentityCommand, client.config);
-    return new URL(endpoint.url.href);
-  } finally {
-    client.destroy();
-  }
-}
 
 /** The presigned GetCallerIdentity URL the token carries. */
 export async function presignedCallerIdentityUrl(opts: MintOptions & { readonly endpoint: URL }): Promise<string> {

@@ -7,6 +7,7 @@
  * The buildspecs stay a few lines; everything that can leak a secret or misjudge a plan is here, in
  * TypeScript, with tests.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { redactPlan, redactText, secretRedactor, summarizePlan, type TerraformPlan } from '../../lambdas/shared/domain/plan';
@@ -23,7 +24,7 @@ import {
 } from '../../lambdas/shared/domain/detach-vpc';
 import { diagnoseTerraformFailure } from '../../lambdas/shared/domain/terraform-failures';
 import { runCommand, type CommandResult as TerraformResult } from './run-command';
-import { contextFromEnv, getBytes, prepareWorkspace, putBytes, writeExports, type PreparedWorkspace, type StepContext } from './workspace';
+import { contextFromEnv, getBytes, latestVersionId, prepareWorkspace, putBytes, writeExports, type PreparedWorkspace, type StepContext } from './workspace';
 
 export { vpcAddresses };
 
@@ -80,9 +81,11 @@ export async function plan(ctx: StepContext, exportsFile: string): Promise<void>
   const summary = summarizePlan(redacted);
 
   const prefix = planPrefix(ctx);
-  await Promise.all([
-    // The plan binary holds the values in clear (Terraform needs them to apply); it stays KMS-encrypted in S3.
-    fs.promises.readFile(path.join(ws.dir, PLAN_FILE)).then((body) => putBytes(ctx.bucket, `${prefix}${PLAN_FILE}`, body, 'application/octet-stream')),
+  // The plan binary holds the values in clear (Terraform needs them to apply); it stays KMS-encrypted in S3.
+  // Its digest and version id travel to the approval and to Apply, which acts on exactly these bytes.
+  const planBytes = await fs.promises.readFile(path.join(ws.dir, PLAN_FILE));
+  const [planVersionId] = await Promise.all([
+    putBytes(ctx.bucket, `${prefix}${PLAN_FILE}`, planBytes, 'application/octet-stream'),
     fs.promises
       .readFile(path.join(ws.dir, LOCK_FILE))
       .catch(() => '')
@@ -103,7 +106,54 @@ export async function plan(ctx: StepContext, exportsFile: string): Promise<void>
     PLAN_CHANGE: summary.change,
     PLAN_DESTROY: summary.destroy,
     PLAN_HAS_CHANGES: summary.hasChanges,
+    PLAN_SHA256: sha256Of(planBytes),
+    PLAN_VERSION_ID: planVersionId ?? UNVERSIONED,
   });
+}
+
+/** PLAN_VERSION_ID of an object in a bucket without versioning (the deployer's buckets are versioned). */
+export const UNVERSIONED = 'unversioned';
+
+export const sha256Of = (bytes: Buffer | string): string => createHash('sha256').update(bytes).digest('hex');
+
+/** The approved object, as PLAN_SHA256 and PLAN_VERSION_ID name it (the state machine passes what was approved). */
+export interface ApprovedObject {
+  readonly key: string;
+  readonly sha256: string;
+  readonly versionId: string;
+}
+
+export function approvedFromEnv(env: NodeJS.ProcessEnv, key: string): ApprovedObject {
+  const sha256 = env.PLAN_SHA256 ?? '';
+  const versionId = env.PLAN_VERSION_ID ?? '';
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`PLAN_SHA256 ${JSON.stringify(sha256)} is not a sha256: the state machine passes the approved digest; nothing was applied`);
+  if (!versionId) throw new Error('PLAN_VERSION_ID is not set: the state machine passes the approved version; nothing was applied');
+  return { key, sha256, versionId };
+}
+
+/**
+ * The approved bytes, or a PlanChanged failure before anything runs: the object is read at the approved version,
+ * its digest must be the approved one, and it must still be the latest version (an overwrite after the approval
+ * is tampering, even though the approved version is still there).
+ */
+export async function fetchApproved(ctx: StepContext, step: StepCommand, approved: ApprovedObject, exportsFile: string): Promise<Buffer> {
+  const versioned = approved.versionId !== UNVERSIONED;
+  const bytes = await getBytes(ctx.bucket, approved.key, versioned ? approved.versionId : undefined);
+  const actual = sha256Of(bytes);
+  let problem: string | null = null;
+  if (actual !== approved.sha256) problem = `s3://${ctx.bucket}/${approved.key} has sha256 ${actual}, but sha256 ${approved.sha256} was approved`;
+  else if (versioned) {
+    const latest = await latestVersionId(ctx.bucket, approved.key);
+    if (latest !== approved.versionId) problem = `s3://${ctx.bucket}/${approved.key} was overwritten after the approval (version ${latest ?? 'none'}, approved ${approved.versionId})`;
+  }
+  if (!problem) return bytes;
+  const key = `${reportPrefix(ctx)}${step}-failure.json`;
+  const summary = `PlanChanged: ${problem}`;
+  const advice = 'Nothing was applied. Something wrote to the plans/ prefix after the approval: find out who (S3 server access logs, CloudTrail), then start a new run.';
+  await putBytes(ctx.bucket, key, JSON.stringify({ step, status: 'failed', failure: 'plan-changed', summary, advice }, null, 2), 'application/json');
+  await writeExports(exportsFile, { STEP_STATUS: 'failed', FAILURE_CLASS: 'plan-changed', FAILURE_REPORT_KEY: key, FAILURE_MESSAGE: summary.slice(0, 500) });
+  console.error(`${step} refused: ${summary}. ${advice}`);
+  throw new StepFailed(summary);
 }
 
 /** Known, non-sensitive output values after the plan (sensitive ones are already masked by redactPlan). */
@@ -136,8 +186,10 @@ export function splitOutputs(raw: Record<string, { value: unknown; sensitive?: b
 }
 
 export async function apply(ctx: StepContext, planPrefixKey: string, exportsFile: string): Promise<void> {
+  // Before anything else: the approved plan, or nothing is done.
+  const approvedPlan = await fetchApproved(ctx, 'apply', approvedFromEnv(process.env, `${planPrefixKey}${PLAN_FILE}`), exportsFile);
   const ws = await prepareWorkspace(ctx);
-  await fs.promises.writeFile(path.join(ws.dir, PLAN_FILE), await getBytes(ctx.bucket, `${planPrefixKey}${PLAN_FILE}`), { mode: 0o600 });
+  await fs.promises.writeFile(path.join(ws.dir, PLAN_FILE), approvedPlan, { mode: 0o600 });
   const lock = await getBytes(ctx.bucket, `${planPrefixKey}terraform.lock.hcl`);
   // The same provider versions as the plan: a saved plan only applies with the providers it was made with.
   if (lock.length > 0) await fs.promises.writeFile(path.join(ws.dir, LOCK_FILE), lock);
@@ -210,11 +262,19 @@ export async function listVpc(ctx: StepContext, exportsFile: string): Promise<vo
     listedAt: new Date().toISOString(),
   };
   const key = detachListKey(ctx);
-  await putBytes(ctx.bucket, key, JSON.stringify(report, null, 2), 'application/json');
+  const body = JSON.stringify(report, null, 2);
+  const versionId = await putBytes(ctx.bucket, key, body, 'application/json');
   console.log(`${addresses.length} module.vpc address(es) in s3://${state.bucket}/${state.key}:`);
   const redact = secretRedactor(ws.secrets);
   for (const address of addresses) console.log(`  ${redact(address)}`);
-  await writeExports(exportsFile, { STEP_STATUS: 'succeeded', DETACH_REPORT_KEY: key, DETACH_COUNT: addresses.length });
+  await writeExports(exportsFile, {
+    STEP_STATUS: 'succeeded',
+    DETACH_REPORT_KEY: key,
+    DETACH_COUNT: addresses.length,
+    // The list is what a detach-vpc approval approves: DetachVpc reads exactly these bytes.
+    PLAN_SHA256: sha256Of(body),
+    PLAN_VERSION_ID: versionId ?? UNVERSIONED,
+  });
 }
 
 /**
@@ -229,7 +289,8 @@ export async function detachVpc(ctx: StepContext, listKey: string, stateBucket: 
   const init = await run(ws, ['init', '-input=false', '-no-color']);
   if (init.code !== 0) await failWith(ctx, 'detach-vpc', init, exportsFile);
   const state = await stateLocation(ws);
-  const approved = parseApprovedList(JSON.parse((await getBytes(ctx.bucket, listKey)).toString('utf-8')), { gateway: ctx.gateway, stateKey: state.key });
+  const listed = await fetchApproved(ctx, 'detach-vpc', approvedFromEnv(process.env, listKey), exportsFile);
+  const approved = parseApprovedList(JSON.parse(listed.toString('utf-8')), { gateway: ctx.gateway, stateKey: state.key });
   console.log(`approved list s3://${ctx.bucket}/${listKey}: ${approved.length} module.vpc address(es)`);
 
   const before = await stateList(ctx, ws, 'detach-vpc', exportsFile);

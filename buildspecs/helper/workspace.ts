@@ -1,4 +1,4 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -68,6 +68,12 @@ export function contextFromEnv(env: NodeJS.ProcessEnv): StepContext {
 export async function getBytes(bucket: string, key: string, versionId?: string): Promise<Buffer> {
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
   return Buffer.from(await out.Body!.transformToByteArray());
+}
+
+/** The version id of the object's current version (undefined in a bucket without versioning). */
+export async function latestVersionId(bucket: string, key: string): Promise<string | undefined> {
+  const out = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+  return out.VersionId;
 }
 
 /** Stores an object; resolves to its version id in a versioned bucket. */

@@ -32,6 +32,9 @@ export interface PlanAnalysis extends ApprovalVerdict {
   readonly planPrefix: string;
   readonly planJsonKey: string;
   readonly planTextKey: string;
+  /** The sha256 and S3 version of what an approval approves, as the build stored it: Apply acts on exactly these bytes. */
+  readonly planSha256: string;
+  readonly planVersionId: string;
 }
 
 export async function runAnalyze(event: AnalyzeEvent, readJson: (key: string) => Promise<unknown>): Promise<PlanAnalysis> {
@@ -56,6 +59,7 @@ export async function runAnalyze(event: AnalyzeEvent, readJson: (key: string) =>
     planPrefix: requireExported(event.plan, 'PLAN_PREFIX', 'Plan'),
     planJsonKey,
     planTextKey: requireExported(event.plan, 'PLAN_TEXT_KEY', 'Plan'),
+    ...subjectOf(event.plan, 'Plan'),
   };
 }
 
@@ -97,5 +101,14 @@ export async function analyzeDetach(list: BuildResult, readJson: (key: string) =
     planPrefix: key.slice(0, key.lastIndexOf('/') + 1),
     planJsonKey: key,
     planTextKey: key,
+    ...subjectOf(list, 'list-vpc'),
   };
+}
+
+/** The digest and S3 version id of the build's approvable output (the plan binary, or the module.vpc list). */
+function subjectOf(build: BuildResult, step: string): { planSha256: string; planVersionId: string } {
+  const planSha256 = requireExported(build, 'PLAN_SHA256', step);
+  if (!/^[0-9a-f]{64}$/.test(planSha256)) throw new Error(`the ${step} build exported PLAN_SHA256 ${JSON.stringify(planSha256)}, not a sha256 (build ${build.buildId ?? 'unknown'})`);
+  // An unversioned bucket has no version id; the digest still binds the bytes.
+  return { planSha256, planVersionId: requireExported(build, 'PLAN_VERSION_ID', step) };
 }

@@ -8,6 +8,7 @@ import { sts } from '../shared/adapters/clients/sts';
 import { readDeployment } from '../shared/adapters/deployment-table';
 import { logger } from '../shared/adapters/logger';
 import { describeSubnets } from '../shared/adapters/subnets';
+import { readTriggerProof } from '../shared/adapters/trigger-proof';
 import { DeploymentError } from '../shared/domain/errors';
 import { runPreflight, type PreflightEvent, type PreflightPorts, type PreflightResult } from './preflight';
 
@@ -43,6 +44,7 @@ const ports: PreflightPorts = {
   },
   deployment: (gateway) => readDeployment(tableName, gateway),
   describeSubnets,
+  triggerProof: (executionName) => readTriggerProof(tableName, executionName),
 };
 
 export async function handler(event: PreflightEvent): Promise<PreflightResult> {

@@ -1,5 +1,5 @@
 import { inspectBundle } from '../shared/adapters/zip-reader';
-import { BundleError, IdentityError, ValuesError } from '../shared/domain/errors';
+import { BundleError, IdentityError, TriggerNotProven, ValuesError } from '../shared/domain/errors';
 import { resolveExecutionInput, type Operation } from '../shared/domain/execution-input';
 import { parseConfigJson, type GatewayConfig } from '../shared/domain/gateway-config';
 import { checkNodeSubnets, type SubnetFacts } from '../shared/domain/subnets';
@@ -41,6 +41,8 @@ export interface PreflightPorts {
   deployment(gateway: string): Promise<DeployedGateway | null>;
   /** The subnets among `ids` that exist in the account and region (missing ones are left out). */
   describeSubnets(ids: readonly string[]): Promise<SubnetFacts[]>;
+  /** The release trigger's proof for this execution (see adapters/trigger-proof.ts), or null. */
+  triggerProof(executionName: string): Promise<{ readonly bundleKey: string; readonly versionId?: string } | null>;
 }
 
 export interface DeployedGateway {
@@ -54,6 +56,8 @@ export interface PreflightEvent {
   readonly input: unknown;
   /** The gateway configuration as a JSON string, synthesized into the state machine. */
   readonly config: string;
+  /** This execution's name: a run marked "trigger": "s3" must have the release trigger's proof under it. */
+  readonly executionName?: string;
 }
 
 export interface PreflightResult {
@@ -83,9 +87,26 @@ export interface PreflightResult {
   readonly warnings: string[];
 }
 
+/** The release trigger's proof for a run marked "trigger": "s3", for the bundle the input names. */
+async function checkUploadProof(bundleKey: string | undefined, executionName: string | undefined, ports: PreflightPorts) {
+  const proof = executionName ? await ports.triggerProof(executionName) : null;
+  if (!proof) {
+    throw new TriggerNotProven(
+      `execution input is invalid:\n- trigger: "s3" is set only by the release trigger when a bundle lands in S3, and it did not start execution ${executionName ?? '(unnamed)'}; leave "trigger" out to start a run by hand`,
+    );
+  }
+  if (proof.bundleKey !== bundleKey) {
+    throw new TriggerNotProven(`the release trigger started execution ${executionName} for ${proof.bundleKey}, not ${bundleKey ?? 'this input'}; nothing was done`);
+  }
+  return proof;
+}
+
 export async function runPreflight(event: PreflightEvent, ports: PreflightPorts, artifactsBucket: string): Promise<PreflightResult> {
   const config = parseConfigJson(event.config);
   const input = resolveExecutionInput(event.input, config.bundle.releasesPrefix);
+
+  // Only the release trigger marks a run as an upload (which auto-approval may let through): it proves it.
+  const proof = input.trigger === 's3' ? await checkUploadProof(input.bundleKey, event.executionName, ports) : null;
 
   const caller = await ports.callerIdentity();
   checkIdentity(caller, config.target.account);
@@ -117,6 +138,9 @@ export async function runPreflight(event: PreflightEvent, ports: PreflightPorts,
   const head = await ports.headArtifact(bundleKey);
   if (!head) {
     throw new BundleError(`bundle s3://${artifactsBucket}/${bundleKey} not found; upload ${bundleName} from the vendor there`);
+  }
+  if (proof?.versionId && head.versionId !== proof.versionId) {
+    throw new TriggerNotProven(`${bundleName} was overwritten after the upload that started this run (version ${head.versionId ?? 'none'}, uploaded ${proof.versionId}); nothing was done`);
   }
   if (head.sizeBytes > config.bundle.maxBytes) {
     throw new BundleError(`${bundleName} is ${head.sizeBytes} bytes, over the limit of ${config.bundle.maxBytes} (bundle.maxBytes)`);

@@ -5,6 +5,7 @@ import { sfn } from '../shared/adapters/clients/sfn';
 import { sns } from '../shared/adapters/clients/sns';
 import { readDeployedVersion } from '../shared/adapters/deployment-table';
 import { logger } from '../shared/adapters/logger';
+import { writeTriggerProof } from '../shared/adapters/trigger-proof';
 import { decideTrigger, type TriggerDecision } from '../shared/domain/release-trigger';
 
 const settings = {
@@ -39,6 +40,9 @@ export async function handler(event: ObjectCreatedEvent): Promise<TriggerDecisio
     logger.info('not newer than the deployed version; skipped', { key: object.key, version: decision.version, deployed });
     return decision;
   }
+  // The proof first: Preflight refuses a run marked "trigger": "s3" without it (a week is longer than any run).
+  const expiresAt = Math.floor(Date.now() / 1000) + 7 * 24 * 3600;
+  await writeTriggerProof(settings.table, decision.executionName, { bundleKey: object.key, ...(object['version-id'] ? { versionId: object['version-id'] } : {}) }, expiresAt);
   try {
     const out = await sfn.send(new StartExecutionCommand({ stateMachineArn: settings.stateMachineArn, name: decision.executionName, input: JSON.stringify(decision.input) }));
     logger.info('upgrade started', { version: decision.version, execution: decision.executionName });

@@ -1,4 +1,5 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
 import { env, isNotFound } from '../shared/adapters/aws';
 import { s3 } from '../shared/adapters/clients/s3';
 import { logger } from '../shared/adapters/logger';
@@ -15,14 +16,19 @@ export type RemediateEvent =
   | { readonly kind: 'diagnose'; readonly gateway: string; readonly executionName: string; readonly state: { readonly remediation?: unknown } }
   | { readonly kind: 'prepare'; readonly inspection: BuildResult };
 
-async function readJson<T>(key: string): Promise<T | null> {
+async function readText(key: string): Promise<string | null> {
   try {
     const out = await s3.send(new GetObjectCommand({ Bucket: artifactsBucket, Key: key }));
-    return JSON.parse(await out.Body!.transformToString('utf-8')) as T;
+    return await out.Body!.transformToString('utf-8');
   } catch (error) {
     if (isNotFound(error)) return null;
     throw error;
   }
+}
+
+async function readJson<T>(key: string): Promise<T | null> {
+  const text = await readText(key);
+  return text === null ? null : (JSON.parse(text) as T);
 }
 
 export async function handler(event: RemediateEvent): Promise<unknown> {
@@ -33,8 +39,10 @@ export async function handler(event: RemediateEvent): Promise<unknown> {
     return result;
   }
   const reportKey = exportedVariables(event.inspection).RELEASE_REPORT_KEY ?? '';
-  const inspection = reportKey ? await readJson<ReleaseInspection>(reportKey) : null;
-  const decision = decideUninstall(inspection, reportKey);
+  const text = reportKey ? await readText(reportKey) : null;
+  const inspection = text === null ? null : (JSON.parse(text) as ReleaseInspection);
+  // The approval of the uninstall binds the inspection the approver was shown.
+  const decision = decideUninstall(inspection, reportKey, createHash('sha256').update(text ?? '').digest('hex'));
   logger.info('release inspected', { finding: decision.finding, decision: decision.decision });
   return decision;
 }

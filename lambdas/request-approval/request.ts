@@ -1,15 +1,21 @@
 import { parseConfigJson } from '../shared/domain/gateway-config';
+import { approvalRound } from '../shared/domain/decision';
 import { approvalRequestMessage } from '../shared/domain/messages';
 import type { PendingApproval } from '../shared/adapters/approvals';
 
 /**
- * The seed's "Only 'yes' will be accepted", asked of operators: the task token is stored (never mailed), the
- * plan is described, and the state machine waits until the CLI answers or the timeout ends the run.
+ * The seed's "Only 'yes' will be accepted", asked of operators: the round is stored with its task token and
+ * digest for the approval function, the plan is described, and the state machine waits until the approval
+ * function answers or the timeout ends the run.
  */
 
 export interface RequestApprovalEvent {
+  /** Wakes the run; it is in the execution history too, so it approves nothing by itself (CheckApproval). */
   readonly taskToken: string;
   readonly executionArn: string;
+  /** Which approval state asks, and the build whose output it asks about: together the round. */
+  readonly approvalState: string;
+  readonly subjectBuildId: string;
   readonly executionName: string;
   readonly config: string;
   readonly preflight: {
@@ -28,6 +34,8 @@ export interface RequestApprovalEvent {
     readonly because: string;
     readonly planTextKey: string;
     readonly planJsonKey: string;
+    /** The sha256 of what an approval approves. */
+    readonly planSha256: string;
   };
 }
 
@@ -50,7 +58,9 @@ export async function requestApproval(event: RequestApprovalEvent, ports: Reques
     executionName: event.executionName,
     executionArn: event.executionArn,
     gateway: event.preflight.gateway,
+    round: approvalRound(event.approvalState, event.subjectBuildId),
     taskToken: event.taskToken,
+    planSha256: event.analysis.planSha256,
     requestedAt: now.toISOString(),
     expiresAt: Math.floor(now.getTime() / 1000) + (config.approval.timeoutHours + 24) * 3600,
   });
@@ -72,6 +82,7 @@ export async function requestApproval(event: RequestApprovalEvent, ports: Reques
     planTextUrl: s3Url(event.analysis.planTextKey),
     planJsonUrl: s3Url(event.analysis.planJsonKey),
     timeoutHours: config.approval.timeoutHours,
+    planSha256: event.analysis.planSha256,
     ...(event.preflight.operation ? { operation: event.preflight.operation } : {}),
   });
   await ports.publish(message.subject, message.text);

@@ -44,6 +44,14 @@ export class ReleaseTrigger extends Construct {
     const fn = this.function.function;
     props.stateMachine.grantStartExecution(fn);
     props.table.grant(fn, 'dynamodb:GetItem');
+    // Its proof that it started a run (TRIGGER#<execution> items only; the table's resource policy keeps others out).
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:PutItem'],
+        resources: [props.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TRIGGER#*'] } },
+      }),
+    );
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [props.operatorsTopic.topicArn] }));
     props.key.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
 

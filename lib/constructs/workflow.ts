@@ -18,6 +18,8 @@ export interface WorkflowProps {
   readonly renderWorkspace: lambda.IFunction;
   readonly analyzePlan: lambda.IFunction;
   readonly requestApproval: lambda.IFunction;
+  /** Reads the approval function's record after every approval wait; the run goes on only for a valid approval. */
+  readonly checkApproval: lambda.IFunction;
   readonly evaluateVerification: lambda.IFunction;
   readonly recordDeployment: lambda.IFunction;
   readonly notify: lambda.IFunction;
@@ -129,7 +131,8 @@ export class Workflow extends Construct {
 
     const preflight = this.lambdaStep('Preflight', props.preflight, {
       comment: 'Prerequisites and Deliverables: input, bundle, values secret, caller identity, version.',
-      payload: { 'input.$': '$.request', config: configJson },
+      // The execution name: a run marked "trigger": "s3" must have the release trigger's proof under it.
+      payload: { 'input.$': '$.request', config: configJson, 'executionName.$': '$$.Execution.Name' },
       resultPath: '$.preflight',
     });
     const renderWorkspace = this.lambdaStep('RenderWorkspace', props.renderWorkspace, {
@@ -181,11 +184,19 @@ export class Workflow extends Construct {
     });
     approvalTimedOut.next(notifyFailure);
     const requestApproval = this.approvalStep('RequestApproval', props.requestApproval, {
-      comment: '"Do you want to perform these actions?" asked of operators; the CLI answers with the stored task token.',
+      comment: '"Do you want to perform these actions?" asked of operators; the approval function wakes the run.',
       analysisPath: '$.analysis',
+      subjectBuildPath: '$.plan.buildId',
       resultPath: '$.approval',
       configJson,
       onTimeout: approvalTimedOut,
+    });
+    const checkApproval = this.checkStep('CheckApproval', props.checkApproval, {
+      approvalState: 'RequestApproval',
+      analysisPath: '$.analysis',
+      subjectBuildPath: '$.plan.buildId',
+      resultPath: '$.approval',
+      configJson,
     });
     const autoApprove = new sfn.Pass(this, 'AutoApprove', {
       comment: 'Recorded like a person\'s decision: the configuration approved it, and why.',
@@ -193,14 +204,19 @@ export class Workflow extends Construct {
       resultPath: '$.approval',
     });
 
+    // What was approved (or auto-approved): Apply and DetachVpc refuse any other bytes (PlanChanged).
+    const approvedPlan = {
+      PLAN_SHA256: { value: sfn.JsonPath.stringAt('$.analysis.planSha256') },
+      PLAN_VERSION_ID: { value: sfn.JsonPath.stringAt('$.analysis.planVersionId') },
+    };
     const apply = this.buildStep('Apply', props.applyProject, {
       comment: 'Running terraform apply of exactly the saved plan; outputs and known failures go to S3.',
-      overrides: { ...runOverrides, PLAN_PREFIX: { value: sfn.JsonPath.stringAt('$.analysis.planPrefix') } },
+      overrides: { ...runOverrides, PLAN_PREFIX: { value: sfn.JsonPath.stringAt('$.analysis.planPrefix') }, ...approvedPlan },
       resultPath: '$.apply',
     });
     const detachVpc = this.buildStep('DetachVpc', props.applyProject, {
       comment: 'terraform state rm of exactly the approved module.vpc addresses, after a state backup in S3.',
-      overrides: { ...runOverrides, TERRAFORM_COMMAND: { value: 'detach-vpc' } },
+      overrides: { ...runOverrides, TERRAFORM_COMMAND: { value: 'detach-vpc' }, ...approvedPlan },
       resultPath: '$.detach',
     });
 
@@ -231,9 +247,17 @@ export class Workflow extends Construct {
     const approveUninstall = this.approvalStep('ApproveUninstall', props.requestApproval, {
       comment: 'Ask before helm uninstall apheris-gateway -n apheris.',
       analysisPath: '$.remediation.analysis',
+      subjectBuildPath: '$.releaseInspection.buildId',
       resultPath: '$.uninstallApproval',
       configJson,
       onTimeout: approvalTimedOut,
+    });
+    const checkUninstallApproval = this.checkStep('CheckUninstallApproval', props.checkApproval, {
+      approvalState: 'ApproveUninstall',
+      analysisPath: '$.remediation.analysis',
+      subjectBuildPath: '$.releaseInspection.buildId',
+      resultPath: '$.uninstallApproval',
+      configJson,
     });
     const uninstallRelease = this.buildStep('UninstallRelease', props.verifyProject, {
       comment: 'helm uninstall apheris-gateway -n apheris, after checking again that nobody else manages it.',
@@ -253,7 +277,7 @@ export class Workflow extends Construct {
         comment: 'Keep what the remediation learnt; drop the failed round\'s plan, approval and error.',
         parameters: Object.fromEntries([...kept, ...extra].map((k) => [`${k}.$`, `$.${k}`])),
       }).next(plan);
-    approveUninstall.next(uninstallRelease);
+    approveUninstall.next(checkUninstallApproval).next(uninstallRelease);
     uninstallRelease.next(freshRound('RePlanAfterUninstall', ['uninstallApproval', 'uninstall']));
     prepareUninstall.next(
       new sfn.Choice(this, 'UninstallGate', { comment: 'Gone already: re-plan at once. Unmanaged: ask first.' })
@@ -292,8 +316,8 @@ export class Workflow extends Construct {
     });
 
     for (const step of [
-      acquireLock, preflight, renderWorkspace, plan, listVpcState, analyzePlan, requestApproval, apply, detachVpc,
-      inspectRelease, prepareUninstall, approveUninstall, uninstallRelease, verify, evaluate, record, notifySuccess, notifyDrift, notifyDetached,
+      acquireLock, preflight, renderWorkspace, plan, listVpcState, analyzePlan, requestApproval, checkApproval, apply, detachVpc,
+      inspectRelease, prepareUninstall, approveUninstall, checkUninstallApproval, uninstallRelease, verify, evaluate, record, notifySuccess, notifyDrift, notifyDetached,
     ]) catchAll(step);
 
     const nothingToApply = new sfn.Pass(this, 'NothingToApply', { comment: 'The plan had no changes: nothing to approve or apply, but still verify.' });
@@ -309,7 +333,7 @@ export class Workflow extends Construct {
     const afterApproval = new sfn.Choice(this, 'AfterApproval', { comment: 'Approved: detach the listed addresses, or apply the plan.' })
       .when(operationIs('detach-vpc'), detachVpc)
       .otherwise(apply);
-    requestApproval.next(afterApproval);
+    requestApproval.next(checkApproval).next(afterApproval);
     const gate = new sfn.Choice(this, 'ApprovalGate', { comment: 'Drift checks never apply; auto-approve only when the policy allows it and the plan is low risk.' })
       .when(operationIs('drift-check'), notifyDrift)
       .when(sfn.Condition.and(operationIs('detach-vpc'), sfn.Condition.stringEquals('$.analysis.decision', 'no-changes')), notifyDetached)
@@ -337,11 +361,15 @@ export class Workflow extends Construct {
     });
   }
 
-  /** A `.waitForTaskToken` approval: the RequestApproval function stores the token and asks the operators. */
+  /**
+   * A `.waitForTaskToken` approval: the RequestApproval function stores the round (this state and the build whose
+   * output is approved) with the token, and asks the operators. What the task returns is never trusted: a check
+   * step follows every one of these (checkStep).
+   */
   private approvalStep(
     id: string,
     fn: lambda.IFunction,
-    opts: { comment: string; analysisPath: string; resultPath: string; configJson: string; onTimeout: sfn.IChainable },
+    opts: { comment: string; analysisPath: string; subjectBuildPath: string; resultPath: string; configJson: string; onTimeout: sfn.IChainable },
   ): tasks.LambdaInvoke {
     const step = new tasks.LambdaInvoke(this, id, {
       comment: opts.comment,
@@ -349,6 +377,8 @@ export class Workflow extends Construct {
       integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
       payload: sfn.TaskInput.fromObject({
         taskToken: sfn.JsonPath.taskToken,
+        approvalState: id,
+        'subjectBuildId.$': opts.subjectBuildPath,
         'executionArn.$': '$$.Execution.Id',
         'executionName.$': '$$.Execution.Name',
         config: opts.configJson,
@@ -361,6 +391,29 @@ export class Workflow extends Construct {
     step.addRetry({ errors: TRANSIENT_LAMBDA_ERRORS, interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
     step.addCatch(opts.onTimeout, { errors: [sfn.Errors.TIMEOUT], resultPath: '$.error' });
     return step;
+  }
+
+  /**
+   * After an approval wait: the approval function's record for this execution and round must approve the digest
+   * the next step acts on, by a principal of approval.approvers; else ApprovalNotValid. Its result replaces what
+   * woke the run, so the history and the deployment record name the verified approver.
+   */
+  private checkStep(
+    id: string,
+    fn: lambda.IFunction,
+    opts: { approvalState: string; analysisPath: string; subjectBuildPath: string; resultPath: string; configJson: string },
+  ): tasks.LambdaInvoke {
+    return this.lambdaStep(id, fn, {
+      comment: `Lets the run go on only for a recorded approval of this round of ${opts.approvalState}, of this digest, by an approver of the config.`,
+      payload: {
+        config: opts.configJson,
+        'executionName.$': '$$.Execution.Name',
+        approvalState: opts.approvalState,
+        'subjectBuildId.$': opts.subjectBuildPath,
+        'planSha256.$': `${opts.analysisPath}.planSha256`,
+      },
+      resultPath: opts.resultPath,
+    });
   }
 
   private lambdaStep(

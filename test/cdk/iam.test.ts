@@ -88,9 +88,9 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
   const valuesSecretArn = `arn:aws:secretsmanager:${region}:${account}:secret:gateway/values.yaml-??????`;
 
   describe('Lambda roles', () => {
-    test('there are the ten deployer handlers, each with its own role, and CDK\'s S3 notifications handler', () => {
-      expect(deployerFunctions).toHaveLength(10);
-      expect(new Set(deployerFunctions.map(([, fn]) => roleOf(fn))).size).toBe(10);
+    test('there are the twelve deployer handlers, each with its own role, and CDK\'s S3 notifications handler', () => {
+      expect(deployerFunctions).toHaveLength(12);
+      expect(new Set(deployerFunctions.map(([, fn]) => roleOf(fn))).size).toBe(12);
       expect(functions.filter(([, fn]) => !handlerName(fn)).map(([id]) => id)).toEqual([expect.stringMatching(/^BucketNotificationsHandler/)]);
     });
 
@@ -129,6 +129,8 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
             // The configured values secret (and its own KMS key), which the stack reads but does not own.
             if (resource === valuesSecretArn && actions.every((a) => ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'].includes(a))) continue;
             if (resource === KEY_ARN && actions.join() === 'kms:Decrypt') continue;
+            // The approval function wakes waiting runs; SendTask* accept no resource but "*" (CheckApproval is the gate).
+            if (resource === '*' && handlerName(fn) === 'decide-approval' && actions.every((a) => ['states:SendTaskSuccess', 'states:SendTaskFailure', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords'].includes(a))) continue;
             strays.push(`${id}: ${actions.join(',')} on ${JSON.stringify(resource)}`);
           }
         }
@@ -202,7 +204,8 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
       });
       expect(strays).toEqual([]);
       const names = [...new Set(invoked.flatMap(referencedIds).map((id) => handlerName(byId.get(id)!)))].sort();
-      expect(names).toEqual(['acquire-lock', 'analyze-plan', 'evaluate-verification', 'notify', 'preflight', 'record-deployment', 'remediate', 'render-workspace', 'request-approval']);
+      // Not the approval function: only operators invoke it; not the release trigger: EventBridge does.
+      expect(names).toEqual(['acquire-lock', 'analyze-plan', 'check-approval', 'evaluate-verification', 'notify', 'preflight', 'record-deployment', 'remediate', 'render-workspace', 'request-approval']);
     });
   });
 
@@ -245,19 +248,13 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
 
   describe('the approval permission', () => {
     const [[approverId, approver]] = ofType(template, 'AWS::IAM::ManagedPolicy');
-    const tableId = ofType(template, 'AWS::DynamoDB::Table')[0][0];
-    const keyId = ofType(template, 'AWS::KMS::Key')[0][0];
+    const [[, table]] = ofType(template, 'AWS::DynamoDB::Table');
+    const fnId = (name: string) => deployerFunctions.find(([, fn]) => handlerName(fn) === name)![0];
+    const roleIdOf = (name: string) => roleOf(resources[fnId(name)]);
 
-    test('the ApproverPolicy: SendTaskSuccess/SendTaskFailure, the table only for EXECUTION# keys, the key, and finding the stack', () => {
+    test('the ApproverPolicy reaches the approval function and finds the stack; it sends no task result and writes nothing', () => {
       expect(approver.Properties.PolicyDocument.Statement).toEqual([
-        { Effect: 'Allow', Action: ['states:SendTaskFailure', 'states:SendTaskSuccess'], Resource: '*' },
-        {
-          Effect: 'Allow',
-          Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-          Resource: { 'Fn::GetAtt': [tableId, 'Arn'] },
-          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EXECUTION#*'] } },
-        },
-        { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+        { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [fnId('decide-approval'), 'Arn'] } },
         { Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: { Ref: 'AWS::StackId' } },
       ]);
     });
@@ -268,21 +265,71 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
       expect(attachedElsewhere).toEqual([]);
     });
 
-    test('no other policy of the stack (Lambda, state machine, CodeBuild, events roles) may send a task result', () => {
+    test('only the approval function may send a task result (a token alone approves nothing: CheckApproval reads its record)', () => {
       const senders = allStatements(template)
         .filter(({ statement }) => statement.Effect === 'Allow' && list(statement.Action).some((a) => covers(a, 'states:SendTaskSuccess') || covers(a, 'states:SendTaskFailure')))
-        .map(({ where }) => where);
-      expect(senders).toEqual([approverId]);
+        .map(({ where }) => where.replace(/RoleDefaultPolicy[0-9A-F]{8}$/, ''));
+      expect(senders).toEqual(['DecideApproval']);
     });
 
-    test('who can read a waiting task token: the approvers, and three Lambdas that cannot send a task result', () => {
-      // The token sits in the table item EXECUTION#<name>/APPROVAL. Reading it is not deciding: only the ApproverPolicy
-      // holds states:SendTask* (above). A new reader of the table is a conscious change of this list.
-      const readers = allStatements(template)
-        .filter(({ statement }) => list(statement.Action).some((a) => ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:BatchGetItem'].some((x) => covers(a, x))))
-        .map(({ where }) => where.replace(/(RoleDefaultPolicy)?[0-9A-F]{8}$/, ''))
-        .sort();
-      expect(readers).toEqual(['AcquireLock', 'ApproverPolicy', 'Preflight', 'ReleaseTriggerHandler']);
+    test('the table denies every principal but the approval function writes to DECISION# keys, and all but the release trigger TRIGGER# keys', () => {
+      const writes = ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+      expect(table.Properties.ResourcePolicy.PolicyDocument.Statement).toEqual([
+        {
+          Sid: 'OnlyTheApprovalFunctionWritesDecisions',
+          Effect: 'Deny',
+          Principal: { AWS: '*' },
+          Action: writes,
+          Resource: '*',
+          Condition: { 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': ['DECISION#*'] }, ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [roleIdOf('decide-approval'), 'Arn'] } } },
+        },
+        {
+          Sid: 'OnlyTheReleaseTriggerWritesTriggerProofs',
+          Effect: 'Deny',
+          Principal: { AWS: '*' },
+          Action: writes,
+          Resource: '*',
+          Condition: { 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': ['TRIGGER#*'] }, ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [roleIdOf('release-trigger'), 'Arn'] } } },
+        },
+      ]);
+    });
+
+    test('the approval function writes decisions only, and never updates or deletes one (append-only)', () => {
+      const statements = roleStatements(template, roleIdOf('decide-approval')).filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:')));
+      const writes = statements.filter((s) => list(s.Action).some((a) => /Put|Update|Delete|BatchWrite/.test(a)));
+      expect(writes).toEqual([expect.objectContaining({ Action: 'dynamodb:PutItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['DECISION#*'] } } })]);
+      const anyUpdate = allStatements(template).filter(({ statement }) => list(statement.Action).some((a) => covers(a, 'dynamodb:UpdateItem') || covers(a, 'dynamodb:DeleteItem')));
+      // Only the state machine deletes an item: the lock, at ReleaseLock. The table policy denies it DECISION# keys.
+      expect(anyUpdate.map(({ where }) => where.replace(/[0-9A-F]{8}$/, ''))).toEqual(['WorkflowStateMachineRoleDefaultPolicy']);
+      expect(anyUpdate.flatMap(({ statement }) => list(statement.Action))).toEqual(['dynamodb:DeleteItem']);
+    });
+  });
+
+  describe('the artifacts bucket policy: who may write each prefix', () => {
+    const [[, policy]] = ofType(template, 'AWS::S3::BucketPolicy').filter(([id]) => id.startsWith('ArtifactsArtifactsBucketPolicy'));
+    const statements = policy.Properties.PolicyDocument.Statement as Array<Statement & { Sid?: string }>;
+    const deny = (sid: string) => statements.find((s) => s.Sid === sid)!;
+    const prefixOf = (r: unknown) => JSON.stringify(r).replace(/^.*"Arn"\]\},"\/([^"]*)"\]\]\}$/, '$1');
+
+    test('releases/: only the release uploaders (default: the approvers) may put or delete a bundle', () => {
+      const s = deny('OnlyReleaseUploadersWriteBundles');
+      expect(s).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObject'] });
+      expect(list(s.Resource).map(prefixOf)).toEqual(['releases/*']);
+      expect(s.Condition).toEqual({ ArnNotLike: { 'aws:PrincipalArn': ['arn:aws:iam::123456789012:role/GatewayOperator', 'arn:aws:iam::123456789012:role/*/GatewayOperator'] } });
+    });
+
+    test('workspaces/: only RenderWorkspace; plans/, reports/ and the build cache: only the Terraform role', () => {
+      const render = deny('OnlyRenderWorkspaceWritesWorkspaces');
+      expect(list(render.Resource).map(prefixOf)).toEqual(['workspaces/*']);
+      expect(render.Condition).toEqual({ ArnNotLike: { 'aws:PrincipalArn': [{ 'Fn::GetAtt': [roleOf(deployerFunctions.find(([, fn]) => handlerName(fn) === 'render-workspace')![1]), 'Arn'] }] } });
+      const terraform = deny('OnlyTerraformWritesPlansAndReports');
+      expect(list(terraform.Resource).map(prefixOf).sort()).toEqual(['codebuild-cache/*', 'plans/*', 'reports/*']);
+      expect(JSON.stringify(terraform.Condition)).toMatch(/"TerraformRole[0-9A-F]{8}","Arn"/);
+    });
+
+    test('every prefix the stack writes is covered by one of them', () => {
+      const covered = statements.filter((s) => s.Effect === 'Deny' && s.Sid).flatMap((s) => list(s.Resource).map(prefixOf));
+      expect(covered.sort()).toEqual(['codebuild-cache/*', 'plans/*', 'releases/*', 'reports/*', 'workspaces/*']);
     });
   });
 });

@@ -1,5 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { definitionOf, synth } from './support';
+import { EXAMPLE_CONFIG } from '../../lib/config';
 
 const { template, stack } = synth();
 
@@ -83,7 +84,7 @@ describe('lambdas', () => {
   test('every handler runs on Node 22, arm64, with tracing and a retained log group', () => {
     const handlers = Object.values(functions).filter((f) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME);
     expect(handlers.map((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).sort()).toEqual(
-      ['acquire-lock', 'analyze-plan', 'evaluate-verification', 'notify', 'preflight', 'record-deployment', 'release-trigger', 'remediate', 'render-workspace', 'request-approval'].map(
+      ['acquire-lock', 'analyze-plan', 'check-approval', 'decide-approval', 'evaluate-verification', 'notify', 'preflight', 'record-deployment', 'release-trigger', 'remediate', 'render-workspace', 'request-approval'].map(
         (h) => `gateway-deployer-${h}`,
       ),
     );
@@ -257,15 +258,19 @@ describe('release trigger', () => {
 });
 
 describe('approval permission', () => {
-  test('an approver policy is an output, scoped to the table items of executions', () => {
+  test('an approver policy and the approval function are outputs; the policy only invokes that function', () => {
     template.hasOutput('ApproverPolicyArn', {});
+    template.hasOutput('ApprovalFunctionName', {});
     template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
       PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Action: ['states:SendTaskFailure', 'states:SendTaskSuccess'], Resource: '*' }),
-          Match.objectLike({ Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EXECUTION#*'] } } }),
-        ]),
+        Statement: Match.arrayWith([Match.objectLike({ Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DecideApprovalFunction'), 'Arn'] } })]),
       },
+    });
+  });
+
+  test('the approval function knows the configured approvers; the check after each wait reads its record', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'gateway-deployer-decide-approval', APPROVERS: JSON.stringify(EXAMPLE_CONFIG.approval.approvers) }) },
     });
   });
 });
@@ -317,7 +322,17 @@ describe('state machine', () => {
     ]);
     expect(gate.Default).toBe('RequestApproval');
     expect(def.States.AutoApprove.Next).toBe('Apply');
-    expect(def.States.RequestApproval.Next).toBe('AfterApproval');
+    // A task token wakes the run; only CheckApproval's reading of the approval function's record lets it go on.
+    expect(def.States.RequestApproval.Next).toBe('CheckApproval');
+    expect(def.States.CheckApproval.Next).toBe('AfterApproval');
+    expect(def.States.CheckApproval.Parameters).toMatchObject({
+      'executionName.$': '$$.Execution.Name',
+      approvalState: 'RequestApproval',
+      'subjectBuildId.$': '$.plan.buildId',
+      'planSha256.$': '$.analysis.planSha256',
+    });
+    expect(def.States.CheckApproval.ResultPath).toBe('$.approval');
+    expect(def.States.RequestApproval.Parameters?.Payload).toMatchObject({ approvalState: 'RequestApproval', 'subjectBuildId.$': '$.plan.buildId' });
     expect(def.States.AfterApproval).toMatchObject({
       Choices: [{ Variable: '$.preflight.operation', StringEquals: 'detach-vpc', Next: 'DetachVpc' }],
       Default: 'Apply',
@@ -410,7 +425,12 @@ describe('state machine', () => {
     }
     expect(def.States.ApproveUninstall.Resource).toMatch(/:states:::lambda:invoke\.waitForTaskToken$/);
     expect(def.States.ApproveUninstall.Parameters).toMatchObject({ Payload: { 'analysis.$': '$.remediation.analysis' } });
-    expect(def.States.ApproveUninstall.Next).toBe('UninstallRelease');
+    expect(def.States.ApproveUninstall.Next).toBe('CheckUninstallApproval');
+    expect(def.States.CheckUninstallApproval).toMatchObject({
+      Next: 'UninstallRelease',
+      ResultPath: '$.uninstallApproval',
+      Parameters: { approvalState: 'ApproveUninstall', 'subjectBuildId.$': '$.releaseInspection.buildId', 'planSha256.$': '$.remediation.analysis.planSha256' },
+    });
     expect(def.States.UninstallRelease.Next).toBe('RePlanAfterUninstall');
     const action = (name: string) =>
       (def.States[name].Parameters!.EnvironmentVariablesOverride as Array<{ Name: string; Value?: string }>).find((o) => o.Name === 'CLUSTER_ACTION')?.Value;
@@ -435,7 +455,7 @@ describe('state machine', () => {
   });
 
   test('the approval timeout comes from the config', () => {
-    const t = synth({ approval: { timeoutHours: 4 } }).template;
+    const t = synth({ approval: { approvers: ['arn:aws:iam::123456789012:role/GatewayOperator'], timeoutHours: 4 } }).template;
     expect(definitionOf(t).States.RequestApproval.TimeoutSeconds).toBe(4 * 3600);
   });
 

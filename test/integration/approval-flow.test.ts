@@ -1,437 +1,312 @@
 /**
- * The approval gate end to end against moto: the real RequestApproval handler stores the task token in the
- * deployments table and mails operators through a real (moto) SNS topic; the operator side reads the item,
- * records the decision once, drops the token and answers the waiting run. Step Functions is the only fake.
+ * The approval gate against moto, with the real handlers: RequestApproval stores the round and mails operators
+ * (SNS); an operator decides with the CLI's own code, whose identity proof is a GetCallerIdentity request signed
+ * with a principal made in moto's IAM; the real approval function verifies it with STS, records the decision and
+ * wakes the run; CheckApproval reads the record. Step Functions is the only fake (the task result is recorded).
+ * One test runs its own moto_server with IAM authentication on, so STS checks the signatures for real.
  */
 import { randomBytes } from 'node:crypto';
-import { DeleteItemCommand, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { CreateTopicCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { CommanderError } from 'commander';
+import type { CheckApprovalEvent } from '../../lambdas/check-approval/check';
+import type { DecideEvent, DecideResponse } from '../../lambdas/decide-approval/decide';
 import type { RequestApprovalEvent } from '../../lambdas/request-approval/request';
-import { approvalKey } from '../../lambdas/shared/adapters/approvals';
-import { ApprovalCommandError, decide, executionNameOf, type DecisionPorts } from '../../lambdas/shared/operator/approval';
+import { signIdentityProof, verifiedCallerArn } from '../../lambdas/shared/adapters/identity-proof';
+import { DECISION_HEADER, decisionDigest } from '../../lambdas/shared/domain/identity-proof';
+import { ApprovalCommandError, decide } from '../../lambdas/shared/operator/approval';
 import { TEST_REGION, createTable, dynamoDbClient, motoEndpoint } from './support/aws-clients';
 import { captureConsole, destroyAdapterClients } from './support/handlers';
+import { startMoto, type MotoServer } from './support/moto';
 
 jest.setTimeout(60_000);
 
 const ACCOUNT = '123456789012';
 const SUFFIX = `${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 const TABLE = `gw-approvals-${SUFFIX}`;
-const TOPIC = `gw-operators-${SUFFIX}`;
-const BUCKET = `gw-artifacts-${ACCOUNT}`;
-const STACK = 'GatewayDeployer-gw-it';
-const OPERATOR = `arn:aws:iam::${ACCOUNT}:user/alice`;
-const DECIDED_AT = new Date('2024-06-01T09:30:00.000Z');
-/** The identity moto's STS reports for the test credentials. */
-const MOTO_CALLER = `arn:aws:sts::${ACCOUNT}:user/moto`;
+const OPERATOR_ROLE = `GatewayOperator-${SUFFIX}`;
+const APPROVERS = [`arn:aws:iam::${ACCOUNT}:role/${OPERATOR_ROLE}`];
+const PLAN_SHA256 = '7a'.repeat(32);
+const CONFIG = JSON.stringify({
+  gatewayName: 'gw-it',
+  target: { account: ACCOUNT, region: TEST_REGION },
+  valuesSecretName: 'gw-it/values',
+  approval: { approvers: APPROVERS, timeoutHours: 12 },
+});
 
-/** A distinctive token per execution, so a leak into any message or log line is a plain substring match. */
-const tokenFor = (executionName: string) => `AQCEAAAAKgAAAAMAAAAAAAAAAQ-TOKEN-CANARY-${executionName}-${SUFFIX}`;
-
-type Handler = (event: RequestApprovalEvent) => Promise<void>;
-let handler: Handler;
-let topicArn: string;
-let publishSpy: jest.SpyInstance;
+type Credentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+let requestHandler: (event: RequestApprovalEvent) => Promise<void>;
+let decideHandler: (event: DecideEvent) => Promise<DecideResponse>;
+let checkHandler: (event: CheckApprovalEvent) => Promise<unknown>;
+let operator: Credentials;
+let outsider: Credentials;
+const sfn = mockClient(SFNClient);
 const logLines: string[] = [];
-let executionCounter = 0;
+let counter = 0;
 
-/** A fresh execution name per test, so tests never share an item. */
-const newExecution = (label: string) => `run-${label}-${(executionCounter += 1)}`;
+const testCredentials = { accessKeyId: 'testing', secretAccessKey: 'testing', sessionToken: 'testing' };
+const client = { endpoint: motoEndpoint(), region: TEST_REGION, credentials: testCredentials };
 
-function requestEvent(executionName: string, timeoutHours = 12): RequestApprovalEvent {
+/** A session of the role `roleName`, assumed in moto (STS then reports the assumed-role ARN for its key). */
+async function assumed(roleName: string, session: string): Promise<Credentials> {
+  const iam = new IAMClient(client);
+  const sts = new STSClient(client);
+  try {
+    const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] });
+    await iam.send(new CreateRoleCommand({ RoleName: roleName, AssumeRolePolicyDocument: trust }));
+    const c = (await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${ACCOUNT}:role/${roleName}`, RoleSessionName: session }))).Credentials!;
+    return { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! };
+  } finally {
+    iam.destroy();
+    sts.destroy();
+  }
+}
+
+function requestEvent(executionName: string, buildId: string): RequestApprovalEvent {
   return {
-    taskToken: tokenFor(executionName),
+    taskToken: `TOKEN-${executionName}`,
     executionArn: `arn:aws:states:${TEST_REGION}:${ACCOUNT}:execution:GatewayDeployment-gw-it:${executionName}`,
     executionName,
-    config: JSON.stringify({
-      gatewayName: 'gw-it',
-      target: { account: ACCOUNT, region: TEST_REGION },
-      valuesSecretName: 'gw-it/values',
-      approval: { timeoutHours },
-    }),
+    approvalState: 'RequestApproval',
+    subjectBuildId: buildId,
+    config: CONFIG,
     preflight: { gateway: 'gw-it', version: '0.9.0', previousVersion: '0.8.1', change: 'upgrade' },
     analysis: {
-      line: 'Plan: 1 to add, 1 to change, 1 to destroy.',
-      changes: [
-        { address: 'module.gateway.helm_release.gateway', action: 'update' },
-        { address: 'module.gateway.kubernetes_config_map.settings', action: 'replace' },
-      ],
+      line: 'Plan: 0 to add, 1 to change, 0 to destroy.',
+      changes: [{ address: 'module.gateway.helm_release.gateway', action: 'update' }],
       changesNotListed: 0,
-      risk: { level: 'medium', reasons: ['replaces module.gateway.kubernetes_config_map.settings'] },
+      risk: { level: 'low', reasons: [] },
       because: 'every plan is approved by an operator (approval.autoApproveS3Upgrades is off)',
-      planTextKey: `plans/gw-it/${executionName}/plan.redacted.txt`,
-      planJsonKey: `plans/gw-it/${executionName}/plan.redacted.json`,
+      planTextKey: `plans/gw-it/${executionName}/plan.txt`,
+      planJsonKey: `plans/gw-it/${executionName}/plan.json`,
+      planSha256: PLAN_SHA256,
     },
   };
 }
 
-async function rawItem(executionName: string): Promise<Record<string, AttributeValue> | undefined> {
-  const ddb = dynamoDbClient();
-  try {
-    return (await ddb.send(new GetItemCommand({ TableName: TABLE, Key: approvalKey(executionName), ConsistentRead: true }))).Item;
-  } finally {
-    ddb.destroy();
-  }
+/** A run waiting on its first approval round; returns its name and build id. */
+async function waiting(label: string): Promise<{ executionName: string; buildId: string }> {
+  const executionName = `run-${label}-${(counter += 1)}`;
+  const buildId = `gw-it-plan:${executionName}`;
+  await requestHandler(requestEvent(executionName, buildId));
+  return { executionName, buildId };
 }
 
-/** Fake Step Functions and STS for `decide`, recording every answer sent. */
-function fakePorts(overrides: Partial<DecisionPorts> = {}) {
-  const successes: Array<{ taskToken: string; output: string }> = [];
-  const failures: Array<{ taskToken: string; error: string; cause: string }> = [];
-  const ports: DecisionPorts = {
-    whoAmI: async () => OPERATOR,
-    sendSuccess: async (taskToken, output) => void successes.push({ taskToken, output }),
-    sendFailure: async (taskToken, error, cause) => void failures.push({ taskToken, error, cause }),
-    now: () => DECIDED_AT,
-    ...overrides,
-  };
-  return { ports, successes, failures };
-}
+/** The CLI's decide, its invoke port calling the real approval function in this process. */
+const cli = (credentials: Credentials) => ({
+  signProof: (digest: string) => signIdentityProof(digest, { region: TEST_REGION, credentials }),
+  invoke: async (_name: string, payload: object) => decideHandler(payload as DecideEvent),
+});
 
-/** Runs the real handler for a new execution; returns its name. */
-async function requested(label: string): Promise<string> {
-  const executionName = newExecution(label);
-  await handler(requestEvent(executionName));
-  return executionName;
-}
+const check = (executionName: string, buildId: string, planSha256 = PLAN_SHA256) =>
+  checkHandler({ config: CONFIG, executionName, approvalState: 'RequestApproval', subjectBuildId: buildId, planSha256 });
 
 beforeAll(async () => {
   await createTable(TABLE);
-  const sns = new SNSClient({ endpoint: motoEndpoint(), region: TEST_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-  try {
-    const created = await sns.send(new CreateTopicCommand({ Name: TOPIC }));
-    if (!created.TopicArn) throw new Error('moto returned no TopicArn');
-    topicArn = created.TopicArn;
-  } finally {
-    sns.destroy();
-  }
+  const sns = new SNSClient(client);
+  const topic = (await sns.send(new CreateTopicCommand({ Name: `gw-operators-${SUFFIX}` }))).TopicArn!;
+  sns.destroy();
+  operator = await assumed(OPERATOR_ROLE, 'alice');
+  outsider = await assumed(`PowerUser-${SUFFIX}`, 'mallory');
 
-  // Records what the handler publishes while still sending it to moto.
-  publishSpy = jest.spyOn(SNSClient.prototype, 'send');
-
-  // The handler reads its settings and builds its clients at import time, so it is imported only now.
-  process.env.DEPLOYMENTS_TABLE = TABLE;
-  process.env.OPERATORS_TOPIC_ARN = topicArn;
-  process.env.ARTIFACTS_BUCKET = BUCKET;
-  process.env.STACK_NAME = STACK;
-  process.env.POWERTOOLS_DEV = 'true';
+  // The handlers read their settings and build their clients at import time, so they are imported only now.
+  Object.assign(process.env, {
+    DEPLOYMENTS_TABLE: TABLE,
+    OPERATORS_TOPIC_ARN: topic,
+    ARTIFACTS_BUCKET: `gw-artifacts-${ACCOUNT}`,
+    STACK_NAME: 'GatewayDeployer-gw-it',
+    GATEWAY_NAME: 'gw-it',
+    APPROVERS: JSON.stringify(APPROVERS),
+    POWERTOOLS_DEV: 'true',
+  });
   captureConsole(logLines);
-  ({ handler } = await import('../../lambdas/request-approval/index'));
-});
-
-afterAll(async () => {
-  await destroyAdapterClients();
-  jest.restoreAllMocks();
-  for (const name of ['DEPLOYMENTS_TABLE', 'OPERATORS_TOPIC_ARN', 'ARTIFACTS_BUCKET', 'STACK_NAME', 'POWERTOOLS_DEV']) delete process.env[name];
+  ({ handler: requestHandler } = await import('../../lambdas/request-approval/index'));
+  ({ handler: decideHandler } = await import('../../lambdas/decide-approval/index'));
+  ({ handler: checkHandler } = await import('../../lambdas/check-approval/index'));
 });
 
 beforeEach(() => {
-  publishSpy.mockClear();
+  sfn.reset();
+  sfn.on(SendTaskSuccessCommand).resolves({});
+  sfn.on(SendTaskFailureCommand).resolves({});
 });
 
-describe('RequestApproval handler against moto', () => {
-  test('stores a pending approval with the token and publishes one message to the topic, without the token', async () => {
-    const executionName = newExecution('request');
-    const before = Math.floor(Date.now() / 1000);
-    const logsBefore = logLines.length;
-    await handler(requestEvent(executionName, 12));
-    const after = Math.floor(Date.now() / 1000);
-
-    const item = await rawItem(executionName);
-    expect(item).toBeDefined();
-    expect(item).toMatchObject({
-      pk: { S: `EXECUTION#${executionName}` },
-      sk: { S: 'APPROVAL' },
-      status: { S: 'pending' },
-      taskToken: { S: tokenFor(executionName) },
-      gateway: { S: 'gw-it' },
-      executionArn: { S: `arn:aws:states:${TEST_REGION}:${ACCOUNT}:execution:GatewayDeployment-gw-it:${executionName}` },
-    });
-    const requestedAt = Date.parse(item!.requestedAt.S!);
-    expect(Math.floor(requestedAt / 1000)).toBeGreaterThanOrEqual(before);
-    expect(Math.floor(requestedAt / 1000)).toBeLessThanOrEqual(after);
-    expect(Number(item!.expiresAt.N)).toBe(Math.floor(requestedAt / 1000) + (12 + 24) * 3600);
-    expect(item).not.toHaveProperty('decidedBy');
-
-    const publishes = publishSpy.mock.calls.map(([command]) => command).filter((c): c is PublishCommand => c instanceof PublishCommand);
-    expect(publishes).toHaveLength(1);
-    const input = publishes[0].input;
-    expect(input.TopicArn).toBe(topicArn);
-    expect(input.Subject).toBe('Compute Gateway gw-it: approve upgrade to 0.9.0? Plan: 1 to add, 1 to change, 1 to destroy.');
-    expect(input.Message).toContain(`--stack ${STACK} --region ${TEST_REGION} --execution ${executionName}`);
-    expect(input.Message).toContain(`s3://${BUCKET}/plans/gw-it/${executionName}/plan.redacted.txt`);
-    expect(input.Message).toContain('within 12 h');
-    // moto accepted it: the call resolved with a message id.
-    expect((await publishSpy.mock.results[publishSpy.mock.results.length - 1].value).MessageId).toEqual(expect.any(String));
-
-    expect(`${input.Subject}\n${input.Message}`).not.toContain(tokenFor(executionName));
-    expect(`${input.Subject}\n${input.Message}`).not.toContain('TOKEN-CANARY');
-    const logs = logLines.slice(logsBefore).join('\n');
-    expect(logs).toContain('approval requested');
-    expect(logs).not.toContain('TOKEN-CANARY');
-  });
+afterAll(async () => {
+  sfn.restore();
+  await destroyAdapterClients();
+  jest.restoreAllMocks();
+  for (const name of ['DEPLOYMENTS_TABLE', 'OPERATORS_TOPIC_ARN', 'ARTIFACTS_BUCKET', 'STACK_NAME', 'GATEWAY_NAME', 'APPROVERS', 'POWERTOOLS_DEV']) delete process.env[name];
 });
 
-describe('decide against the stored approval', () => {
-  test('approve: the token goes to SendTaskSuccess once, the item is approved and loses its token', async () => {
-    const executionName = await requested('approve');
-    const fake = fakePorts();
-    const result = await decide(TABLE, executionName, 'approve', '  looks fine  ', fake.ports);
+describe('an operator of approval.approvers approves through the approval function', () => {
+  test('recorded once with the ARN STS verified and the digest shown; the run is woken; CheckApproval lets it on', async () => {
+    const { executionName, buildId } = await waiting('approve');
+    const result = await decide('fn', executionName, 'approve', { reason: 'reviewed plan.txt', planSha256: PLAN_SHA256 }, cli(operator));
+    expect(result).toMatchObject({ decidedBy: `arn:aws:sts::${ACCOUNT}:assumed-role/${OPERATOR_ROLE}/alice`, planSha256: PLAN_SHA256, gateway: 'gw-it' });
 
-    expect(result).toEqual({ executionName, gateway: 'gw-it', decision: 'approve', decidedBy: OPERATOR, reason: 'looks fine' });
-    expect(fake.failures).toEqual([]);
-    expect(fake.successes).toHaveLength(1);
-    expect(fake.successes[0].taskToken).toBe(tokenFor(executionName));
-    expect(JSON.parse(fake.successes[0].output)).toEqual({
-      approved: true,
-      decidedBy: OPERATOR,
-      reason: 'looks fine',
-      decidedAt: DECIDED_AT.toISOString(),
-    });
+    const woken = sfn.commandCalls(SendTaskSuccessCommand);
+    expect(woken).toHaveLength(1);
+    expect(woken[0].args[0].input.taskToken).toBe(`TOKEN-${executionName}`);
 
-    const item = await rawItem(executionName);
-    expect(item).toMatchObject({
-      status: { S: 'approved' },
-      decidedBy: { S: OPERATOR },
-      reason: { S: 'looks fine' },
-      decidedAt: { S: DECIDED_AT.toISOString() },
-      gateway: { S: 'gw-it' },
-    });
-    expect(item).not.toHaveProperty('taskToken');
-    expect(JSON.stringify(item)).not.toContain('TOKEN-CANARY');
+    await expect(check(executionName, buildId)).resolves.toMatchObject({ approved: true, decidedBy: result.decidedBy, planSha256: PLAN_SHA256 });
   });
 
-  test.each(['approve', 'reject'] as const)('a second decision (%s) is refused and sends nothing', async (second) => {
-    const executionName = await requested(`twice-${second}`);
-    await decide(TABLE, executionName, 'approve', 'looks fine', fakePorts().ports);
-
-    const fake = fakePorts({ whoAmI: async () => `arn:aws:iam::${ACCOUNT}:user/bob` });
-    const attempt = decide(TABLE, executionName, second, 'changed my mind', fake.ports);
-    await expect(attempt).rejects.toBeInstanceOf(ApprovalCommandError);
-    await expect(decide(TABLE, executionName, second, 'changed my mind', fake.ports)).rejects.toThrow(
-      `execution ${executionName} was already approved by ${OPERATOR} at ${DECIDED_AT.toISOString()}: looks fine`,
-    );
-    expect(fake.successes).toEqual([]);
-    expect(fake.failures).toEqual([]);
-    expect(await rawItem(executionName)).toMatchObject({ status: { S: 'approved' }, decidedBy: { S: OPERATOR }, reason: { S: 'looks fine' } });
-  });
-
-  test('reject: the token goes to SendTaskFailure with ApprovalRejected and who and why', async () => {
-    const executionName = await requested('reject');
-    const fake = fakePorts();
-    const result = await decide(TABLE, executionName, 'reject', 'destroys the log group', fake.ports);
-
-    expect(result.decision).toBe('reject');
-    expect(fake.successes).toEqual([]);
-    expect(fake.failures).toEqual([
-      { taskToken: tokenFor(executionName), error: 'ApprovalRejected', cause: `plan rejected by ${OPERATOR}: destroys the log group` },
-    ]);
-    const item = await rawItem(executionName);
-    expect(item).toMatchObject({ status: { S: 'rejected' }, decidedBy: { S: OPERATOR }, reason: { S: 'destroys the log group' } });
-    expect(item).not.toHaveProperty('taskToken');
-
-    await expect(decide(TABLE, executionName, 'approve', 'oops', fakePorts().ports)).rejects.toThrow(
-      `execution ${executionName} was already rejected by ${OPERATOR}`,
-    );
-  });
-
-  test('an execution nobody asked about: "no approval was requested"', async () => {
-    const fake = fakePorts();
-    await expect(decide(TABLE, 'run-never-requested', 'approve', 'looks fine', fake.ports)).rejects.toThrow(
-      new ApprovalCommandError('no approval was requested for execution run-never-requested'),
-    );
-    expect(fake.successes).toEqual([]);
-  });
-
-  test.each(['', '   ', '\n\t'])('an empty reason (%j) is refused before any table read', async (reason) => {
-    const whoAmI = jest.fn(async () => OPERATOR);
-    const fake = fakePorts({ whoAmI });
-    // A table that does not exist: reaching DynamoDB would fail with ResourceNotFoundException instead.
-    await expect(decide(`no-such-table-${SUFFIX}`, 'run-x', 'approve', reason, fake.ports)).rejects.toThrow(
-      new ApprovalCommandError('a reason is required (--reason "…"); it is kept with the deployment'),
-    );
-    expect(whoAmI).not.toHaveBeenCalled();
-  });
-
-  test('the control: the same call with a reason does reach DynamoDB', async () => {
-    await expect(decide(`no-such-table-${SUFFIX}`, 'run-x', 'approve', 'ok', fakePorts().ports)).rejects.toMatchObject({
-      name: 'ResourceNotFoundException',
-    });
-  });
-
-  test('a reason longer than 500 characters is refused', async () => {
-    await expect(decide(TABLE, 'run-x', 'approve', 'x'.repeat(501), fakePorts().ports)).rejects.toThrow(
-      'the reason is longer than 500 characters',
-    );
-  });
-
-  test('the execution ARN is accepted in place of the name', async () => {
-    expect(executionNameOf(`arn:aws:states:eu-central-1:${ACCOUNT}:execution:GatewayDeployment-gw:run-1`)).toBe('run-1');
-    const executionName = await requested('arn');
-    const fake = fakePorts();
-    const arn = `arn:aws:states:${TEST_REGION}:${ACCOUNT}:execution:GatewayDeployment-gw-it:${executionName}`;
-    const result = await decide(TABLE, arn, 'approve', 'looks fine', fake.ports);
-    expect(result.executionName).toBe(executionName);
-    expect(fake.successes.map((s) => s.taskToken)).toEqual([tokenFor(executionName)]);
-  });
-
-  test.each(['run 1', 'run/1', 'x'.repeat(81), `arn:aws:states:${TEST_REGION}:${ACCOUNT}:execution:GatewayDeployment-gw-it:`])(
-    'a malformed execution (%s) is refused',
-    async (execution) => {
-      await expect(decide(TABLE, execution, 'approve', 'ok', fakePorts().ports)).rejects.toThrow(
-        new ApprovalCommandError(`"${execution}" is not an execution name or ARN`),
-      );
-    },
-  );
-
-  test.each(['TaskTimedOut', 'TaskDoesNotExist'])('Step Functions answers %s: the run is no longer waiting', async (name) => {
-    const executionName = await requested(`late-${name}`);
-    const fake = fakePorts({
-      sendSuccess: async () => {
-        throw Object.assign(new Error('Task Timed Out'), { name });
-      },
-    });
-    const attempt = decide(TABLE, executionName, 'approve', 'looks fine', fake.ports);
-    await expect(attempt).rejects.toBeInstanceOf(ApprovalCommandError);
-    await expect(attempt).rejects.toThrow(
-      `execution ${executionName} is no longer waiting (${name}): the approval timed out or the run ended`,
-    );
-     // Marked expired, the token gone: nobody can answer for that run any more.
-    const item = await rawItem(executionName);
-    expect(item?.status?.S).toBe('expired');
-    expect(item).not.toHaveProperty('taskToken');
-  });
-
-  test('an answer that could not be delivered is undone, so the same command can be run again', async () => {
-    const executionName = await requested('undelivered');
-    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
-    const flaky = fakePorts({
-      sendSuccess: async () => {
-        throw throttled;
-      },
-    });
-    await expect(decide(TABLE, executionName, 'approve', 'looks fine', flaky.ports)).rejects.toBe(throttled);
-    const pending = await rawItem(executionName);
-    expect(pending?.status?.S).toBe('pending');
-    expect(pending?.taskToken?.S).toBe(tokenFor(executionName));
-    expect(pending).not.toHaveProperty('decidedBy');
-
-    const retry = fakePorts();
-    await decide(TABLE, executionName, 'approve', 'looks fine', retry.ports);
-    expect(retry.successes.map((x) => x.taskToken)).toEqual([tokenFor(executionName)]);
-    expect((await rawItem(executionName))?.status?.S).toBe('approved');
-  });
-
-  test('any other Step Functions error is passed on unchanged', async () => {
-    const executionName = await requested('throttled');
-    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
-    const fake = fakePorts({
-      sendFailure: async () => {
-        throw throttled;
-      },
-    });
-    await expect(decide(TABLE, executionName, 'reject', 'no', fake.ports)).rejects.toBe(throttled);
-  });
-});
-
-describe('the operator CLI', () => {
-  const sfn = mockClient(SFNClient);
-  let printed: string[] = [];
-
-  /** program() with errors thrown instead of exiting: exitOverride is copied to subcommands only when they are made. */
-  async function cli() {
-    const { program } = await import('../../bin/cli');
-    const quiet = { writeOut: () => {}, writeErr: () => {} };
-    const p = program().exitOverride().configureOutput(quiet);
-    for (const sub of p.commands) sub.exitOverride().configureOutput(quiet);
-    return p;
-  }
-
-  const argv = (...args: string[]) => ['node', 'cli', ...args];
-
-  beforeEach(() => {
-    sfn.reset();
-    printed = [];
-    (console.log as jest.Mock).mockImplementation((...args: unknown[]) => void printed.push(args.join(' ')));
-  });
-
-  afterAll(() => sfn.restore());
-
-  test.each([
-    ['--reason', ['approve', '--execution', 'run-1', '--table', TABLE]],
-    ['--execution', ['reject', '--reason', 'no', '--table', TABLE]],
-  ])('a missing %s is a commander error, nothing sent', async (option, args) => {
-    const p = await cli();
-    const outcome = await p.parseAsync(argv(...args)).then(
-      () => null,
-      (error: unknown) => error,
-    );
-    expect(outcome).toBeInstanceOf(CommanderError);
-    expect(outcome).toMatchObject({ code: 'commander.missingMandatoryOptionValue', exitCode: 1 });
-    expect((outcome as Error).message).toContain(option);
-    expect(sfn.calls()).toHaveLength(0);
-  });
-
-  test('an unknown command is a commander error', async () => {
-    const p = await cli();
-    await expect(p.parseAsync(argv('approv', '--execution', 'x', '--reason', 'r'))).rejects.toMatchObject({ code: 'commander.unknownCommand' });
-  });
-
-  test('approve end to end: STS (moto) names the caller, SendTaskSuccess carries the stored token', async () => {
-    const executionName = await requested('cli-approve');
-    sfn.on(SendTaskSuccessCommand).resolves({});
-    const p = await cli();
-    await p.parseAsync(argv('approve', '--execution', executionName, '--reason', 'looks fine', '--table', TABLE, '--region', TEST_REGION));
-
-    const sent = sfn.commandCalls(SendTaskSuccessCommand);
-    expect(sent).toHaveLength(1);
-    expect(sent[0].args[0].input.taskToken).toBe(tokenFor(executionName));
-    expect(JSON.parse(sent[0].args[0].input.output ?? '')).toEqual({
-      approved: true,
-      decidedBy: MOTO_CALLER,
-      reason: 'looks fine',
-      decidedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
-    });
+  test('the decision item is not rewritten by a second answer, and no second task result is sent', async () => {
+    const { executionName, buildId } = await waiting('twice');
+    await decide('fn', executionName, 'approve', { reason: 'first' }, cli(operator));
+    await expect(decide('fn', executionName, 'reject', { reason: 'second thoughts' }, cli(operator))).rejects.toThrow(/refused \(AlreadyDecided\)/);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
     expect(sfn.commandCalls(SendTaskFailureCommand)).toHaveLength(0);
-    expect(printed).toEqual([`Approved the plan of execution ${executionName} (gateway gw-it) as ${MOTO_CALLER}.`]);
-    expect(await rawItem(executionName)).toMatchObject({ status: { S: 'approved' }, decidedBy: { S: MOTO_CALLER } });
+    await expect(check(executionName, buildId)).resolves.toMatchObject({ reason: 'first' });
   });
 
-  test('reject end to end by ARN, then a second answer is refused with an ApprovalCommandError', async () => {
-    const executionName = await requested('cli-reject');
-    sfn.on(SendTaskFailureCommand).resolves({});
-    const arn = `arn:aws:states:${TEST_REGION}:${ACCOUNT}:execution:GatewayDeployment-gw-it:${executionName}`;
-    await (await cli()).parseAsync(argv('reject', '--execution', arn, '--reason', 'too risky', '--table', TABLE, '--region', TEST_REGION));
+  test('a rejection is recorded and ends the wait with ApprovalRejected; CheckApproval would not let the run on', async () => {
+    const { executionName, buildId } = await waiting('reject');
+    await decide('fn', executionName, 'reject', { reason: 'not now' }, cli(operator));
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0].args[0].input).toMatchObject({ taskToken: `TOKEN-${executionName}`, error: 'ApprovalRejected' });
+    await expect(check(executionName, buildId)).rejects.toThrow('the recorded decision is "rejected"');
+  });
+});
 
-    const sent = sfn.commandCalls(SendTaskFailureCommand);
-    expect(sent).toHaveLength(1);
-    expect(sent[0].args[0].input).toEqual({
-      taskToken: tokenFor(executionName),
-      error: 'ApprovalRejected',
-      cause: `plan rejected by ${MOTO_CALLER}: too risky`,
-    });
-    expect(printed).toEqual([`Rejected the plan of execution ${executionName} (gateway gw-it) as ${MOTO_CALLER}.`]);
-
-    sfn.resetHistory();
-    const again = (await cli()).parseAsync(argv('approve', '--execution', executionName, '--reason', 'ok now', '--table', TABLE, '--region', TEST_REGION));
-    await expect(again).rejects.toBeInstanceOf(ApprovalCommandError);
-    await expect(again).rejects.toThrow(`was already rejected by ${MOTO_CALLER}`);
-    expect(sfn.calls()).toHaveLength(0);
+describe('attacks on the gate, each refused', () => {
+  test('a principal outside approval.approvers (a PowerUser session) is refused; nothing recorded, nothing sent', async () => {
+    const { executionName, buildId } = await waiting('outsider');
+    await expect(decide('fn', executionName, 'approve', { reason: 'I can' }, cli(outsider))).rejects.toThrow(
+      `refused (NotAnApprover): arn:aws:sts::${ACCOUNT}:assumed-role/PowerUser-${SUFFIX}/mallory is not in approval.approvers`,
+    );
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+    await expect(check(executionName, buildId)).rejects.toThrow('no decision was recorded');
   });
 
-  test('an expired item (TTL removed it): "no approval was requested"', async () => {
-    const executionName = await requested('cli-expired');
+  test('the token from the execution history alone: the run wakes, CheckApproval ends it as ApprovalNotValid', async () => {
+    const { executionName, buildId } = await waiting('forged');
+    // What anyone with states:GetExecutionHistory and states:SendTaskSuccess can do: no decision is recorded.
+    await expect(check(executionName, buildId)).rejects.toMatchObject({ name: 'ApprovalNotValid' });
+  });
+
+  test('a decision item written by hand (the table policy denies it in AWS; moto does not enforce it) must still name an approver', async () => {
+    // moto does not enforce the table's resource policy (test/cdk/iam.test.ts asserts it); what the check adds on
+    // top: a hand-written record must still name an approver and the digest Apply will act on.
+    const { executionName, buildId } = await waiting('handmade');
     const ddb = dynamoDbClient();
-    try {
-      await ddb.send(new DeleteItemCommand({ TableName: TABLE, Key: approvalKey(executionName) }));
-    } finally {
-      ddb.destroy();
-    }
-    const attempt = (await cli()).parseAsync(argv('approve', '--execution', executionName, '--reason', 'ok', '--table', TABLE, '--region', TEST_REGION));
-    await expect(attempt).rejects.toThrow(`no approval was requested for execution ${executionName}`);
-    expect(sfn.calls()).toHaveLength(0);
+    await ddb.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: {
+          pk: { S: `DECISION#${executionName}` },
+          sk: { S: `RequestApproval#${buildId}` },
+          executionName: { S: executionName },
+          round: { S: `RequestApproval#${buildId}` },
+          status: { S: 'approved' },
+          approverArn: { S: `arn:aws:sts::${ACCOUNT}:assumed-role/PowerUser/mallory` },
+          reason: { S: 'forged' },
+          decidedAt: { S: new Date().toISOString() },
+          planSha256: { S: PLAN_SHA256 },
+        },
+      }),
+    );
+    ddb.destroy();
+    await expect(check(executionName, buildId)).rejects.toThrow('is not in approval.approvers');
   });
+
+  test('the first round\'s approval does not carry over to a re-plan (another build, another round)', async () => {
+    const { executionName, buildId } = await waiting('rounds');
+    await decide('fn', executionName, 'approve', { reason: 'round one' }, cli(operator));
+    const second = `gw-it-plan:${executionName}-replan`;
+    await requestHandler(requestEvent(executionName, second));
+    await expect(check(executionName, second)).rejects.toThrow('no decision was recorded');
+    await expect(check(executionName, buildId)).resolves.toMatchObject({ reason: 'round one' });
+  });
+
+  test('an approval of one digest does not let another plan through', async () => {
+    const { executionName, buildId } = await waiting('digest');
+    await decide('fn', executionName, 'approve', { reason: 'ok' }, cli(operator));
+    await expect(check(executionName, buildId, 'ee'.repeat(32))).rejects.toThrow(`the approval was for sha256 ${PLAN_SHA256}`);
+  });
+
+  test('a proof replayed for another decision is refused before STS is asked', async () => {
+    const { executionName } = await waiting('replay');
+    const request = { execution: executionName, decision: 'approve', reason: 'ok' };
+    const headers = await signIdentityProof(decisionDigest({ ...request, reason: 'something else' }), { region: TEST_REGION, credentials: operator });
+    const out = await decideHandler({ request, identity: { headers } });
+    expect(out).toMatchObject({ statusCode: 401, body: { error: 'IdentityNotVerified' } });
+  });
+
+  test('the reviewed digest must be the waiting one (--plan-sha256)', async () => {
+    const { executionName } = await waiting('reviewed');
+    await expect(decide('fn', executionName, 'approve', { reason: 'ok', planSha256: 'ee'.repeat(32) }, cli(operator))).rejects.toThrow('refused (PlanChanged)');
+  });
+
+  test('the CLI refuses bad input before signing or invoking anything', async () => {
+    let called = false;
+    const ports = {
+      signProof: async () => {
+        called = true;
+        return {};
+      },
+      invoke: async () => {
+        called = true;
+        return { statusCode: 500, body: {} };
+      },
+    };
+    await expect(decide('fn', 'run-1', 'approve', { reason: '   ' }, ports)).rejects.toThrow(ApprovalCommandError);
+    await expect(decide('fn', 'bad name!', 'approve', { reason: 'ok' }, ports)).rejects.toThrow('is not an execution name or ARN');
+    await expect(decide('fn', 'run-1', 'approve', { reason: 'ok', planSha256: 'abc' }, ports)).rejects.toThrow('--plan-sha256 "abc" is not a sha256');
+    expect(called).toBe(false);
+  });
+});
+
+describe('identity proofs against a moto_server that checks signatures (INITIAL_NO_AUTH_ACTION_COUNT)', () => {
+  let authMoto: MotoServer;
+  let user: Credentials;
+  const userName = 'alice';
+
+  beforeAll(async () => {
+    // Two requests without authentication make the user and its key; from then on moto verifies every signature.
+    authMoto = await startMoto({ env: { INITIAL_NO_AUTH_ACTION_COUNT: '2' } });
+    const iam = new IAMClient({ ...client, endpoint: authMoto.endpoint });
+    await iam.send(new CreateUserCommand({ UserName: userName }));
+    const key = (await iam.send(new CreateAccessKeyCommand({ UserName: userName }))).AccessKey!;
+    iam.destroy();
+    user = { accessKeyId: key.AccessKeyId!, secretAccessKey: key.SecretAccessKey! };
+    process.env.AWS_ENDPOINT_URL_STS = authMoto.endpoint;
+  });
+
+  afterAll(async () => {
+    delete process.env.AWS_ENDPOINT_URL_STS;
+    await authMoto?.stop();
+  });
+
+  test('STS answers the signer\'s ARN for a proof signed with its key', async () => {
+    const headers = await signIdentityProof('d'.repeat(64), { region: TEST_REGION, credentials: user });
+    await expect(verifiedCallerArn(headers, TEST_REGION)).resolves.toBe(`arn:aws:iam::${ACCOUNT}:user/${userName}`);
+  });
+
+  test('a proof whose decision header was changed after signing: STS refuses the signature', async () => {
+    const headers = await signIdentityProof('d'.repeat(64), { region: TEST_REGION, credentials: user });
+    await expect(verifiedCallerArn({ ...headers, [DECISION_HEADER]: 'e'.repeat(64) }, TEST_REGION)).rejects.toMatchObject({
+      name: 'IdentityNotVerified',
+      message: expect.stringContaining('STS refused the identity proof (403 SignatureDoesNotMatch'),
+    });
+  });
+
+  test('a proof signed with a guessed secret for a real key id: STS refuses it', async () => {
+    const headers = await signIdentityProof('d'.repeat(64), { region: TEST_REGION, credentials: { ...user, secretAccessKey: 'guessed' } });
+    await expect(verifiedCallerArn(headers, TEST_REGION)).rejects.toMatchObject({ name: 'IdentityNotVerified' });
+  });
+});
+
+test('no log line of the approval path holds a task token', () => {
+  expect(logLines.join('\n')).not.toMatch(/TOKEN-run-/);
+});
+
+test('the pending item of a round names the digest the request showed', async () => {
+  const { executionName, buildId } = await waiting('item');
+  const ddb = dynamoDbClient();
+  const item = (await ddb.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: `EXECUTION#${executionName}` }, sk: { S: `APPROVAL#RequestApproval#${buildId}` } }, ConsistentRead: true }))).Item;
+  ddb.destroy();
+  expect(item).toMatchObject({ planSha256: { S: PLAN_SHA256 }, round: { S: `RequestApproval#${buildId}` } });
 });

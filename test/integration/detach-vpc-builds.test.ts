@@ -38,6 +38,7 @@ let bundleSha: string;
 const logs: string[] = [];
 
 const baseConfig: GatewayConfigInput = {
+  approval: { approvers: ['arn:aws:iam::123456789012:role/GatewayOperator'] },
   gatewayName: GATEWAY,
   target: { account: '123456789012', region: 'eu-central-1' },
   valuesSecretName: secretName,
@@ -115,11 +116,24 @@ function expectNoSecretIn(text: string, where: string): void {
 }
 
 const listVpc = (runId: string) => build('plan', runId, { TERRAFORM_COMMAND: 'list-vpc' });
-const detachVpc = (runId: string, listKey?: string) =>
-  build('apply', runId, { TERRAFORM_COMMAND: 'detach-vpc', ...(listKey ? { DETACH_REPORT_KEY: listKey } : {}) });
+/** The list an operator approved: its key, and the digest and S3 version the state machine passes DetachVpc. */
+interface ApprovedList {
+  readonly key: string;
+  readonly sha256: string;
+  readonly versionId: string;
+}
+const approvedListOf = (exported: Record<string, string>): ApprovedList => ({ key: exported.DETACH_REPORT_KEY, sha256: exported.PLAN_SHA256, versionId: exported.PLAN_VERSION_ID });
+/** A list as it is stored now, taken as approved (for lists the test writes itself). */
+async function approvedAsStored(key: string): Promise<ApprovedList> {
+  const out = await s3Client().send(new GetObjectCommand({ Bucket: artifacts, Key: key }));
+  const body = Buffer.from(await out.Body!.transformToByteArray());
+  return { key, sha256: createHash('sha256').update(body).digest('hex'), versionId: out.VersionId ?? 'unversioned' };
+}
+const detachVpc = (runId: string, list: ApprovedList) =>
+  build('apply', runId, { TERRAFORM_COMMAND: 'detach-vpc', DETACH_REPORT_KEY: list.key, PLAN_SHA256: list.sha256, PLAN_VERSION_ID: list.versionId });
 
 let stateBeforeDetach: StateFile;
-let staleListKey: string;
+let approvedList: ApprovedList;
 
 describe('detach-vpc: list, approve, detach', () => {
   test('the sample module is installed with its own VPC (plan and apply with the default TERRAFORM_COMMAND)', async () => {
@@ -127,7 +141,7 @@ describe('detach-vpc: list, approve, detach', () => {
     const plan = await build('plan', 'install');
     expectSucceeded(plan);
     expect(plan.log).toContain('terraform-step.js" "$TERRAFORM_COMMAND"');
-    expectSucceeded(await build('apply', 'install', { PLAN_PREFIX: plan.exported.PLAN_PREFIX }));
+    expectSucceeded(await build('apply', 'install', { PLAN_PREFIX: plan.exported.PLAN_PREFIX, PLAN_SHA256: plan.exported.PLAN_SHA256, PLAN_VERSION_ID: plan.exported.PLAN_VERSION_ID }));
     expect(addressesOf(await readState())).toContain('module.gateway.module.vpc.terraform_data.vpc');
   });
 
@@ -139,7 +153,8 @@ describe('detach-vpc: list, approve, detach', () => {
     expect(list.exported).toMatchObject({ STEP_STATUS: 'succeeded', DETACH_REPORT_KEY: `reports/${GATEWAY}/detach/detach-vpc.json`, DETACH_COUNT: '1' });
     expect(list.exported).not.toHaveProperty('PLAN_JSON_KEY');
     // Approved, then applied by the detach below: afterwards a stale list.
-    staleListKey = list.exported.DETACH_REPORT_KEY;
+    approvedList = approvedListOf(list.exported);
+    expect(approvedList).toEqual(await approvedAsStored(list.exported.DETACH_REPORT_KEY));
     const report = JSON.parse(await getObjectText(artifacts, list.exported.DETACH_REPORT_KEY));
     expect(report).toMatchObject({ operation: 'detach-vpc', status: 'listed', gateway: GATEWAY, runId: 'detach', stateBucket, stateKey: STATE_KEY, addresses: [VPC_ADDRESS] });
     expect(list.log).toContain(`1 module.vpc address(es) in s3://${stateBucket}/${STATE_KEY}:`);
@@ -169,7 +184,7 @@ describe('detach-vpc: list, approve, detach', () => {
 
   test('detach-vpc (Apply project) backs the state up in the state bucket, then removes exactly the approved addresses', async () => {
     stateBeforeDetach = await readState();
-    const detach = await detachVpc('detach');
+    const detach = await detachVpc('detach', approvedList);
     expectSucceeded(detach);
     const backupKey = `backups/${GATEWAY}/detach/terraform.tfstate`;
     expect(detach.exported).toMatchObject({
@@ -222,7 +237,7 @@ describe('detach-vpc: list, approve, detach', () => {
     // The list the detach above applied, approved again: its addresses are no longer in the state.
     await renderRun('stale');
     const before = await readState();
-    const stale = await detachVpc('stale', staleListKey);
+    const stale = await detachVpc('stale', approvedList);
     expect(stale.status).toBe('FAILED');
     expect(stale.exported).toMatchObject({ STEP_STATUS: 'failed', FAILURE_CLASS: 'state-changed', FAILURE_REPORT_KEY: `reports/${GATEWAY}/stale/detach-vpc-failure.json` });
     expect(stale.exported).not.toHaveProperty('STATE_BACKUP_KEY');
@@ -243,7 +258,7 @@ describe('detach-vpc: list, approve, detach', () => {
     );
     await renderRun('edited');
     const before = await readState();
-    const edited = await detachVpc('edited');
+    const edited = await detachVpc('edited', await approvedAsStored(key));
     expect(edited.status).toBe('FAILED');
     expect(edited.exported).toMatchObject({ STEP_STATUS: 'failed', FAILURE_CLASS: 'setup' });
     expect(edited.exported.FAILURE_MESSAGE).toContain('holds addresses outside module.vpc: "module.gateway.terraform_data.cluster"');

@@ -63,6 +63,7 @@ function event(input: unknown, configOverrides: Record<string, unknown> = {}): P
       gatewayName: 'gw-it',
       target: { account: ACCOUNT, region: TEST_REGION },
       valuesSecretName: SECRET,
+      approval: { approvers: [`arn:aws:iam::${ACCOUNT}:role/GatewayOperator`] },
       ...configOverrides,
     }),
   };

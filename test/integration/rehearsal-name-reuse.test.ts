@@ -36,8 +36,8 @@ test('an unmanaged release is uninstalled after approval, then the install is re
   const from = states.findIndex((s) => s.startsWith('Apply:'));
   expect(states.slice(from)).toEqual([
     'Apply:failed', 'DiagnoseApplyFailure:succeeded', 'Remediable:succeeded', 'InspectRelease:succeeded', 'PrepareUninstall:succeeded',
-    'UninstallGate:succeeded', 'ApproveUninstall:succeeded', 'UninstallRelease:succeeded', 'RePlanAfterUninstall:succeeded',
-    'Plan:succeeded', 'AnalyzePlan:succeeded', 'ApprovalGate:succeeded', 'RequestApproval:succeeded', 'AfterApproval:succeeded',
+    'UninstallGate:succeeded', 'ApproveUninstall:succeeded', 'CheckUninstallApproval:succeeded', 'UninstallRelease:succeeded', 'RePlanAfterUninstall:succeeded',
+    'Plan:succeeded', 'AnalyzePlan:succeeded', 'ApprovalGate:succeeded', 'RequestApproval:succeeded', 'CheckApproval:succeeded', 'AfterApproval:succeeded',
     'Apply:succeeded', 'Verify:succeeded', 'EvaluateVerification:succeeded', 'RecordDeployment:succeeded', 'NotifySuccess:succeeded',
     'ReleaseLock:succeeded', 'RunOutcome:succeeded', 'Deployed:succeeded',
   ]);

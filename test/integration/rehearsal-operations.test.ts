@@ -76,7 +76,7 @@ test('detach-vpc lists the module.vpc addresses for approval, backs the state up
   expect(report.status).toBe('SUCCEEDED');
   expect(visited(report)).toEqual([
     'ReceiveRequest', 'AcquireLock', 'Preflight', 'RenderWorkspace', 'Operation', 'ListVpcState', 'AnalyzePlan', 'ApprovalGate',
-    'RequestApproval', 'AfterApproval', 'DetachVpc', 'NotifyDetached', 'ReleaseLock', 'RunOutcome', 'VpcDetached',
+    'RequestApproval', 'CheckApproval', 'AfterApproval', 'DetachVpc', 'NotifyDetached', 'ReleaseLock', 'RunOutcome', 'VpcDetached',
   ]);
   const approval = report.notifications.find((n) => n.subject.includes('approve'))!;
   for (const address of vpc) expect(approval.message).toContain(address);

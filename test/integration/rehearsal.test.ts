@@ -58,6 +58,7 @@ test('first install: every state of the seed runs, support is asked for the smok
     'AnalyzePlan',
     'ApprovalGate',
     'RequestApproval',
+    'CheckApproval',
     'AfterApproval',
     'Apply',
     'Verify',

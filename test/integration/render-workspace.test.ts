@@ -23,6 +23,7 @@ const artifactsBucket = `artifacts-render-${suffix}`;
 const stateBucket = `state-render-${suffix}`;
 const deployerRoleArn = 'arn:aws:iam::123456789012:role/GatewayDeployer-TerraformRole';
 const config: GatewayConfigInput = {
+  approval: { approvers: ['arn:aws:iam::123456789012:role/GatewayOperator'] },
   gatewayName: 'gw-render',
   target: { account: '123456789012', region: 'eu-central-1' },
   valuesSecretName: 'gw-render/values',

@@ -4,7 +4,7 @@
  * Manager (terraform's S3 backend follows AWS_ENDPOINT_URL there too). The bundle is the sample module zipped;
  * providers.tf.json is left out of the workspace since providers cannot be downloaded offline.
  */
-import { PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -39,6 +39,7 @@ const exportedByBuild: Array<Record<string, string>> = [];
 let stalePlan: BuildspecRunResult | undefined;
 
 const baseConfig: GatewayConfigInput = {
+  approval: { approvers: ['arn:aws:iam::123456789012:role/GatewayOperator'] },
   gatewayName: 'gw-builds',
   target: { account: '123456789012', region: 'eu-central-1' },
   valuesSecretName: secretName,
@@ -110,6 +111,19 @@ const analyze = async (plan: BuildspecRunResult, preflight = { trigger: 'console
     async (key) => JSON.parse(await getObjectText(artifacts, key)),
   );
 
+async function s3Object(bucket: string, key: string): Promise<{ body: Buffer; versionId?: string }> {
+  const client = s3Client();
+  try {
+    const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return { body: Buffer.from(await out.Body!.transformToByteArray()), ...(out.VersionId ? { versionId: out.VersionId } : {}) };
+  } finally {
+    client.destroy();
+  }
+}
+
+/** What the state machine passes Apply after an approval: where the plan is, its digest and S3 version. */
+const approvedPlan = (plan: BuildspecRunResult) => ({ PLAN_PREFIX: plan.exported.PLAN_PREFIX, PLAN_SHA256: plan.exported.PLAN_SHA256, PLAN_VERSION_ID: plan.exported.PLAN_VERSION_ID });
+
 function expectNoSecretIn(text: string, where: string): void {
   for (const canary of ALL_CANARIES) {
     if (text.includes(canary)) throw new Error(`${where} contains the secret ${canary}`);
@@ -124,6 +138,10 @@ describe('install and upgrade', () => {
     const plan = await build('plan', 'install');
     expectSucceeded(plan);
     expect(plan.exported).toMatchObject({ STEP_STATUS: 'succeeded', PLAN_HAS_CHANGES: 'true', PLAN_CHANGE: '0', PLAN_DESTROY: '0' });
+    // What an approval binds: the stored binary's sha256 and its S3 version.
+    const stored = await s3Object(artifacts, `${plan.exported.PLAN_PREFIX}tfplan`);
+    expect(plan.exported.PLAN_SHA256).toBe(createHash('sha256').update(stored.body).digest('hex'));
+    expect(plan.exported.PLAN_VERSION_ID).toBe(stored.versionId);
     expect(Number(plan.exported.PLAN_ADD)).toBeGreaterThan(3);
     expect(plan.log).toContain(`Plan: ${plan.exported.PLAN_ADD} to add, 0 to change, 0 to destroy.`);
     expect(await listKeys(artifacts, 'plans/gw-builds/install/')).toEqual(
@@ -134,7 +152,7 @@ describe('install and upgrade', () => {
     expect(analysis).toMatchObject({ hasChanges: true, destroy: 0, decision: 'ask', risk: { level: 'low' } });
     expect(analysis.changes.map((c) => c.address)).toContain('module.gateway.terraform_data.cluster');
 
-    const apply = await build('apply', 'install', { PLAN_PREFIX: plan.exported.PLAN_PREFIX, DATA_BUCKETS: 'example-data-bucket' });
+    const apply = await build('apply', 'install', { ...approvedPlan(plan), DATA_BUCKETS: 'example-data-bucket' });
     expectSucceeded(apply);
     expect(apply.exported).toMatchObject({ STEP_STATUS: 'succeeded', CLUSTER_NAME: 'gw-builds', DAL_ROLE_ARN: 'arn:aws:iam::123456789012:role/gw-builds-dal' });
     expect(apply.exported.CLUSTER_ENDPOINT).toMatch(/^https:\/\//);
@@ -163,16 +181,16 @@ describe('install and upgrade', () => {
     const analysis = await analyze(plan);
     expect(analysis.risk.level).toBe('low');
     expect(analysis.changes).toContainEqual({ address: 'module.gateway.module.gateway_agent.terraform_data.helm_release', action: 'update' });
-    expectSucceeded(await build('apply', 'upgrade', { PLAN_PREFIX: plan.exported.PLAN_PREFIX }));
+    expectSucceeded(await build('apply', 'upgrade', approvedPlan(plan)));
   });
 });
 
 describe('risk and stale plans', () => {
   test('renaming the gateway replaces the cluster: high risk, never auto-approved', async () => {
-    await renderRun('rename', { gatewayName: 'gw-renamed', module: { helm_chart_version: '0.16.21' }, approval: { autoApproveS3Upgrades: true } });
+    await renderRun('rename', { gatewayName: 'gw-renamed', module: { helm_chart_version: '0.16.21' }, approval: { ...baseConfig.approval, autoApproveS3Upgrades: true } });
     const plan = await build('plan', 'rename');
     expectSucceeded(plan);
-    const analysis = await analyze(plan, { trigger: 's3', change: 'upgrade' }, { ...baseConfig, approval: { autoApproveS3Upgrades: true } });
+    const analysis = await analyze(plan, { trigger: 's3', change: 'upgrade' }, { ...baseConfig, approval: { ...baseConfig.approval, autoApproveS3Upgrades: true } });
     expect(analysis.replaced).toContain('module.gateway.terraform_data.cluster');
     expect(analysis.risk.level).toBe('high');
     expect(analysis.risk.reasons).toContain('replaces the EKS cluster: module.gateway.terraform_data.cluster');
@@ -181,7 +199,7 @@ describe('risk and stale plans', () => {
 
   test('a plan made before another apply is stale: apply refuses it and says so', async () => {
     // Planned in the test above before its upgrade was applied.
-    const apply = await build('apply', 'stale', { PLAN_PREFIX: stalePlan!.exported.PLAN_PREFIX });
+    const apply = await build('apply', 'stale', approvedPlan(stalePlan!));
     expect(apply.status).toBe('FAILED');
     expect(apply.exported).toMatchObject({ STEP_STATUS: 'failed', FAILURE_CLASS: 'stale-plan' });
     const failure = JSON.parse(await getObjectText(artifacts, apply.exported.FAILURE_REPORT_KEY));

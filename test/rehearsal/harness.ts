@@ -16,7 +16,7 @@ type EventLog = AsyncGenerator<unknown> extends never ? never : any;
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseGatewayConfig, type GatewayConfigInput } from '../../lambdas/shared/domain/gateway-config';
+import { parseGatewayConfig, type GatewayConfig, type GatewayConfigInput } from '../../lambdas/shared/domain/gateway-config';
 import { EXAMPLE_CONFIG } from '../../lib/config';
 import { isolateFromRealAws } from '../support/aws-isolation';
 import { checkOnce, stepSourceInto } from '../support/build-cache';
@@ -68,7 +68,7 @@ export interface RehearsalOptions {
   readonly config?: GatewayConfigInput;
   /** The execution input as typed in the console; default `{ "version": <bundle version> }`. */
   readonly input?: unknown;
-  readonly approve?: 'approve' | 'reject' | 'timeout';
+  readonly approve?: RehearsedApproval;
   /** console: start the run with the input; s3: upload the bundle and let the release trigger start it. */
   readonly trigger?: 'console' | 's3';
   /** With trigger s3: how many times EventBridge delivers the upload's event (it delivers at least once). */
@@ -289,6 +289,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       artifactsBucket,
       s3: clients.s3,
       approve: options.approve ?? 'approve',
+      config,
     });
     // The ASL validation compiles its JSON schema anew each time (about a second): once per definition in a jest
     // run. Rehearsals differ in the names their prefix makes, which the validation does not look at (checkArn is
@@ -487,7 +488,8 @@ interface OverrideContext {
   readonly sourceDir: string;
   readonly artifactsBucket: string;
   readonly s3: S3Client;
-  readonly approve: 'approve' | 'reject' | 'timeout';
+  readonly approve: RehearsedApproval;
+  readonly config: GatewayConfig;
 }
 
 type TaskHandler = (input: any) => Promise<any>;
@@ -662,21 +664,101 @@ function lambdaTask(fn: HandlerInfo, ctx: OverrideContext): TaskHandler {
   };
 }
 
-/** RequestApproval for real (token stored, operators asked), then answered the way the CLI answers. */
+/**
+ * How the rehearsal answers an approval request. approve, reject: an operator of approval.approvers decides through
+ * the real approval function, with an identity proof STS (moto) verifies. timeout: nobody answers. The attacks:
+ * forged: the task token read from the execution history is sent back with SendTaskSuccess and no decision (what
+ * anyone with states:GetExecutionHistory and states:SendTaskSuccess can do); swapped-plan: while the run waits, the
+ * stored plan binary is replaced by another plan of the workspace, then the operator approves what was shown.
+ */
+export type RehearsedApproval = 'approve' | 'reject' | 'timeout' | 'forged' | 'swapped-plan';
+export const REHEARSED_APPROVALS: readonly RehearsedApproval[] = ['approve', 'reject', 'timeout', 'forged', 'swapped-plan'];
+
+/** RequestApproval for real (round stored, operators asked), then answered as options.approve says. */
 function approvalTask(fn: HandlerInfo, ctx: OverrideContext): TaskHandler {
   return async (parameters) => {
-    await invokeHandler(fn, parameters.Payload);
+    const payload = parameters.Payload;
+    await invokeHandler(fn, payload);
     if (ctx.approve === 'timeout') throw stepError('States.Timeout', 'Task timed out.');
-    const { decide } = require(path.join(ROOT, 'lambdas', 'shared', 'operator', 'approval')) as typeof import('../../lambdas/shared/operator/approval');
-    return new Promise((resolve, reject) => {
-      decide(process.env.DEPLOYMENTS_TABLE!, parameters.Payload.executionName, ctx.approve === 'approve' ? 'approve' : 'reject', 'rehearsal decision', {
-        whoAmI: async () => `arn:aws:sts::${REHEARSAL_ACCOUNT}:assumed-role/rehearsal-operator/rehearsal`,
-        sendSuccess: async (_token, output) => resolve(JSON.parse(output)),
-        sendFailure: async (_token, error, cause) => reject(stepError(error, cause)),
-        now: () => new Date(),
-      }).catch(reject);
-    });
+    if (ctx.approve === 'forged') {
+      // The token is in the history (TaskScheduled); the sender writes whatever it likes as the result.
+      return { approved: true, decidedBy: `arn:aws:iam::${REHEARSAL_ACCOUNT}:role/PowerUser`, reason: 'sent with the token from the execution history' };
+    }
+    if (ctx.approve === 'swapped-plan' && payload.approvalState === 'RequestApproval') await swapPlan(ctx, payload.analysis.planPrefix);
+    return operatorDecides(ctx, payload.executionName, ctx.approve === 'reject' ? 'reject' : 'approve');
   };
+}
+
+/** Replaces the waiting plan binary by another plan of the same gateway (an earlier run's), or by changed bytes. */
+async function swapPlan(ctx: OverrideContext, planPrefix: string): Promise<void> {
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const target = `${planPrefix}tfplan`;
+  const gatewayPrefix = planPrefix.split('/').slice(0, 2).join('/') + '/';
+  const listed = await ctx.s3.send(new ListObjectsV2Command({ Bucket: ctx.artifactsBucket, Prefix: gatewayPrefix }));
+  const other = (listed.Contents ?? [])
+    .filter((o) => o.Key!.endsWith('/tfplan') && o.Key !== target)
+    .sort((a, b) => (b.LastModified?.getTime() ?? 0) - (a.LastModified?.getTime() ?? 0))[0];
+  const read = async (key: string) => Buffer.from(await (await ctx.s3.send(new GetObjectCommand({ Bucket: ctx.artifactsBucket, Key: key }))).Body!.transformToByteArray());
+  const body = other ? await read(other.Key!) : Buffer.concat([await read(target), Buffer.from('\n')]);
+  await ctx.s3.send(new PutObjectCommand({ Bucket: ctx.artifactsBucket, Key: target, Body: body }));
+}
+
+/**
+ * An operator of approval.approvers (the first entry, created in the emulator's IAM) decides with the deployer
+ * CLI's own code: the identity proof signed with that principal's credentials, the real approval function's logic
+ * and adapters. Only its Step Functions callback is the harness: the answer resolves the waiting task.
+ */
+async function operatorDecides(ctx: OverrideContext, executionName: string, decision: 'approve' | 'reject'): Promise<unknown> {
+  const operator = await operatorCredentials(ctx.config.approval.approvers[0]);
+  const { decide: cliDecide } = require(path.join(ROOT, 'lambdas', 'shared', 'operator', 'approval')) as typeof import('../../lambdas/shared/operator/approval');
+  const { signIdentityProof } = require(path.join(ROOT, 'lambdas', 'shared', 'adapters', 'identity-proof')) as typeof import('../../lambdas/shared/adapters/identity-proof');
+  const fn = require(path.join(ROOT, 'lambdas', 'decide-approval', 'index')) as typeof import('../../lambdas/decide-approval/index');
+  const { decide } = require(path.join(ROOT, 'lambdas', 'decide-approval', 'decide')) as typeof import('../../lambdas/decide-approval/decide');
+  return new Promise((resolve, reject) => {
+    const ports = {
+      ...fn.ports,
+      sendSuccess: async (_token: string, output: string) => resolve(JSON.parse(output)),
+      sendFailure: async (_token: string, error: string, cause: string) => reject(stepError(error, cause)),
+    };
+    cliDecide('rehearsal-approval-function', executionName, decision, { reason: 'rehearsal decision' }, {
+      signProof: (digest) => signIdentityProof(digest, { region: REHEARSAL_REGION, credentials: operator }),
+      invoke: async (_name, payload) => decide(payload, fn.settings, ports),
+    }).catch(reject);
+  });
+}
+
+/** Credentials of the principal an approvers entry names, made in the emulator's IAM (a role is assumed). */
+async function operatorCredentials(entry: string): Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }> {
+  const { IAMClient, CreateRoleCommand, CreateUserCommand, CreateAccessKeyCommand } = await import('@aws-sdk/client-iam');
+  const { STSClient, AssumeRoleCommand } = await import('@aws-sdk/client-sts');
+  const [, , , , , resource] = entry.split(':');
+  const [kind, ...rest] = resource.split('/');
+  const concrete = (s: string) => s.replace(/\*/g, 'x');
+  const iam = new IAMClient({});
+  const exists = (e: unknown) => {
+    if (!(e as Error).name.startsWith('EntityAlreadyExists')) throw e;
+  };
+  try {
+    if (kind === 'user') {
+      const name = concrete(rest.at(-1)!);
+      await iam.send(new CreateUserCommand({ UserName: name })).catch(exists);
+      const key = (await iam.send(new CreateAccessKeyCommand({ UserName: name }))).AccessKey!;
+      return { accessKeyId: key.AccessKeyId!, secretAccessKey: key.SecretAccessKey! };
+    }
+    const roleName = concrete(kind === 'assumed-role' ? rest[0] : rest.at(-1)!);
+    const session = kind === 'assumed-role' ? concrete(rest[1]) : 'rehearsal-operator';
+    const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${REHEARSAL_ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] });
+    await iam.send(new CreateRoleCommand({ RoleName: roleName, AssumeRolePolicyDocument: trust })).catch(exists);
+    const sts = new STSClient({});
+    try {
+      const c = (await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${REHEARSAL_ACCOUNT}:role/${roleName}`, RoleSessionName: session }))).Credentials!;
+      return { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! };
+    } finally {
+      sts.destroy();
+    }
+  } finally {
+    iam.destroy();
+  }
 }
 
 function buildTask(stack: ResolvedStack, ctx: OverrideContext): TaskHandler {

@@ -12,11 +12,13 @@ const PLAN_JSON_KEY = `${PLAN_PREFIX}plan.redacted.json`;
 const PLAN_TEXT_KEY = `${PLAN_PREFIX}plan.redacted.txt`;
 const BUILD_ID = 'GatewayPlan:5c1e8e1b-0d2f-4c1a-9e57-3f0d8b1d2c44';
 
-const baseConfig = { gatewayName: 'gw-prod', target: { account: '123456789012', region: 'eu-central-1' }, valuesSecretName: 'gateways/prod/values' };
-const config = (approval?: Record<string, unknown>): string => JSON.stringify(approval ? { ...baseConfig, approval } : baseConfig);
+const APPROVERS = ['arn:aws:iam::123456789012:role/GatewayOperator'];
+const baseConfig = { gatewayName: 'gw-prod', target: { account: '123456789012', region: 'eu-central-1' }, valuesSecretName: 'gateways/prod/values', approval: { approvers: APPROVERS } };
+const config = (approval?: Record<string, unknown>): string => JSON.stringify(approval ? { ...baseConfig, approval: { approvers: APPROVERS, ...approval } } : baseConfig);
+const PLAN_SHA256 = '9f'.repeat(32);
 
 const planBuild = (overrides: Record<string, string | undefined> = {}): BuildResult => {
-  const vars: Record<string, string | undefined> = { PLAN_JSON_KEY, PLAN_PREFIX, PLAN_TEXT_KEY, OTHER: 'ignored', ...overrides };
+  const vars: Record<string, string | undefined> = { PLAN_JSON_KEY, PLAN_PREFIX, PLAN_TEXT_KEY, PLAN_SHA256, PLAN_VERSION_ID: 'v-plan-1', OTHER: 'ignored', ...overrides };
   return {
     buildId: BUILD_ID,
     exported: Object.entries(vars)
@@ -87,6 +89,9 @@ describe('runAnalyze', () => {
       planPrefix: PLAN_PREFIX,
       planJsonKey: PLAN_JSON_KEY,
       planTextKey: PLAN_TEXT_KEY,
+      // What an approval approves and Apply checks: the plan binary's digest and S3 version.
+      planSha256: PLAN_SHA256,
+      planVersionId: 'v-plan-1',
     });
   });
 
@@ -142,6 +147,12 @@ describe('runAnalyze', () => {
     expect(result.risk.reasons).toHaveLength(50);
     expect(result.replaced).toHaveLength(50);
     expect(result.changesNotListed).toBe(10);
+  });
+
+  test('a Plan build without the plan digest, or with something else in it, is refused: nothing could bind the approval', async () => {
+    const { readJson } = reader(plan(rc('module.gateway.helm_release.gateway', 'helm_release', 'update')));
+    await expect(runAnalyze(analyzeEvent({ plan: planBuild({ PLAN_SHA256: undefined }) }), readJson)).rejects.toThrow('the Plan build did not export PLAN_SHA256');
+    await expect(runAnalyze(analyzeEvent({ plan: planBuild({ PLAN_SHA256: 'latest' }) }), readJson)).rejects.toThrow('exported PLAN_SHA256 "latest", not a sha256');
   });
 
   test('a Plan build that did not export PLAN_JSON_KEY: an error naming the variable and the build, nothing read', async () => {
@@ -212,7 +223,15 @@ describe('runAnalyze', () => {
 
 describe('runAnalyze: a detach-vpc run reads the list-vpc build instead of a plan', () => {
   const LIST_KEY = 'reports/gw-prod/run-1/detach-vpc.json';
-  const listBuild = (): BuildResult => ({ buildId: BUILD_ID, exported: [{ Name: 'DETACH_REPORT_KEY', Value: LIST_KEY }, { Name: 'DETACH_COUNT', Value: '2' }] });
+  const listBuild = (): BuildResult => ({
+    buildId: BUILD_ID,
+    exported: [
+      { Name: 'DETACH_REPORT_KEY', Value: LIST_KEY },
+      { Name: 'DETACH_COUNT', Value: '2' },
+      { Name: 'PLAN_SHA256', Value: PLAN_SHA256 },
+      { Name: 'PLAN_VERSION_ID', Value: 'v-list-1' },
+    ],
+  });
   const listReport = (addresses: unknown[]) => ({ operation: 'detach-vpc', status: 'listed', gateway: 'gw-prod', runId: 'run-1', stateBucket: 's', stateKey: 'k', addresses });
   const detachEvent = (extra: Partial<AnalyzeEvent['preflight']> = {}): AnalyzeEvent => ({
     config: config({ autoApproveS3Upgrades: true }),
@@ -244,6 +263,8 @@ describe('runAnalyze: a detach-vpc run reads the list-vpc build instead of a pla
       planPrefix: 'reports/gw-prod/run-1/',
       planJsonKey: LIST_KEY,
       planTextKey: LIST_KEY,
+      planSha256: PLAN_SHA256,
+      planVersionId: 'v-list-1',
     });
   });
 

@@ -26,6 +26,7 @@ const facts = (overrides: Partial<ApprovalRequestFacts> = {}): ApprovalRequestFa
   planTextUrl: 's3://gw-artifacts-123456789012/plans/gw-prod/run-2024-06-01-0815/plan.redacted.txt',
   planJsonUrl: 's3://gw-artifacts-123456789012/plans/gw-prod/run-2024-06-01-0815/plan.redacted.json',
   timeoutHours: 36,
+  planSha256: 'c0ffee'.padEnd(64, '0'),
   ...overrides,
 });
 
@@ -106,7 +107,7 @@ describe('approvalRequestMessage: the text', () => {
   });
 
   test('gives the approve and reject commands with stack, region and execution', () => {
-    const args = '--stack GatewayDeployer-gw-prod --region eu-central-1 --execution run-2024-06-01-0815 --reason "<why>"';
+    const args = `--stack GatewayDeployer-gw-prod --region eu-central-1 --execution run-2024-06-01-0815 --plan-sha256 ${'c0ffee'.padEnd(64, '0')} --reason "<why>"`;
     expect(text).toContain(`npm run deployer -- approve ${args}`);
     expect(text).toContain(`npm run deployer -- reject  ${args}`);
   });

@@ -20,14 +20,14 @@ test('without a path, the built-in example is used', () => {
 });
 
 test('a YAML file is read and defaults filled', () => {
-  const file = write('ok.yaml', 'gatewayName: prod\ntarget: { account: "111122223333", region: eu-west-1 }\nvaluesSecretName: prod/values\n');
+  const file = write('ok.yaml', 'gatewayName: prod\ntarget: { account: "111122223333", region: eu-west-1 }\nvaluesSecretName: prod/values\napproval: { approvers: ["arn:aws:iam::111122223333:role/GatewayOperator"] }\n');
   const { config, source } = loadGatewayConfig(file);
   expect(source).toBe(file);
   expect(config).toMatchObject({ gatewayName: 'prod', target: { account: '111122223333' }, backend: { useLockfile: true } });
 });
 
 test('a JSON file is read', () => {
-  const file = write('ok.json', JSON.stringify({ gatewayName: 'prod', target: { account: '111122223333', region: 'eu-west-1' }, valuesSecretName: 'v' }));
+  const file = write('ok.json', JSON.stringify({ gatewayName: 'prod', target: { account: '111122223333', region: 'eu-west-1' }, valuesSecretName: 'v', approval: { approvers: ['arn:aws:iam::111122223333:role/GatewayOperator'] } }));
   expect(loadGatewayConfig(file).config.gatewayName).toBe('prod');
 });
 

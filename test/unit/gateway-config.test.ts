@@ -12,6 +12,7 @@ const MINIMAL = {
   gatewayName: 'gateway',
   target: { account: '123456789012', region: 'eu-central-1' },
   valuesSecretName: 'apheris/gateway/values',
+  approval: { approvers: ['arn:aws:iam::123456789012:role/GatewayOperator'] },
 } satisfies GatewayConfigInput;
 
 /** Every field the seed HOWTO mentions, plus the deployer's own settings. */
@@ -61,6 +62,11 @@ const FULL = {
   },
   notifications: { supportEmails: ['support@apheris.com', 'ops@hospital.example'], operatorEmails: ['oncall@hospital.example'] },
   bundle: { releasesPrefix: 'vendor/apheris/', maxBytes: 1024, maxEntries: 10, maxUncompressedBytes: 4096 },
+  approval: {
+    approvers: ['arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-central-1/AWSReservedSSO_GatewayOperators_*', 'arn:aws:iam::123456789012:user/alice'],
+    timeoutHours: 12,
+  },
+  releaseUploaders: ['arn:aws:iam::123456789012:role/ReleaseUploader'],
 } satisfies GatewayConfigInput;
 
 function messageOf(raw: unknown): string {
@@ -85,7 +91,7 @@ describe('parseGatewayConfig: valid configurations', () => {
       addDeployerRoleToAwsAuth: true,
       helmValues: { extra: [] },
       terraform: { version: '1.11.4', managedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'] },
-      approval: { timeoutHours: 24, autoApproveS3Upgrades: false },
+      approval: { approvers: ['arn:aws:iam::123456789012:role/GatewayOperator'], timeoutHours: 24, autoApproveS3Upgrades: false },
       verify: { kubectlVersion: '1.32.4', helmVersion: '3.17.3', rolloutTimeoutMinutes: 10, helmTestTimeoutMinutes: 10 },
       backend: { useLockfile: true },
       notifications: { supportEmails: ['support@apheris.com'], operatorEmails: [] },
@@ -350,11 +356,36 @@ describe('formatPath', () => {
 
 describe('parseGatewayConfig: approval and the Terraform role', () => {
   test.each([0, 169, 1.5])('approval.timeoutHours %p is refused', (timeoutHours) => {
-    expect(messageOf({ ...MINIMAL, approval: { timeoutHours } })).toContain('- approval.timeoutHours:');
+    expect(messageOf({ ...MINIMAL, approval: { ...MINIMAL.approval, timeoutHours } })).toContain('- approval.timeoutHours:');
   });
 
   test('approval settings are kept', () => {
-    expect(parseGatewayConfig({ ...MINIMAL, approval: { timeoutHours: 4, autoApproveS3Upgrades: true } }).approval).toEqual({ timeoutHours: 4, autoApproveS3Upgrades: true });
+    const approval = { approvers: ['arn:aws:iam::123456789012:user/alice'], timeoutHours: 4, autoApproveS3Upgrades: true };
+    expect(parseGatewayConfig({ ...MINIMAL, approval }).approval).toEqual(approval);
+  });
+
+  test('approval.approvers is required: no default names anyone', () => {
+    const { approval: _none, ...withoutApproval } = MINIMAL;
+    expect(messageOf(withoutApproval)).toContain('- approval:');
+    expect(messageOf({ ...MINIMAL, approval: { timeoutHours: 4 } })).toContain('- approval.approvers:');
+    expect(messageOf({ ...MINIMAL, approval: { approvers: [] } })).toContain('- approval.approvers: name at least one approver');
+  });
+
+  test.each([
+    ['GatewayOperator', 'must be an IAM role ARN'],
+    ['arn:aws:iam::123456789012:group/operators', 'must be an IAM role ARN'],
+    ['arn:aws:iam::*:role/GatewayOperator', 'must be an IAM role ARN'],
+    ['arn:aws:iam::123456789012:role/*', 'names every role of account 123456789012'],
+    ['arn:aws:iam::123456789012:user/*', 'names every user of account 123456789012'],
+    ['arn:aws:sts::123456789012:assumed-role/GatewayOperator/*', 'names every session of the role'],
+  ])('approver %s is refused, naming the entry', (entry, problem) => {
+    expect(messageOf({ ...MINIMAL, approval: { approvers: ['arn:aws:iam::123456789012:user/alice', entry] } })).toContain(`- approval.approvers[1]: ${problem}`);
+  });
+
+  test('releaseUploaders takes the same forms and may not be empty', () => {
+    expect(parseGatewayConfig({ ...MINIMAL, releaseUploaders: ['arn:aws:iam::123456789012:role/Ci'] }).releaseUploaders).toEqual(['arn:aws:iam::123456789012:role/Ci']);
+    expect(messageOf({ ...MINIMAL, releaseUploaders: [] })).toContain('- releaseUploaders: name at least one uploader');
+    expect(messageOf({ ...MINIMAL, releaseUploaders: ['ci'] })).toContain('- releaseUploaders[0]: must be an IAM role ARN');
   });
 
   test('a managed policy that is not an IAM policy ARN is named', () => {

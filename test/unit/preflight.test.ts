@@ -20,6 +20,7 @@ import {
   InputError,
   ValuesError,
   VersionError,
+  TriggerNotProven,
 } from '../../lambdas/shared/domain/errors';
 import { INVALID_YAML, VALUES_YAML, expectNoCanary, placeholderYaml, valuesYaml } from '../support/values-fixtures';
 import { SAMPLE_MODULE_FILES, renameEntry, sampleModuleZip } from '../support/zip-fixtures';
@@ -54,6 +55,8 @@ interface World {
   /** The bundle sha256 recorded with the deployed version, by gateway. */
   deployedSha: Map<string, string>;
   subnets: SubnetFacts[];
+  /** The release trigger's proofs, by execution name. */
+  proofs: Map<string, { bundleKey: string; versionId?: string }>;
 }
 
 interface Fake {
@@ -79,6 +82,7 @@ function fake(change: (world: World) => void = () => {}): Fake {
     deployed: new Map(),
     deployedSha: new Map(),
     subnets: [],
+    proofs: new Map(),
   };
   change(world);
   const calls: string[] = [];
@@ -115,6 +119,10 @@ function fake(change: (world: World) => void = () => {}): Fake {
       calls.push(`describeSubnets ${ids.join(',')}`);
       return world.subnets.filter((s) => ids.includes(s.subnetId));
     },
+    async triggerProof(executionName) {
+      calls.push(`triggerProof ${executionName}`);
+      return world.proofs.get(executionName) ?? null;
+    },
   };
   return { ports, calls, world };
 }
@@ -124,6 +132,7 @@ function config(extra: Record<string, unknown> = {}): string {
     gatewayName: GATEWAY,
     target: { account: ACCOUNT, region: 'eu-central-1' },
     valuesSecretName: SECRET_NAME,
+    approval: { approvers: [`arn:aws:iam::${ACCOUNT}:role/GatewayOperator`] },
     ...extra,
   });
 }
@@ -219,6 +228,43 @@ describe('runPreflight: a run that passes', () => {
       f,
     );
     expect(result).toMatchObject({ expectedAgentVersion: '0.16.20', reason: 'vendor release 2025-06', trigger: 'cli' });
+  });
+
+  describe('a run marked "trigger": "s3" (auto-approval may let it through) must be the release trigger\'s', () => {
+    const UPLOAD = 'gw-s3-0-8-1-abcdef123456';
+    const s3Input = { bundleKey: BUNDLE_KEY, trigger: 's3', reason: 'bundle uploaded' };
+
+    test('with the trigger\'s proof for this execution and bundle, it passes as an upload', async () => {
+      const f = fake((w) => w.proofs.set(UPLOAD, { bundleKey: BUNDLE_KEY, versionId: BUNDLE_VERSION_ID }));
+      const result = await pass({ ...event(s3Input), executionName: UPLOAD }, f);
+      expect(result.trigger).toBe('s3');
+      expect(f.calls[0]).toBe(`triggerProof ${UPLOAD}`);
+    });
+
+    test('typed in the console (no proof): refused before anything else is read', async () => {
+      const f = fake();
+      const error = await refusal(TriggerNotProven, { ...event(s3Input), executionName: 'console-run-1' }, f);
+      expect(error.message).toContain('"s3" is set only by the release trigger');
+      expect(f.calls).toEqual(['triggerProof console-run-1']);
+    });
+
+    test('the proof of another bundle does not count', async () => {
+      const f = fake((w) => w.proofs.set(UPLOAD, { bundleKey: 'releases/gateway-0.9.0.zip' }));
+      const error = await refusal(TriggerNotProven, { ...event(s3Input), executionName: UPLOAD }, f);
+      expect(error.message).toContain('for releases/gateway-0.9.0.zip, not releases/gateway-0.8.1.zip');
+    });
+
+    test('a bundle overwritten after the upload that started the run is refused', async () => {
+      const f = fake((w) => w.proofs.set(UPLOAD, { bundleKey: BUNDLE_KEY, versionId: 'uploaded-version' }));
+      const error = await refusal(TriggerNotProven, { ...event(s3Input), executionName: UPLOAD }, f);
+      expect(error.message).toContain('was overwritten after the upload');
+    });
+
+    test('a console or CLI run needs no proof', async () => {
+      const f = fake();
+      await pass({ ...event({ version: '0.8.1', trigger: 'cli' }), executionName: 'x' }, f);
+      expect(f.calls.some((c) => c.startsWith('triggerProof'))).toBe(false);
+    });
   });
 
   test('without expectedAgentVersion and reason the result has no such keys', async () => {

@@ -17,6 +17,7 @@ import {
 } from '../../lambdas/shared/domain/remediation';
 
 const REPORT_KEY = 'reports/gw-prod/run-42/release-inspection.json';
+const REPORT_SHA256 = 'a'.repeat(64);
 const SEED_ADVICE =
   'The HOWTO: make sure the Helm release is not managed by another system before you uninstall it. ' +
   'Hand it over from that system first (or remove it there), then start the deployment again.';
@@ -50,7 +51,7 @@ describe('decideUninstall', () => {
   };
 
   test('unmanaged: ask, with an analysis that names the release and namespace, high risk, the evidence and the report', () => {
-    const decision = decideUninstall(unmanaged, REPORT_KEY);
+    const decision = decideUninstall(unmanaged, REPORT_KEY, REPORT_SHA256);
     expect(decision).toEqual({
       decision: 'ask',
       finding: 'unmanaged',
@@ -68,6 +69,7 @@ describe('decideUninstall', () => {
         because: 'the apply failed with "cannot re-use a name that is still in use" and no other system manages the release',
         planTextKey: REPORT_KEY,
         planJsonKey: REPORT_KEY,
+        planSha256: REPORT_SHA256,
       },
     });
     expect(RELEASE_NAME).toBe('apheris-gateway');
@@ -75,7 +77,7 @@ describe('decideUninstall', () => {
   });
 
   test('absent: the release is gone already, re-plan at once without asking', () => {
-    expect(decideUninstall({ finding: 'absent', detail: 'no release secret for apheris-gateway in apheris' }, REPORT_KEY)).toEqual({
+    expect(decideUninstall({ finding: 'absent', detail: 'no release secret for apheris-gateway in apheris' }, REPORT_KEY, REPORT_SHA256)).toEqual({
       decision: 're-plan',
       finding: 'absent',
       because: 'the release apheris-gateway is no longer on the cluster (no release secret for apheris-gateway in apheris)',
@@ -89,7 +91,7 @@ describe('decideUninstall', () => {
   ])('%s: ReleaseManagedElsewhere with the finding, its detail and the seed\'s advice', (finding, detail) => {
     const error = (() => {
       try {
-        decideUninstall({ finding, detail }, REPORT_KEY);
+        decideUninstall({ finding, detail }, REPORT_KEY, REPORT_SHA256);
       } catch (e) {
         return e as Error;
       }
@@ -103,14 +105,14 @@ describe('decideUninstall', () => {
   });
 
   test('no inspection report: refuse to uninstall (unknown), saying no report was written', () => {
-    expect(() => decideUninstall(null, '')).toThrow(ReleaseManagedElsewhere);
-    expect(() => decideUninstall(null, '')).toThrow(
+    expect(() => decideUninstall(null, '', REPORT_SHA256)).toThrow(ReleaseManagedElsewhere);
+    expect(() => decideUninstall(null, '', REPORT_SHA256)).toThrow(
       `Helm release apheris-gateway in namespace apheris was not uninstalled: unknown: no inspection report was written. ${SEED_ADVICE}`,
     );
   });
 
   test('an unmanaged finding without detail still asks; the evidence line falls back to "no inspection report was written"', () => {
-    const decision = decideUninstall({ finding: 'unmanaged' }, REPORT_KEY);
+    const decision = decideUninstall({ finding: 'unmanaged' }, REPORT_KEY, REPORT_SHA256);
     expect(decision.decision).toBe('ask');
     if (decision.decision !== 'ask') throw new Error('expected ask');
     expect(decision.analysis.risk.reasons[1]).toBe('evidence: no inspection report was written');

@@ -10,6 +10,8 @@ const NOW = new Date('2024-06-01T08:15:30.500Z');
 const NOW_EPOCH = Math.floor(NOW.getTime() / 1000);
 const EXECUTION_ARN = 'arn:aws:states:eu-central-1:123456789012:execution:GatewayDeployment-gw-prod:run-7';
 
+const PLAN_SHA256 = '5e'.repeat(32);
+
 const deployment: Deployment = { artifactsBucket: 'gw-artifacts-123456789012', stackName: 'GatewayDeployer-gw-prod', region: 'eu-central-1' };
 
 function event(approval?: Record<string, unknown>, overrides: Partial<RequestApprovalEvent> = {}): RequestApprovalEvent {
@@ -17,11 +19,13 @@ function event(approval?: Record<string, unknown>, overrides: Partial<RequestApp
     taskToken: TASK_TOKEN,
     executionArn: EXECUTION_ARN,
     executionName: 'run-7',
+    approvalState: 'RequestApproval',
+    subjectBuildId: 'gw-prod-plan:0b1c2d3e',
     config: JSON.stringify({
       gatewayName: 'gw-prod',
       target: { account: '123456789012', region: 'eu-central-1' },
       valuesSecretName: 'gateways/prod/values',
-      ...(approval ? { approval } : {}),
+      approval: { approvers: ['arn:aws:iam::123456789012:role/GatewayOperator'], ...approval },
     }),
     preflight: { gateway: 'gw-prod', version: '0.9.0', previousVersion: '0.8.1', change: 'upgrade' },
     analysis: {
@@ -35,6 +39,7 @@ function event(approval?: Record<string, unknown>, overrides: Partial<RequestApp
       because: 'every plan is approved by an operator (approval.autoApproveS3Upgrades is off)',
       planTextKey: 'plans/gw-prod/run-7/plan.redacted.txt',
       planJsonKey: 'plans/gw-prod/run-7/plan.redacted.json',
+      planSha256: PLAN_SHA256,
     },
     ...overrides,
   };
@@ -68,7 +73,10 @@ describe('requestApproval', () => {
         executionName: 'run-7',
         executionArn: EXECUTION_ARN,
         gateway: 'gw-prod',
+        // One item per round (this approval state and the Plan build it asks about), with the digest it shows.
+        round: 'RequestApproval#gw-prod-plan:0b1c2d3e',
         taskToken: TASK_TOKEN,
+        planSha256: PLAN_SHA256,
         requestedAt: '2024-06-01T08:15:30.500Z',
         // The default timeout (24 h) plus a day, in epoch seconds.
         expiresAt: NOW_EPOCH + (24 + 24) * 3600,
@@ -94,7 +102,8 @@ describe('requestApproval', () => {
     expect(text).toContain('  -/+ module.gateway.kubernetes_config_map.settings');
     expect(text).toContain('Full plan (redacted): s3://gw-artifacts-123456789012/plans/gw-prod/run-7/plan.redacted.txt');
     expect(text).toContain('Plan JSON (redacted): s3://gw-artifacts-123456789012/plans/gw-prod/run-7/plan.redacted.json');
-    expect(text).toContain('approve --stack GatewayDeployer-gw-prod --region eu-central-1 --execution run-7');
+    expect(text).toContain(`What an approval approves: sha256 ${PLAN_SHA256}.`);
+    expect(text).toContain(`approve --stack GatewayDeployer-gw-prod --region eu-central-1 --execution run-7 --plan-sha256 ${PLAN_SHA256}`);
     expect(text).toContain('reject  --stack GatewayDeployer-gw-prod --region eu-central-1 --execution run-7');
   });
 
@@ -149,6 +158,7 @@ describe('requestApproval: a detach-vpc run', () => {
           because: 'detaching resources from the Terraform state is always approved by an operator',
           planTextKey: list,
           planJsonKey: list,
+          planSha256: PLAN_SHA256,
         },
       }),
       fake.ports,

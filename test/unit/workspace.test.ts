@@ -24,6 +24,7 @@ const MINIMAL: GatewayConfigInput = {
   gatewayName: 'gateway',
   target: { account: ACCOUNT, region: 'eu-central-1' },
   valuesSecretName: 'apheris/gateway/values',
+  approval: { approvers: ['arn:aws:iam::123456789012:role/GatewayOperator'] },
 };
 
 function config(patch: Partial<GatewayConfigInput> = {}): GatewayConfig {

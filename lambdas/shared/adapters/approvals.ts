@@ -1,28 +1,30 @@
-import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { DECISION_PARTITION_PREFIX, type DecisionRecord, type DecisionStatus } from '../domain/decision';
 import { dynamodb } from './clients/dynamodb';
 
 /**
- * Pending approvals, one item per execution (`EXECUTION#<name>` / `APPROVAL`). The task token lives only here
- * (the table is KMS-encrypted): whoever holds it can answer for the run, so it is never put in a message.
+ * The approval items of the deployments table.
+ * - Pending approvals, one per round (`EXECUTION#<name>` / `APPROVAL#<round>`), written by RequestApproval: the task
+ *   token that wakes the waiting run, and the digest the request showed. The token is no secret (the execution
+ *   history holds it too): it approves nothing by itself.
+ * - Decisions, one per round (`DECISION#<name>` / `<round>`), written only by the approval function (the table's
+ *   resource policy denies every other principal writes to DECISION# keys), each once: never updated or deleted.
  */
 
-export const approvalKey = (executionName: string) => ({ pk: { S: `EXECUTION#${executionName}` }, sk: { S: 'APPROVAL' } });
+export const pendingKey = (executionName: string, round: string) => ({ pk: { S: `EXECUTION#${executionName}` }, sk: { S: `APPROVAL#${round}` } });
+export const decisionKey = (executionName: string, round: string) => ({ pk: { S: `${DECISION_PARTITION_PREFIX}${executionName}` }, sk: { S: round } });
 
 export interface PendingApproval {
   readonly executionName: string;
   readonly executionArn: string;
   readonly gateway: string;
+  readonly round: string;
   readonly taskToken: string;
+  /** The digest the approval request showed: what an approval of this round approves. */
+  readonly planSha256: string;
   readonly requestedAt: string;
   /** Epoch seconds; the table's TTL removes the item a day after the approval would have timed out. */
   readonly expiresAt: number;
-}
-
-export interface StoredApproval extends PendingApproval {
-  readonly status: 'pending' | 'approved' | 'rejected' | 'expired';
-  readonly decidedBy?: string;
-  readonly reason?: string;
-  readonly decidedAt?: string;
 }
 
 export async function storePendingApproval(table: string, a: PendingApproval): Promise<void> {
@@ -30,11 +32,12 @@ export async function storePendingApproval(table: string, a: PendingApproval): P
     new PutItemCommand({
       TableName: table,
       Item: {
-        ...approvalKey(a.executionName),
+        ...pendingKey(a.executionName, a.round),
         executionArn: { S: a.executionArn },
         gateway: { S: a.gateway },
+        round: { S: a.round },
         taskToken: { S: a.taskToken },
-        status: { S: 'pending' },
+        planSha256: { S: a.planSha256 },
         requestedAt: { S: a.requestedAt },
         expiresAt: { N: String(a.expiresAt) },
       },
@@ -42,48 +45,64 @@ export async function storePendingApproval(table: string, a: PendingApproval): P
   );
 }
 
-export async function readApproval(table: string, executionName: string): Promise<StoredApproval | null> {
-  const out = await dynamodb.send(new GetItemCommand({ TableName: table, Key: approvalKey(executionName), ConsistentRead: true }));
+const pendingFrom = (executionName: string, i: Record<string, AttributeValue>): PendingApproval => ({
+  executionName,
+  executionArn: i.executionArn?.S ?? '',
+  gateway: i.gateway?.S ?? '',
+  round: i.round?.S ?? '',
+  taskToken: i.taskToken?.S ?? '',
+  planSha256: i.planSha256?.S ?? '',
+  requestedAt: i.requestedAt?.S ?? '',
+  expiresAt: Number(i.expiresAt?.N ?? 0),
+});
+
+/** The round the execution asked about last: the one it waits on, if it waits. */
+export async function latestPendingApproval(table: string, executionName: string): Promise<PendingApproval | null> {
+  const out = await dynamodb.send(
+    new QueryCommand({
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :approval)',
+      ExpressionAttributeValues: { ':pk': { S: `EXECUTION#${executionName}` }, ':approval': { S: 'APPROVAL#' } },
+      ConsistentRead: true,
+    }),
+  );
+  const items = (out.Items ?? []).map((i) => pendingFrom(executionName, i));
+  items.sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
+  return items.at(-1) ?? null;
+}
+
+export async function readDecision(table: string, executionName: string, round: string): Promise<DecisionRecord | null> {
+  const out = await dynamodb.send(new GetItemCommand({ TableName: table, Key: decisionKey(executionName, round), ConsistentRead: true }));
   const i = out.Item;
   if (!i) return null;
   return {
-    executionName,
-    executionArn: i.executionArn?.S ?? '',
-    gateway: i.gateway?.S ?? '',
-    taskToken: i.taskToken?.S ?? '',
-    requestedAt: i.requestedAt?.S ?? '',
-    expiresAt: Number(i.expiresAt?.N ?? 0),
-    status: (i.status?.S ?? 'pending') as StoredApproval['status'],
-    ...(i.decidedBy?.S ? { decidedBy: i.decidedBy.S } : {}),
-    ...(i.reason?.S ? { reason: i.reason.S } : {}),
-    ...(i.decidedAt?.S ? { decidedAt: i.decidedAt.S } : {}),
+    executionName: i.executionName?.S ?? '',
+    round: i.round?.S ?? '',
+    status: (i.status?.S ?? '') as DecisionStatus,
+    approverArn: i.approverArn?.S ?? '',
+    reason: i.reason?.S ?? '',
+    decidedAt: i.decidedAt?.S ?? '',
+    planSha256: i.planSha256?.S ?? '',
   };
 }
 
-/**
- * Records the decision once: a second approve or reject of the same run is refused (returns false). The token
- * stays until the answer is delivered (forgetToken), so a failed delivery can be retried (revertDecision).
- */
-export async function recordDecision(
-  table: string,
-  executionName: string,
-  decision: { status: 'approved' | 'rejected'; decidedBy: string; reason: string; decidedAt: string },
-): Promise<boolean> {
+/** Records a round's decision once; false when the round already has one (nothing is overwritten). */
+export async function recordDecision(table: string, d: DecisionRecord): Promise<boolean> {
   try {
     await dynamodb.send(
-      new UpdateItemCommand({
+      new PutItemCommand({
         TableName: table,
-        Key: approvalKey(executionName),
-        UpdateExpression: 'SET #s = :s, decidedBy = :by, reason = :r, decidedAt = :at',
-        ConditionExpression: '#s = :pending',
-        ExpressionAttributeNames: { '#s': 'status' },
-        ExpressionAttributeValues: {
-          ':s': { S: decision.status },
-          ':by': { S: decision.decidedBy },
-          ':r': { S: decision.reason },
-          ':at': { S: decision.decidedAt },
-          ':pending': { S: 'pending' },
+        Item: {
+          ...decisionKey(d.executionName, d.round),
+          executionName: { S: d.executionName },
+          round: { S: d.round },
+          status: { S: d.status },
+          approverArn: { S: d.approverArn },
+          reason: { S: d.reason },
+          decidedAt: { S: d.decidedAt },
+          planSha256: { S: d.planSha256 },
         },
+        ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
     return true;
@@ -91,22 +110,4 @@ export async function recordDecision(
     if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') return false;
     throw error;
   }
-}
-
-/** After the run received the answer: the token is of no further use, and nobody should be able to read it. */
-export async function forgetToken(table: string, executionName: string): Promise<void> {
-  await dynamodb.send(new UpdateItemCommand({ TableName: table, Key: approvalKey(executionName), UpdateExpression: 'REMOVE taskToken' }));
-}
-
-/** The answer could not be delivered: back to pending (or to expired, when the run no longer waits). */
-export async function revertDecision(table: string, executionName: string, to: 'pending' | 'expired'): Promise<void> {
-  await dynamodb.send(
-    new UpdateItemCommand({
-      TableName: table,
-      Key: approvalKey(executionName),
-      UpdateExpression: to === 'pending' ? 'SET #s = :to REMOVE decidedBy, reason, decidedAt' : 'SET #s = :to REMOVE taskToken',
-      ExpressionAttributeNames: { '#s': 'status' },
-      ExpressionAttributeValues: { ':to': { S: to } },
-    }),
-  );
 }

@@ -33,3 +33,6 @@ export class VersionError extends DeploymentError {}
 
 /** A Karpenter node pool would let non-GPU computations land on GPU nodes. */
 export class NodePoolError extends DeploymentError {}
+
+/** A run claims to be started by the release trigger ("trigger": "s3") without the trigger's proof. */
+export class TriggerNotProven extends DeploymentError {}

@@ -61,6 +61,12 @@ const ADVICE: Readonly<Record<string, string>> = {
     'and contact your Apheris representative if the version or the connectivity is not as communicated.',
   ApprovalRejected: 'Nothing was applied. Start a new run when the plan is what you expect.',
   ApprovalTimedOut: 'Nothing was applied. Start a new run and approve or reject within the approval timeout.',
+  ApprovalNotValid:
+    'Nothing was applied. The run was woken without a valid decision of the approval function (a SendTaskSuccess with the task token from ' +
+    'the execution history, or an approval of another plan): find out who sent it (CloudTrail, states:SendTaskSuccess), then start a new run ' +
+    'and approve it with npm run deployer -- approve.',
+  TriggerNotProven:
+    'Nothing was done. Only the release trigger starts runs marked "trigger": "s3"; start the run from the console or the CLI without "trigger".',
   'States.Timeout': 'The step took longer than allowed; look at its log and start a new run.',
   DeploymentInProgress:
     'Nothing was done. Wait for the running execution named above to finish (npm run deployer -- status), then start again.',

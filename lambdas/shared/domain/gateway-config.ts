@@ -1,6 +1,7 @@
 import './zod-locale';
 import * as z from 'zod/mini';
 import { ConfigError } from './errors';
+import { approverEntryProblem } from './approvers';
 import { formatIssues } from './issues';
 import { lintNodePools } from './node-pools';
 import { DEFAULT_MIN_FREE_SUBNET_ADDRESSES } from './subnets';
@@ -26,6 +27,13 @@ const s3BucketName = z
   .string()
   .check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)'));
 const nonEmpty = () => z.string().check(z.minLength(1));
+/** An approver or uploader: an IAM role or user ARN, or one role session (domain/approvers.ts). */
+const principalEntry = z.string().check(
+  z.superRefine((entry, ctx) => {
+    const problem = approverEntryProblem(entry);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, input: entry });
+  }),
+);
 const k8sGroups = z._default(z.array(nonEmpty()), ['system:masters']);
 
 const awsAuthRole = z.strictObject({
@@ -171,15 +179,23 @@ export const gatewayConfigSchema = z
       { supportEmails: ['support@apheris.com'], operatorEmails: [] },
     ),
     /** The seed's "Do you want to perform these actions?", as a gate. */
-    approval: z._default(
-      z.strictObject({
-        /** How long a plan waits for an operator's decision before the run fails. */
-        timeoutHours: z._default(wholeNumber().check(z.gte(1), z.lte(168)), 24),
-        /** Upgrades started by a bundle landing in S3 skip the question when the plan is low risk and destroys nothing. */
-        autoApproveS3Upgrades: z._default(z.boolean(), false),
-      }),
-      { timeoutHours: 24, autoApproveS3Upgrades: false },
-    ),
+    approval: z.strictObject({
+      /**
+       * Who may approve or reject a plan: IAM role ARNs, user ARNs or role sessions (see domain/approvers.ts). The
+       * approval function admits only these, by the identity AWS verified for the request. Required: no default
+       * names anyone.
+       */
+      approvers: z.array(principalEntry).check(z.minLength(1, 'name at least one approver (an IAM role or user ARN)')),
+      /** How long a plan waits for an operator's decision before the run fails. */
+      timeoutHours: z._default(wholeNumber().check(z.gte(1), z.lte(168)), 24),
+      /** Upgrades started by a bundle landing in S3 skip the question when the plan is low risk and destroys nothing. */
+      autoApproveS3Upgrades: z._default(z.boolean(), false),
+    }),
+    /**
+     * Who may write bundles under the releases prefix (the bucket policy denies everyone else): a new zip there
+     * starts an upgrade by itself. Same forms as approval.approvers; default: the approvers.
+     */
+    releaseUploaders: z.optional(z.array(principalEntry).check(z.minLength(1, 'name at least one uploader, or leave releaseUploaders out to use the approvers'))),
     /** The seed's "Post-install / Post-upgrade" checks. */
     verify: z._default(
       z.strictObject({

@@ -25,6 +25,8 @@ export interface ApprovalRequestFacts {
   readonly planTextUrl: string;
   readonly planJsonUrl: string;
   readonly timeoutHours: number;
+  /** The sha256 of what an approval approves (the plan binary Apply applies); the CLI can pin it. */
+  readonly planSha256: string;
   /** deploy (or absent), or an operation on the deployed version such as detach-vpc. */
   readonly operation?: string;
 }
@@ -52,9 +54,11 @@ export function approvalRequestMessage(f: ApprovalRequestFacts): { subject: stri
       ? [`Details: ${f.planTextUrl}`]
       : [`Full plan (redacted): ${f.planTextUrl}`, `Plan JSON (redacted): ${f.planJsonUrl}`]),
     '',
-    `Approve or reject within ${f.timeoutHours} h (then the run fails), with AWS credentials allowed to decide:`,
-    `  npm run deployer -- approve --stack ${f.stackName} --region ${f.region} --execution ${f.executionName} --reason "<why>"`,
-    `  npm run deployer -- reject  --stack ${f.stackName} --region ${f.region} --execution ${f.executionName} --reason "<why>"`,
+    `What an approval approves: sha256 ${f.planSha256}. Anything else is refused before it is applied.`,
+    '',
+    `Approve or reject within ${f.timeoutHours} h (then the run fails), as a principal named in approval.approvers:`,
+    `  npm run deployer -- approve --stack ${f.stackName} --region ${f.region} --execution ${f.executionName} --plan-sha256 ${f.planSha256} --reason "<why>"`,
+    `  npm run deployer -- reject  --stack ${f.stackName} --region ${f.region} --execution ${f.executionName} --plan-sha256 ${f.planSha256} --reason "<why>"`,
   ];
   const subject = other
     ? `Compute Gateway ${f.gateway}: approve ${f.operation}? ${f.line}`

@@ -8,6 +8,9 @@ import { versionFromBundleKey } from './versions';
  * object cannot start a second run: Step Functions refuses a name it has seen.
  */
 
+/** The partition prefix of the trigger's proofs (`TRIGGER#<execution>`), which only the release trigger may write. */
+export const TRIGGER_PARTITION_PREFIX = 'TRIGGER#';
+
 export interface ObjectCreated {
   readonly key: string;
   readonly versionId?: string;

@@ -42,6 +42,8 @@ export interface UninstallAnalysis {
   readonly because: string;
   readonly planTextKey: string;
   readonly planJsonKey: string;
+  /** The sha256 of the inspection report: what an approval of the uninstall approves. */
+  readonly planSha256: string;
 }
 
 export type UninstallDecision =
@@ -56,7 +58,7 @@ const SEED_ADVICE =
  * What to do with the inspection's finding: ask to uninstall an unmanaged release; re-plan at once when it is
  * gone already; stop with the finding and the seed's advice when another system (or the state) manages it.
  */
-export function decideUninstall(inspection: ReleaseInspection | null, reportKey: string): UninstallDecision {
+export function decideUninstall(inspection: ReleaseInspection | null, reportKey: string, reportSha256: string): UninstallDecision {
   const finding = inspection?.finding ?? 'unknown';
   const detail = inspection?.detail ?? 'no inspection report was written';
   if (finding === 'absent') {
@@ -82,6 +84,7 @@ export function decideUninstall(inspection: ReleaseInspection | null, reportKey:
       because: 'the apply failed with "cannot re-use a name that is still in use" and no other system manages the release',
       planTextKey: reportKey,
       planJsonKey: reportKey,
+      planSha256: reportSha256,
     },
   };
 }

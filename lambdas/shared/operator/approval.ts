@@ -1,19 +1,19 @@
-import { forgetToken, readApproval, recordDecision, revertDecision } from '../adapters/approvals';
+import { decisionDigest } from '../domain/identity-proof';
 
 /**
- * The operator's answer to a pending plan, as the CLI gives it. IAM decides who may answer (the caller needs
- * states:SendTaskSuccess/SendTaskFailure and access to the deployments table); this records who did and why,
- * once, and only then hands the answer to the waiting run.
+ * The operator's answer to a pending plan, as the CLI gives it: the stack's approval function invoked with the
+ * decision and an identity proof (a GetCallerIdentity request signed with the operator's own credentials, bound to
+ * this decision). STS tells the function who signed; the function admits only approval.approvers, records the
+ * decision once and wakes the run. The CLI checks what it can first, so a typo costs no round trip.
  */
 
 export type Decision = 'approve' | 'reject';
 
 export interface DecisionPorts {
-  /** The caller's ARN (STS GetCallerIdentity). */
-  whoAmI(): Promise<string>;
-  sendSuccess(taskToken: string, output: string): Promise<void>;
-  sendFailure(taskToken: string, error: string, cause: string): Promise<void>;
-  now(): Date;
+  /** The signed GetCallerIdentity headers for this decision digest. */
+  signProof(digest: string): Promise<Record<string, string>>;
+  /** Invokes the approval function; its answer (statusCode, body). */
+  invoke(functionName: string, payload: object): Promise<{ statusCode: number; body: Record<string, unknown> }>;
 }
 
 export interface DecisionResult {
@@ -22,6 +22,7 @@ export interface DecisionResult {
   readonly decision: Decision;
   readonly decidedBy: string;
   readonly reason: string;
+  readonly planSha256: string;
 }
 
 export class ApprovalCommandError extends Error {
@@ -38,40 +39,34 @@ export function executionNameOf(execution: string): string {
   return name;
 }
 
-export async function decide(table: string, execution: string, decision: Decision, reason: string, ports: DecisionPorts): Promise<DecisionResult> {
-  const why = reason.trim();
+export async function decide(
+  approvalFunction: string,
+  execution: string,
+  decision: Decision,
+  opts: { reason: string; planSha256?: string },
+  ports: DecisionPorts,
+): Promise<DecisionResult> {
+  const why = opts.reason.trim();
   if (!why) throw new ApprovalCommandError('a reason is required (--reason "…"); it is kept with the deployment');
   if (why.length > 500) throw new ApprovalCommandError('the reason is longer than 500 characters');
+  const planSha256 = opts.planSha256?.toLowerCase();
+  if (planSha256 !== undefined && !/^[0-9a-f]{64}$/.test(planSha256)) {
+    throw new ApprovalCommandError(`--plan-sha256 "${opts.planSha256}" is not a sha256 (64 hexadecimal characters, as the approval request shows it)`);
+  }
   const executionName = executionNameOf(execution);
 
-  const pending = await readApproval(table, executionName);
-  if (!pending) throw new ApprovalCommandError(`no approval was requested for execution ${executionName}`);
-  if (pending.status !== 'pending') {
-    throw new ApprovalCommandError(`execution ${executionName} was already ${pending.status} by ${pending.decidedBy} at ${pending.decidedAt}: ${pending.reason}`);
+  const request = { execution: executionName, decision, reason: why, ...(planSha256 ? { planSha256 } : {}) };
+  const headers = await ports.signProof(decisionDigest(request));
+  const { statusCode, body } = await ports.invoke(approvalFunction, { request, identity: { headers } });
+  if (statusCode === 200) {
+    return {
+      executionName,
+      gateway: String(body.gateway ?? ''),
+      decision,
+      decidedBy: String(body.decidedBy ?? ''),
+      reason: why,
+      planSha256: String(body.planSha256 ?? ''),
+    };
   }
-
-  const decidedBy = await ports.whoAmI();
-  const decidedAt = ports.now().toISOString();
-  const status = decision === 'approve' ? 'approved' : 'rejected';
-  if (!(await recordDecision(table, executionName, { status, decidedBy, reason: why, decidedAt }))) {
-    throw new ApprovalCommandError(`execution ${executionName} was decided by someone else a moment ago; nothing was sent`);
-  }
-  try {
-    if (decision === 'approve') {
-      await ports.sendSuccess(pending.taskToken, JSON.stringify({ approved: true, decidedBy, reason: why, decidedAt }));
-    } else {
-      await ports.sendFailure(pending.taskToken, 'ApprovalRejected', `plan rejected by ${decidedBy}: ${why}`);
-    }
-  } catch (error) {
-    const name = (error as Error).name;
-    if (name === 'TaskTimedOut' || name === 'TaskDoesNotExist') {
-      await revertDecision(table, executionName, 'expired');
-      throw new ApprovalCommandError(`execution ${executionName} is no longer waiting (${name}): the approval timed out or the run ended`);
-    }
-    // Not delivered: the decision is undone, so the same command can be run again.
-    await revertDecision(table, executionName, 'pending');
-    throw error;
-  }
-  await forgetToken(table, executionName);
-  return { executionName, gateway: pending.gateway, decision, decidedBy, reason: why };
+  throw new ApprovalCommandError(`${decision} of execution ${executionName} refused (${body.error ? String(body.error) : statusCode}): ${String(body.message ?? 'no message')}`);
 }

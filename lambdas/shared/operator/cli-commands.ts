@@ -113,7 +113,7 @@ export function explainAwsError(error: unknown, where?: { stack?: string; region
 // ---------------------------------------------------------------------------------------------------------------
 // The stack's outputs
 
-export type OutputKey = 'StateMachineArn' | 'DeploymentsTableName' | 'ArtifactsBucketName';
+export type OutputKey = 'StateMachineArn' | 'DeploymentsTableName' | 'ArtifactsBucketName' | 'ApprovalFunctionName';
 
 export interface StackOutput {
   readonly OutputKey?: string;

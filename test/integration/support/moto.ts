@@ -76,7 +76,7 @@ export async function motoAnswers(endpoint: string, timeoutMs = 1_000): Promise<
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Starts moto_server (test/support/moto-server.py) on a free loopback port and resolves once it answers HTTP. */
-export async function startMoto(): Promise<MotoServer> {
+export async function startMoto(opts: { env?: Record<string, string> } = {}): Promise<MotoServer> {
   const executable = findOnPath('python3');
   if (!executable) throw new Error(MOTO_NOT_FOUND_MESSAGE);
 
@@ -88,6 +88,8 @@ export async function startMoto(): Promise<MotoServer> {
   const child = spawn(executable, [MOTO_SERVER_SCRIPT, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', logFd, logFd],
     detached: true,
+    // INITIAL_NO_AUTH_ACTION_COUNT, for one: moto checks signatures and IAM policies after that many requests.
+    ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
   });
   fs.closeSync(logFd);
 
