@@ -187,7 +187,6 @@ export class Workflow extends Construct {
       comment: '"Do you want to perform these actions?" asked of operators; the approval function wakes the run.',
       analysisPath: '$.analysis',
       subjectBuildPath: '$.plan.buildId',
-      resultPath: '$.approval',
       configJson,
       onTimeout: approvalTimedOut,
     });
@@ -248,7 +247,6 @@ export class Workflow extends Construct {
       comment: 'Ask before helm uninstall apheris-gateway -n apheris.',
       analysisPath: '$.remediation.analysis',
       subjectBuildPath: '$.releaseInspection.buildId',
-      resultPath: '$.uninstallApproval',
       configJson,
       onTimeout: approvalTimedOut,
     });
@@ -369,7 +367,7 @@ export class Workflow extends Construct {
   private approvalStep(
     id: string,
     fn: lambda.IFunction,
-    opts: { comment: string; analysisPath: string; subjectBuildPath: string; resultPath: string; configJson: string; onTimeout: sfn.IChainable },
+    opts: { comment: string; analysisPath: string; subjectBuildPath: string; configJson: string; onTimeout: sfn.IChainable },
   ): tasks.LambdaInvoke {
     const step = new tasks.LambdaInvoke(this, id, {
       comment: opts.comment,
@@ -386,7 +384,8 @@ export class Workflow extends Construct {
         'analysis.$': opts.analysisPath,
       }),
       taskTimeout: sfn.Timeout.duration(Duration.hours(JSON.parse(opts.configJson).approval.timeoutHours)),
-      resultPath: opts.resultPath,
+      // Whatever the sender of the task result wrote is dropped: the check step after it records the approval.
+      resultPath: sfn.JsonPath.DISCARD,
     });
     step.addRetry({ errors: TRANSIENT_LAMBDA_ERRORS, interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
     step.addCatch(opts.onTimeout, { errors: [sfn.Errors.TIMEOUT], resultPath: '$.error' });

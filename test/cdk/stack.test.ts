@@ -332,6 +332,9 @@ describe('state machine', () => {
       'planSha256.$': '$.analysis.planSha256',
     });
     expect(def.States.CheckApproval.ResultPath).toBe('$.approval');
+    // What the sender of a task result wrote is never kept: only CheckApproval's reading of the record is.
+    expect(def.States.RequestApproval.ResultPath).toBeNull();
+    expect(def.States.ApproveUninstall.ResultPath).toBeNull();
     expect(def.States.RequestApproval.Parameters?.Payload).toMatchObject({ approvalState: 'RequestApproval', 'subjectBuildId.$': '$.plan.buildId' });
     expect(def.States.AfterApproval).toMatchObject({
       Choices: [{ Variable: '$.preflight.operation', StringEquals: 'detach-vpc', Next: 'DetachVpc' }],

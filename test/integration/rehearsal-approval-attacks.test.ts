@@ -62,6 +62,9 @@ test('forged: a SendTaskSuccess with the token from the history wakes the run, a
   expect(visited(report)).toEqual(expect.arrayContaining(['RequestApproval', 'CheckApproval', 'NotifyFailure']));
   expect(visited(report)).not.toContain('AfterApproval');
   expect(notice).toContain('no decision was recorded for this approval');
+  // What the forged result said is dropped, so the notice does not think an approval happened.
+  expect(report.notifications.find((n) => n.subject.includes('deployment failed'))!.subject).toContain('failed at RequestApproval');
+  expect(notice).not.toContain('may have applied');
   expect(notice).toContain('Nothing was applied');
   expect(await stateVersions(report.resources)).toBe(0);
 });
