@@ -49,6 +49,16 @@ export class GatewayDeployerStack extends Stack {
       dataBuckets: config.module.additional_data_buckets,
       verify: config.verify,
       managedPolicyArns: config.terraform.managedPolicyArns,
+      planManagedPolicyArns: config.terraform.planManagedPolicyArns,
+      ...(config.backend.bucket || config.backend.dynamodbTable
+        ? {
+            externalBackend: {
+              ...(config.backend.bucket ? { bucket: config.backend.bucket } : {}),
+              ...(config.backend.dynamodbTable ? { dynamodbTable: config.backend.dynamodbTable } : {}),
+              region: config.backend.region ?? config.target.region,
+            },
+          }
+        : {}),
       ...(config.terraform.permissionsBoundaryArn ? { permissionsBoundaryArn: config.terraform.permissionsBoundaryArn } : {}),
     });
 
@@ -123,6 +133,7 @@ export class GatewayDeployerStack extends Stack {
         STATE_BUCKET: stateBucket.bucketName,
         STATE_KMS_KEY_ARN: key.keyArn,
         DEPLOYER_ROLE_ARN: this.terraform.role.roleArn,
+        PLAN_ROLE_ARN: this.terraform.planRole.roleArn,
       },
     }).function;
     renderWorkspace.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [artifactsBucket.arnForObjects('workspaces/*')] }));
@@ -381,7 +392,8 @@ export class GatewayDeployerStack extends Stack {
       );
     onlyWriters('OnlyReleaseUploadersWriteBundles', [config.bundle.releasesPrefix], principalArnPatterns(config.releaseUploaders ?? config.approval.approvers));
     onlyWriters('OnlyRenderWorkspaceWritesWorkspaces', ['workspaces/'], [renderWorkspace.role!.roleArn]);
-    onlyWriters('OnlyTerraformWritesPlansAndReports', ['plans/', 'reports/', 'codebuild-cache/'], [this.terraform.role.roleArn]);
+    onlyWriters('OnlyPlanWritesPlans', ['plans/'], [this.terraform.planRole.roleArn]);
+    onlyWriters('OnlyTerraformWritesReports', ['reports/', 'codebuild-cache/'], [this.terraform.planRole.roleArn, this.terraform.role.roleArn]);
 
     // S3 event notifications (EventBridge) are configured by CDK's BucketNotificationsHandler singleton.
     const notificationsHandler = this.node.children.find((c) => c.node.id.startsWith('BucketNotificationsHandler'));
@@ -404,6 +416,7 @@ export class GatewayDeployerStack extends Stack {
     new CfnOutput(this, 'SupportTopicArn', { value: this.notifications.supportTopic.topicArn });
     new CfnOutput(this, 'ApproverPolicyArn', { value: this.approverPolicy.managedPolicyArn, description: 'Attach to the principals of approval.approvers' });
     new CfnOutput(this, 'ApprovalFunctionName', { value: decideApproval.functionName, description: 'The deployer CLI approves and rejects plans through it' });
-    new CfnOutput(this, 'TerraformRoleArn', { value: this.terraform.role.roleArn, description: 'Admitted to the cluster via aws_auth_roles' });
+    new CfnOutput(this, 'TerraformRoleArn', { value: this.terraform.role.roleArn, description: 'Apply and Verify; admitted to the cluster via aws_auth_roles (system:masters)' });
+    new CfnOutput(this, 'PlanRoleArn', { value: this.terraform.planRole.roleArn, description: 'Plan, drift checks, list-vpc: read-only; admitted to the cluster as group gateway-deployer:plan-readers' });
   }
 }

@@ -9,6 +9,7 @@ const stack = {
   stateBucket: env('STATE_BUCKET'),
   stateKmsKeyArn: process.env.STATE_KMS_KEY_ARN || undefined,
   deployerRoleArn: process.env.DEPLOYER_ROLE_ARN || undefined,
+  planRoleArn: process.env.PLAN_ROLE_ARN || undefined,
 };
 
 const ports: RenderPorts = {

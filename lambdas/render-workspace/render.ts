@@ -26,6 +26,7 @@ export interface StackResources {
   readonly stateBucket: string;
   readonly stateKmsKeyArn?: string;
   readonly deployerRoleArn?: string;
+  readonly planRoleArn?: string;
 }
 
 const MAX_CUSTOM_GATEWAY_TF_BYTES = 256 * 1024;
@@ -45,6 +46,7 @@ export async function runRender(event: RenderEvent, ports: RenderPorts, stack: S
     config,
     backend,
     ...(stack.deployerRoleArn ? { deployerRoleArn: stack.deployerRoleArn } : {}),
+    ...(stack.planRoleArn ? { planRoleArn: stack.planRoleArn } : {}),
     ...(customGatewayTf !== undefined ? { customGatewayTf } : {}),
   });
   const workspacePrefix = `workspaces/${config.gatewayName}/${event.runId}/`;

@@ -26,8 +26,12 @@ export interface TerraformRunnerProps {
   readonly bundleLimits: { readonly maxEntries: number; readonly maxUncompressedBytes: number };
   /** additional_data_buckets: the Apply report carries the seed's bucket policy for each. */
   readonly dataBuckets: readonly string[];
-  /** Managed policies for what the gateway module builds (EKS, VPC, IAM, ...). */
+  /** Managed policies for what the gateway module builds (EKS, VPC, IAM, ...): the Apply and Verify role. */
   readonly managedPolicyArns: readonly string[];
+  /** Managed policies of the Plan role, which runs before any approval: read-only ones. */
+  readonly planManagedPolicyArns: readonly string[];
+  /** A Terraform backend outside the stack (backend.bucket, backend.dynamodbTable): Plan takes its lock there. */
+  readonly externalBackend?: { readonly bucket?: string; readonly dynamodbTable?: string; readonly region: string };
   /** Pinned kubectl and helm, and the Verify timeouts. */
   readonly verify: { readonly kubectlVersion: string; readonly helmVersion: string; readonly rolloutTimeoutMinutes: number; readonly helmTestTimeoutMinutes: number };
   /** @default no permissions boundary */
@@ -37,12 +41,17 @@ export interface TerraformRunnerProps {
 }
 
 /**
- * Where Terraform and the checks run: three CodeBuild projects (Plan, Apply, Verify) sharing one role and one
- * source, the bundled step helpers. That role is the identity the gateway module's aws-auth ConfigMap admits
- * (added to aws_auth_roles), so Verify and every later run can reach the cluster.
+ * Where Terraform and the checks run: three CodeBuild projects (Plan, Apply, Verify) sharing one source, the
+ * bundled step helpers, and two roles. Plan (with drift checks and list-vpc) runs the bundle's code before any
+ * approval, so it runs under the Plan role: read-only in the account (terraform.planManagedPolicyArns) and in the
+ * cluster (PLAN_READERS_GROUP), writing only the state lock, plans/ and reports/. Apply and Verify, which run only
+ * after an approval, run under the Terraform role, which aws-auth admits as system:masters.
  */
 export class TerraformRunner extends Construct {
+  /** Apply and Verify: writes what the module builds. */
   readonly role: iam.Role;
+  /** Plan, drift checks, list-vpc: reads, and writes only the state lock, plans/ and reports/. */
+  readonly planRole: iam.Role;
   readonly planProject: codebuild.Project;
   readonly applyProject: codebuild.Project;
   readonly verifyProject: codebuild.Project;
@@ -57,6 +66,14 @@ export class TerraformRunner extends Construct {
       managedPolicies: props.managedPolicyArns.map((arn, i) => iam.ManagedPolicy.fromManagedPolicyArn(this, `Policy${i}`, arn)),
       ...(props.permissionsBoundaryArn
         ? { permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyArn(this, 'Boundary', props.permissionsBoundaryArn) }
+        : {}),
+    });
+    this.planRole = new iam.Role(this, 'PlanRole', {
+      assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com'),
+      description: 'Runs terraform plan (before any approval): reads the account and the cluster, writes only the state lock and plans',
+      managedPolicies: props.planManagedPolicyArns.map((arn, i) => iam.ManagedPolicy.fromManagedPolicyArn(this, `PlanPolicy${i}`, arn)),
+      ...(props.permissionsBoundaryArn
+        ? { permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyArn(this, 'PlanBoundary', props.permissionsBoundaryArn) }
         : {}),
     });
     this.logGroup = new logs.LogGroup(this, 'Logs', {
@@ -82,7 +99,7 @@ export class TerraformRunner extends Construct {
     const project = (name: 'Plan' | 'Apply' | 'Verify', buildspec: string, description: string, extraEnv: Record<string, string> = {}) => {
       const built = new codebuild.Project(this, name, {
         description,
-        role: this.role,
+        role: name === 'Plan' ? this.planRole : this.role,
         encryptionKey: props.key,
         source: codebuild.Source.s3({ bucket: this.source.bucket, path: this.source.s3ObjectKey }),
         buildSpec: codebuild.BuildSpec.fromObject(loadBuildspec(buildspec)),
@@ -124,29 +141,47 @@ export class TerraformRunner extends Construct {
     });
 
     // No source.grantRead: that is the whole CDK assets bucket. The S3 source binding already grants this object.
+    for (const role of [this.role, this.planRole]) {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject', 's3:GetObjectVersion'],
+          resources: ['releases/*', 'workspaces/*', 'plans/*', 'reports/*'].map((p) => props.artifactsBucket.arnForObjects(p)),
+        }),
+      );
+      role.addToPolicy(
+        new iam.PolicyStatement({ actions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:GetBucketAcl'], resources: [props.artifactsBucket.bucketArn] }),
+      );
+      // The build cache of the projects (codebuild-cache/plan, /apply, /verify), read and written by CodeBuild.
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'],
+          resources: [props.artifactsBucket.arnForObjects(`${CACHE_PREFIX}*`)],
+        }),
+      );
+      props.key.grantEncryptDecrypt(role);
+      props.valuesSecret.grantRead(role);
+      props.valuesSecretKey?.grantDecrypt(role);
+    }
     props.stateBucket.grantReadWrite(this.role);
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:GetObject', 's3:GetObjectVersion'],
-        resources: ['releases/*', 'workspaces/*', 'plans/*', 'reports/*'].map((p) => props.artifactsBucket.arnForObjects(p)),
-      }),
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.artifactsBucket.arnForObjects('reports/*')] }));
+    // Plan: the state is read, never written (a plan does not persist its refresh); the lock object is.
+    props.stateBucket.grantRead(this.planRole);
+    this.planRole.addToPolicy(
+      new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:DeleteObject'], resources: [props.stateBucket.arnForObjects(`*${LOCK_SUFFIX}`)] }),
     );
-    this.role.addToPolicy(
-      new iam.PolicyStatement({ actions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:GetBucketAcl'], resources: [props.artifactsBucket.bucketArn] }),
-    );
-    // The build cache of the three projects (codebuild-cache/plan, /apply, /verify), read and written by CodeBuild.
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'],
-        resources: [props.artifactsBucket.arnForObjects(`${CACHE_PREFIX}*`)],
-      }),
-    );
-    this.role.addToPolicy(
-      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: ['plans/*', 'reports/*'].map((p) => props.artifactsBucket.arnForObjects(p)) }),
-    );
-    props.key.grantEncryptDecrypt(this.role);
-    props.valuesSecret.grantRead(this.role);
-    props.valuesSecretKey?.grantDecrypt(this.role);
+    this.planRole.addToPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: ['plans/*', 'reports/*'].map((p) => props.artifactsBucket.arnForObjects(p)) }));
+    const external = props.externalBackend;
+    if (external?.bucket) {
+      this.planRole.addToPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:DeleteObject'], resources: [`arn:${Stack.of(this).partition}:s3:::${external.bucket}/*${LOCK_SUFFIX}`] }));
+    }
+    if (external?.dynamodbTable) {
+      this.planRole.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+          resources: [Stack.of(this).formatArn({ service: 'dynamodb', region: external.region, resource: 'table', resourceName: external.dynamodbTable })],
+        }),
+      );
+    }
     this.acknowledgeNagFindings(props);
   }
 
@@ -169,7 +204,21 @@ export class TerraformRunner extends Construct {
         awsManaged.map((arn) => nagPolicy(this, arn)),
       );
     }
+    const planManaged = props.planManagedPolicyArns.filter((arn) => arn.includes(':iam::aws:'));
+    if (planManaged.length > 0) {
+      acknowledge(
+        this.planRole,
+        'AwsSolutions-IAM4',
+        'terraform.planManagedPolicyArns (default ReadOnlyAccess) is what Plan may read: Terraform refreshes every ' +
+          'resource the vendor module manages (EKS, EC2/VPC, IAM, KMS, ...) and that set changes with module versions. ' +
+          'Plan runs the bundle\'s code before any approval, so this role writes nothing in the account but the state ' +
+          'lock, plans/ and reports/. ' +
+          boundary,
+        planManaged.map((arn) => nagPolicy(this, arn)),
+      );
+    }
     const artifacts = (suffix: string) => nagResource(this, props.artifactsBucket.arnForObjects(suffix));
+    const cdkBindings = ['s3:GetObject*', 's3:GetBucket*', 's3:List*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'];
     acknowledge(
       this.role,
       'AwsSolutions-IAM5',
@@ -179,35 +228,48 @@ export class TerraformRunner extends Construct {
         'With the default AdministratorAccess (terraform.managedPolicyArns) these add nothing; with narrower policies ' +
         'the permissions boundary caps them too. ' +
         boundary,
-      [
-        ...['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:Abort*', 's3:DeleteObject*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'].map(nagAction),
-        nagResource(this, props.stateBucket.arnForObjects('*')),
-      ],
+      [...[...cdkBindings, 's3:Abort*', 's3:DeleteObject*'].map(nagAction), nagResource(this, props.stateBucket.arnForObjects('*'))],
     );
     acknowledge(
-      this.role,
+      this.planRole,
       'AwsSolutions-IAM5',
-      'Object prefixes of the artifacts bucket whose keys carry the gateway and the run (releases/<bundle>, ' +
-        'workspaces/<gateway>/<run>/, plans/<gateway>/<run>/, reports/<gateway>/<run>/), unknown at deploy time: the ' +
-        "role's own grants read releases/, workspaces/, plans/ and reports/ and write plans/ and reports/, and read " +
-        "and write the projects' build cache under codebuild-cache/ (objects CodeBuild names itself); nothing else " +
-        'of the artifacts bucket.',
-      ['releases/*', 'workspaces/*', 'plans/*', 'reports/*', `${CACHE_PREFIX}*`].map(artifacts),
+      "Granted by CDK's own bindings on this stack's bucket and key: the S3 source (read of the source object), the " +
+        "project encryption key (grantEncryptDecrypt) and a read of the Terraform backend's state bucket (grantRead). " +
+        'Its only writes there are the lock objects <state key>.tflock that use_lockfile creates and deletes.',
+      [...cdkBindings.map(nagAction), nagResource(this, props.stateBucket.arnForObjects('*')), nagResource(this, props.stateBucket.arnForObjects(`*${LOCK_SUFFIX}`))],
     );
-    acknowledge(
-      this.role,
-      'AwsSolutions-IAM5',
-      "CodeBuild's default log group of each of this stack's three projects (/aws/codebuild/<project>:*, log streams " +
-        'are named per build), which the CDK Project always grants; the builds log to the stack\'s own log group.',
-      [this.planProject, this.applyProject, this.verifyProject].map((project) =>
-        nagResource(
-          this,
-          `${Stack.of(this).formatArn({ service: 'logs', resource: 'log-group', arnFormat: ArnFormat.COLON_RESOURCE_NAME, resourceName: `/aws/codebuild/${project.projectName}` })}:*`,
+    const prefixes = (role: iam.Role, writes: string) =>
+      acknowledge(
+        role,
+        'AwsSolutions-IAM5',
+        'Object prefixes of the artifacts bucket whose keys carry the gateway and the run (releases/<bundle>, ' +
+          'workspaces/<gateway>/<run>/, plans/<gateway>/<run>/, reports/<gateway>/<run>/), unknown at deploy time: the ' +
+          `role reads releases/, workspaces/, plans/ and reports/, writes ${writes}, and reads and writes the projects' ` +
+          'build cache under codebuild-cache/ (objects CodeBuild names itself); nothing else of the artifacts bucket.',
+        ['releases/*', 'workspaces/*', 'plans/*', 'reports/*', `${CACHE_PREFIX}*`].map(artifacts),
+      );
+    prefixes(this.role, 'reports/');
+    prefixes(this.planRole, 'plans/ and reports/');
+    const logGroups = (role: iam.Role, projects: codebuild.Project[]) =>
+      acknowledge(
+        role,
+        'AwsSolutions-IAM5',
+        "CodeBuild's default log group of this role's projects (/aws/codebuild/<project>:*, log streams are named per " +
+          "build), which the CDK Project always grants; the builds log to the stack's own log group.",
+        projects.map((project) =>
+          nagResource(
+            this,
+            `${Stack.of(this).formatArn({ service: 'logs', resource: 'log-group', arnFormat: ArnFormat.COLON_RESOURCE_NAME, resourceName: `/aws/codebuild/${project.projectName}` })}:*`,
+          ),
         ),
-      ),
-    );
+      );
+    logGroups(this.role, [this.applyProject, this.verifyProject]);
+    logGroups(this.planRole, [this.planProject]);
   }
 }
+
+/** The S3 backend's lock object next to the state (use_lockfile). */
+const LOCK_SUFFIX = '.tflock';
 
 /** Where the projects' S3 build caches live in the artifacts bucket, one folder per project. */
 const CACHE_PREFIX = 'codebuild-cache/';

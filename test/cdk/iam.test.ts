@@ -219,7 +219,7 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
   });
 
   describe('who may write to the artifacts bucket (bundles arrive under releases/)', () => {
-    test('nobody may write to the whole bucket; the Terraform role only its plans/, reports/ and build cache', () => {
+    test('nobody may write to the whole bucket; the Plan role only plans/, reports/ and its cache, the Terraform role only reports/ and its cache', () => {
       const artifactsId = ofType(template, 'AWS::S3::Bucket').find(([id]) => id.startsWith('ArtifactsArtifactsBucket'))![0];
       const writes = ['s3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'];
       // `<holder> <object pattern>` for each write grant on the artifacts bucket's objects.
@@ -230,18 +230,25 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
           .map((r) => `${where.replace(/(RoleDefaultPolicy)?[0-9A-F]{8}$/, '')} ${JSON.stringify(r).replace(/^.*"Arn"\]\},"([^"]*)"\]\]\}$/, '$1')}`);
       });
       expect(writers.filter((w) => w.endsWith(' /*') || !w.includes(' /'))).toEqual([]);
-      expect(writers.filter((w) => w.startsWith('Terraform')).sort()).toEqual(['Terraform /codebuild-cache/*', 'Terraform /plans/*', 'Terraform /reports/*']);
+      expect(writers.filter((w) => w.startsWith('Terraform')).sort()).toEqual([
+        'Terraform /codebuild-cache/*',
+        'Terraform /reports/*',
+        'TerraformPlan /codebuild-cache/*',
+        'TerraformPlan /plans/*',
+        'TerraformPlan /reports/*',
+      ]);
     });
   });
 
   describe('who may read the values secret', () => {
-    test('Preflight and the Terraform (CodeBuild) role only', () => {
+    test('Preflight and the two CodeBuild roles (Plan; Apply and Verify) only', () => {
       const readers = allStatements(template)
         .filter(({ statement }) => list(statement.Action).some((a) => covers(a, 'secretsmanager:GetSecretValue')))
         .map(({ where, statement }) => [where.replace(/(RoleDefaultPolicy)?[0-9A-F]{8}$/, ''), statement.Resource]);
       expect(readers.sort()).toEqual([
         ['Preflight', valuesSecretArn],
         ['Terraform', valuesSecretArn],
+        ['TerraformPlan', valuesSecretArn],
       ]);
     });
   });
@@ -318,13 +325,16 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
       expect(s.Condition).toEqual({ ArnNotLike: { 'aws:PrincipalArn': ['arn:aws:iam::123456789012:role/GatewayOperator', 'arn:aws:iam::123456789012:role/*/GatewayOperator'] } });
     });
 
-    test('workspaces/: only RenderWorkspace; plans/, reports/ and the build cache: only the Terraform role', () => {
+    test('workspaces/: only RenderWorkspace; plans/: only the Plan role; reports/ and the build cache: the two CodeBuild roles', () => {
       const render = deny('OnlyRenderWorkspaceWritesWorkspaces');
       expect(list(render.Resource).map(prefixOf)).toEqual(['workspaces/*']);
       expect(render.Condition).toEqual({ ArnNotLike: { 'aws:PrincipalArn': [{ 'Fn::GetAtt': [roleOf(deployerFunctions.find(([, fn]) => handlerName(fn) === 'render-workspace')![1]), 'Arn'] }] } });
-      const terraform = deny('OnlyTerraformWritesPlansAndReports');
-      expect(list(terraform.Resource).map(prefixOf).sort()).toEqual(['codebuild-cache/*', 'plans/*', 'reports/*']);
-      expect(JSON.stringify(terraform.Condition)).toMatch(/"TerraformRole[0-9A-F]{8}","Arn"/);
+      const plans = deny('OnlyPlanWritesPlans');
+      expect(list(plans.Resource).map(prefixOf)).toEqual(['plans/*']);
+      expect(JSON.stringify(plans.Condition)).toMatch(/^\{"ArnNotLike":\{"aws:PrincipalArn":\[\{"Fn::GetAtt":\["TerraformPlanRole[0-9A-F]{8}","Arn"\]\}\]\}\}$/);
+      const reports = deny('OnlyTerraformWritesReports');
+      expect(list(reports.Resource).map(prefixOf).sort()).toEqual(['codebuild-cache/*', 'reports/*']);
+      expect(JSON.stringify(reports.Condition)).toMatch(/"TerraformPlanRole[0-9A-F]{8}","Arn".*"TerraformRole[0-9A-F]{8}","Arn"/);
     });
 
     test('every prefix the stack writes is covered by one of them', () => {

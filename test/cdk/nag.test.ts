@@ -66,10 +66,11 @@ describe('cdk-nag AwsSolutions, the example config', () => {
     expect(checkAcknowledgments(stack)).toEqual([]);
   });
 
-  test('AWS managed policies are acknowledged only for the Terraform role and CDK\'s notifications handler', () => {
+  test('AWS managed policies are acknowledged only for the two Terraform roles and CDK\'s notifications handler', () => {
     const managed = acknowledgments(stack).filter((a) => a.id.startsWith('AwsSolutions-IAM4['));
     expect(managed.map((a) => `${a.path} ${a.id}`).sort()).toEqual([
       'Test/BucketNotificationsHandler050a0587b7544547bf325f094a3db834/Role AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'Test/Terraform/PlanRole AwsSolutions-IAM4[Policy::arn:aws:iam::aws:policy/ReadOnlyAccess]',
       'Test/Terraform/Role AwsSolutions-IAM4[Policy::arn:aws:iam::aws:policy/AdministratorAccess]',
     ]);
     expect(managed.find((a) => a.path === 'Test/Terraform/Role')!.reason).toMatch(/No permissions boundary is configured/);

@@ -161,17 +161,34 @@ describe('lambdas', () => {
 describe('Terraform runner', () => {
   const projects = template.findResources('AWS::CodeBuild::Project');
 
-  test('Plan, Apply and Verify projects: the shared role, KMS, an S3 cache, the pinned Terraform, the helpers as S3 source', () => {
+  const roleIdOf = (role: { node: { defaultChild?: unknown } }) => stack.getLogicalId(role.node.defaultChild as never);
+
+  test('Plan, Apply and Verify projects: KMS, an S3 cache, the pinned Terraform, the helpers as S3 source', () => {
     expect(Object.keys(projects)).toHaveLength(3);
     for (const project of Object.values(projects)) {
-      expect(project.Properties).toMatchObject({
-        EncryptionKey: expect.anything(),
-        Cache: expect.objectContaining({ Type: 'S3' }),
-        Source: expect.objectContaining({ Type: 'S3' }),
-        ServiceRole: { 'Fn::GetAtt': [stack.getLogicalId(stack.terraform.role.node.defaultChild as never), 'Arn'] },
-      });
+      expect(project.Properties).toMatchObject({ EncryptionKey: expect.anything(), Cache: expect.objectContaining({ Type: 'S3' }), Source: expect.objectContaining({ Type: 'S3' }) });
       expect(project.Properties.Environment.EnvironmentVariables).toContainEqual({ Name: 'TF_VERSION', Type: 'PLAINTEXT', Value: '1.11.4' });
     }
+  });
+
+  test('Plan runs under its own role, not the role of Apply and Verify (which run only after an approval)', () => {
+    const planRole = roleIdOf(stack.terraform.planRole);
+    const writeRole = roleIdOf(stack.terraform.role);
+    expect(planRole).not.toBe(writeRole);
+    const byCommand = Object.values(projects).map((p) => [JSON.parse(p.Properties.Source.BuildSpec).env.variables.TERRAFORM_COMMAND ?? 'verify', p.Properties.ServiceRole['Fn::GetAtt'][0]]);
+    expect(Object.fromEntries(byCommand)).toEqual({ plan: planRole, apply: writeRole, verify: writeRole });
+  });
+
+  test('the Plan role holds only read-only managed policies and writes nothing but the state lock, plans/, reports/ and its build cache', () => {
+    const resources = template.toJSON().Resources;
+    const planRole = roleIdOf(stack.terraform.planRole);
+    expect(resources[planRole].Properties.ManagedPolicyArns).toEqual(['arn:aws:iam::aws:policy/ReadOnlyAccess']);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === planRole))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>);
+    const writes = statements.filter((st) => [st.Action].flat().some((a) => /^s3:(Put|Delete|Abort)|^dynamodb:(Put|Update|Delete)|^iam:|^ec2:|^eks:/.test(a)));
+    const targets = writes.flatMap((st) => [st.Resource].flat()).map((r) => JSON.stringify(r).replace(/^.*"Arn"\]\},"\/([^"]*)"\]\]\}$/, '$1'));
+    expect(targets.sort()).toEqual(['*.tflock', 'codebuild-cache/*', 'plans/*', 'reports/*']);
   });
 
   test.each([
@@ -219,12 +236,12 @@ describe('Terraform runner', () => {
     });
   });
 
-  test('the Terraform role may read the values secret and write only plans/ and reports/ in the artifacts bucket', () => {
+  test('the Terraform role may read the values secret and write only reports/ in the artifacts bucket (plans/ is Plan\'s)', () => {
     const roleId = stack.getLogicalId(stack.terraform.role.node.defaultChild as never);
     const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))!;
     const statements = policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>;
     const puts = statements.filter((st) => [st.Action].flat().includes('s3:PutObject'));
-    expect(JSON.stringify(puts)).toContain('/plans/*');
+    expect(JSON.stringify(puts)).not.toContain('/plans/*');
     expect(JSON.stringify(puts)).toContain('/reports/*');
     expect(JSON.stringify(puts)).not.toContain('/releases/');
     expect(statements.some((st) => [st.Action].flat().includes('secretsmanager:GetSecretValue'))).toBe(true);

@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseGatewayConfig, type GatewayConfig, type GatewayConfigInput } from '../../lambdas/shared/domain/gateway-config';
+import { PLAN_READER_ACCESS_FILE } from '../../lambdas/shared/domain/workspace';
 import { EXAMPLE_CONFIG } from '../../lib/config';
 import { isolateFromRealAws } from '../support/aws-isolation';
 import { checkOnce, stepSourceInto } from '../support/build-cache';
@@ -655,10 +656,14 @@ function lambdaTask(fn: HandlerInfo, ctx: OverrideContext): TaskHandler {
   return async (payload) => {
     const result = await invokeHandler(fn, payload);
     if (fn.dir === 'render-workspace') {
-      // Provider plugins cannot be downloaded offline: the rehearsal runs the workspace without providers.tf.json.
+      // Provider plugins cannot be downloaded offline: the rehearsal runs the workspace without providers.tf.json,
+      // and without the Plan role's cluster binding (kubectl_manifest needs the kubectl provider), which it does not model.
       const r = result as { workspacePrefix: string; files: string[] };
-      await ctx.s3.send(new DeleteObjectCommand({ Bucket: ctx.artifactsBucket, Key: `${r.workspacePrefix}providers.tf.json` }));
-      return { ...r, files: r.files.filter((f) => f !== 'providers.tf.json') };
+      const offline = ['providers.tf.json', PLAN_READER_ACCESS_FILE];
+      for (const name of offline.filter((f) => r.files.includes(f))) {
+        await ctx.s3.send(new DeleteObjectCommand({ Bucket: ctx.artifactsBucket, Key: `${r.workspacePrefix}${name}` }));
+      }
+      return { ...r, files: r.files.filter((f) => !offline.includes(f)) };
     }
     return result;
   };

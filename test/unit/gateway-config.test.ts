@@ -90,7 +90,7 @@ describe('parseGatewayConfig: valid configurations', () => {
       module: { aws_auth_roles: [], aws_auth_users: [], additional_data_buckets: [], extra_inputs: {} },
       addDeployerRoleToAwsAuth: true,
       helmValues: { extra: [] },
-      terraform: { version: '1.11.4', managedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'] },
+      terraform: { version: '1.11.4', managedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'], planManagedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'] },
       approval: { approvers: ['arn:aws:iam::123456789012:role/GatewayOperator'], timeoutHours: 24, autoApproveS3Upgrades: false },
       verify: { kubectlVersion: '1.32.4', helmVersion: '3.17.3', rolloutTimeoutMinutes: 10, helmTestTimeoutMinutes: 10 },
       backend: { useLockfile: true },

@@ -2,6 +2,8 @@ import { parse as parseYaml } from 'yaml';
 import { parseGatewayConfig, type GatewayConfig, type GatewayConfigInput } from '../../lambdas/shared/domain/gateway-config';
 import {
   HELM_CREDENTIAL_VARIABLES,
+  PLAN_READERS_GROUP,
+  PLAN_READER_ACCESS_FILE,
   REQUIRED_PROVIDERS,
   REQUIRED_TERRAFORM,
   generatedHelmValues,
@@ -210,6 +212,35 @@ describe('gateway.tf.json', () => {
 
     test('nothing is added without a deployer role ARN', () => {
       expect(gatewayModule(ctx(config(), { deployerRoleArn: undefined })).aws_auth_roles).toEqual([]);
+    });
+
+    describe('the Plan role: read-only in the cluster', () => {
+      const PLAN_ROLE = `arn:aws:iam::${ACCOUNT}:role/GatewayDeployer-TerraformPlanRole`;
+      const withPlan = (cfg = config()) => ctx(cfg, { planRoleArn: PLAN_ROLE });
+
+      test('joins aws_auth_roles in the plan-readers group, never system:masters', () => {
+        const roles = gatewayModule(withPlan()).aws_auth_roles as Array<{ rolearn: string; groups: string[] }>;
+        expect(roles).toEqual([
+          { rolearn: DEPLOYER_ROLE, username: 'gateway-deployer', groups: ['system:masters'] },
+          { rolearn: PLAN_ROLE, username: 'gateway-deployer-plan', groups: [PLAN_READERS_GROUP] },
+        ]);
+      });
+
+      test('the group is bound to get, list and watch only, applied after the module', () => {
+        const rendered = files(withPlan());
+        expect(Object.keys(rendered)).toContain(PLAN_READER_ACCESS_FILE);
+        const manifests = JSON.parse(rendered[PLAN_READER_ACCESS_FILE]).resource.kubectl_manifest;
+        const role = parseYaml(manifests.deployer_plan_reader_role.yaml_body);
+        expect(role).toMatchObject({ kind: 'ClusterRole', rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['get', 'list', 'watch'] }] });
+        expect(manifests.deployer_plan_reader_role.depends_on).toEqual(['module.gateway']);
+        const binding = parseYaml(manifests.deployer_plan_reader_binding.yaml_body);
+        expect(binding).toMatchObject({ kind: 'ClusterRoleBinding', roleRef: { kind: 'ClusterRole', name: role.metadata.name }, subjects: [{ kind: 'Group', name: PLAN_READERS_GROUP }] });
+      });
+
+      test('neither the group nor its binding without addDeployerRoleToAwsAuth, or with a customized gateway.tf', () => {
+        expect(Object.keys(files(withPlan(config({ addDeployerRoleToAwsAuth: false }))))).not.toContain(PLAN_READER_ACCESS_FILE);
+        expect(Object.keys(files(ctx(config(), { planRoleArn: PLAN_ROLE, customGatewayTf: 'module "gateway" {}' })))).not.toContain(PLAN_READER_ACCESS_FILE);
+      });
     });
 
     test('the configuration is not mutated', () => {

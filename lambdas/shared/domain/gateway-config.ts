@@ -17,6 +17,7 @@ import validVersion from 'semver/functions/valid';
  */
 
 const ADMINISTRATOR_ACCESS = 'arn:aws:iam::aws:policy/AdministratorAccess';
+const READ_ONLY_ACCESS = 'arn:aws:iam::aws:policy/ReadOnlyAccess';
 
 const awsAccountId = z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit AWS account id'));
 const awsRegion = z.string().check(z.regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'must be an AWS region such as eu-central-1'));
@@ -155,9 +156,15 @@ export const gatewayConfigSchema = z
          * permissions boundary or your own policies.
          */
         managedPolicyArns: z._default(z.array(managedPolicyArn()), [ADMINISTRATOR_ACCESS]),
+        /**
+         * What the Plan role may do: Plan (and drift checks, list-vpc) run the bundle's code before any approval, so
+         * they run under a role of their own that reads (Terraform's refresh reads every resource the module
+         * manages) and writes only the state lock, plans/ and reports/. Keep these read-only.
+         */
+        planManagedPolicyArns: z._default(z.array(managedPolicyArn()), [READ_ONLY_ACCESS]),
         permissionsBoundaryArn: z.optional(managedPolicyArn()),
       }),
-      { version: '1.11.4', managedPolicyArns: [ADMINISTRATOR_ACCESS] },
+      { version: '1.11.4', managedPolicyArns: [ADMINISTRATOR_ACCESS], planManagedPolicyArns: [READ_ONLY_ACCESS] },
     ),
     /** The seed's terraform_backend.tf. Without a bucket, the stack's own state bucket is used. */
     backend: z._default(

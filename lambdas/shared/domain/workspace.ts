@@ -41,8 +41,10 @@ export interface BackendSettings {
 export interface WorkspaceContext {
   readonly config: GatewayConfig;
   readonly backend: BackendSettings;
-  /** The role Terraform runs as; added to aws_auth_roles so later runs can reach the cluster. */
+  /** The role Terraform applies with (Apply, Verify); added to aws_auth_roles as system:masters. */
   readonly deployerRoleArn?: string;
+  /** The read-only role Plan runs as; added to aws_auth_roles in PLAN_READERS_GROUP (renderPlanReaderAccess). */
+  readonly planRoleArn?: string;
   /** A customized gateway.tf from the vendor (seed: "Unless you have received a customized gateway.tf file"). */
   readonly customGatewayTf?: string;
 }
@@ -76,7 +78,41 @@ export function renderWorkspace(ctx: WorkspaceContext): WorkspaceFile[] {
     json('backend.tf.json', renderBackend(ctx.backend)),
     json('variables.tf.json', renderVariables()),
     json('outputs.tf.json', renderOutputs()),
+    ...(admitsPlanRole(ctx) ? [json(PLAN_READER_ACCESS_FILE, renderPlanReaderAccess())] : []),
   ];
+}
+
+/**
+ * The Kubernetes group of the Plan role. Plan runs the bundle's code before any approval, so it gets read access
+ * only: get, list and watch on every resource (the refresh of the module's helm, kubectl and kubernetes resources
+ * reads whatever kinds they manage; the helm provider reads its release from Secrets in the release namespace).
+ */
+export const PLAN_READERS_GROUP = 'gateway-deployer:plan-readers';
+export const PLAN_READER_ACCESS_FILE = 'deployer-plan-reader.tf.json';
+
+const admitsPlanRole = (ctx: WorkspaceContext): boolean =>
+  ctx.customGatewayTf === undefined && ctx.config.addDeployerRoleToAwsAuth && Boolean(ctx.deployerRoleArn && ctx.planRoleArn);
+
+/** The ClusterRole and ClusterRoleBinding of PLAN_READERS_GROUP, applied (after an approval) with the module. */
+export function renderPlanReaderAccess(): object {
+  const rbac = 'rbac.authorization.k8s.io';
+  const name = 'gateway-deployer-plan-reader';
+  const role = { apiVersion: `${rbac}/v1`, kind: 'ClusterRole', metadata: { name }, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['get', 'list', 'watch'] }] };
+  const binding = {
+    apiVersion: `${rbac}/v1`,
+    kind: 'ClusterRoleBinding',
+    metadata: { name },
+    roleRef: { apiGroup: rbac, kind: 'ClusterRole', name },
+    subjects: [{ kind: 'Group', apiGroup: rbac, name: PLAN_READERS_GROUP }],
+  };
+  return {
+    resource: {
+      kubectl_manifest: {
+        deployer_plan_reader_role: { yaml_body: literal(stringify(role)), depends_on: ['module.gateway'] },
+        deployer_plan_reader_binding: { yaml_body: literal(stringify(binding)), depends_on: ['kubectl_manifest.deployer_plan_reader_role'] },
+      },
+    },
+  };
 }
 
 /** The module outputs the seed names, as root outputs: `terraform output` after the apply reads only those. */
@@ -91,6 +127,9 @@ export function renderGatewayModule(ctx: WorkspaceContext): object {
   const awsAuthRoles = [...m.aws_auth_roles];
   if (ctx.config.addDeployerRoleToAwsAuth && ctx.deployerRoleArn && !awsAuthRoles.some((r) => r.rolearn === ctx.deployerRoleArn)) {
     awsAuthRoles.push({ rolearn: ctx.deployerRoleArn, username: 'gateway-deployer', groups: ['system:masters'] });
+  }
+  if (admitsPlanRole(ctx) && !awsAuthRoles.some((r) => r.rolearn === ctx.planRoleArn)) {
+    awsAuthRoles.push({ rolearn: ctx.planRoleArn!, username: 'gateway-deployer-plan', groups: [PLAN_READERS_GROUP] });
   }
   // Only inputs the operator set are passed: an older module may not declare the newer variables.
   const inputs: Record<string, unknown> = {
