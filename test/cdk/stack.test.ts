@@ -493,6 +493,20 @@ describe('state machine', () => {
     expect(state.Catch!.at(-1)).toEqual({ ErrorEquals: ['States.ALL'], Next: 'NotifyFailure', ResultPath: '$.error' });
   });
 
+  test.each(['Apply', 'DetachVpc'])('%s is given the approved digest and S3 version, which it checks before acting', (name) => {
+    const overrides = def.States[name].Parameters!.EnvironmentVariablesOverride as Array<{ Name: string; 'Value.$'?: string }>;
+    expect(overrides).toEqual(
+      expect.arrayContaining([
+        { Name: 'PLAN_SHA256', Type: 'PLAINTEXT', 'Value.$': '$.analysis.planSha256' },
+        { Name: 'PLAN_VERSION_ID', Type: 'PLAINTEXT', 'Value.$': '$.analysis.planVersionId' },
+      ]),
+    );
+  });
+
+  test('Preflight is given the execution name, under which the release trigger leaves its proof', () => {
+    expect(def.States.Preflight.Parameters).toMatchObject({ 'executionName.$': '$$.Execution.Name' });
+  });
+
   test.each(['Preflight', 'RenderWorkspace', 'AnalyzePlan'])('%s retries transient errors and catches the rest into NotifyFailure', (name) => {
     const state = def.States[name];
     expect(state.Type).toBe('Task');
