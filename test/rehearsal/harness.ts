@@ -101,6 +101,14 @@ export interface RehearsalOptions {
   readonly beforeRun?: (resources: RehearsalResources) => Promise<void>;
   /** Failures injected into the run, each on the first invocation of the named task state only: see RehearsalFaults. */
   readonly faults?: RehearsalFaults;
+  /**
+   * The CodeBuild projects' roles are made in the emulator from the synthesized template (managed and inline
+   * policies, resolved to the emulator's names), and every build runs with a session of its project's role. The
+   * emulator must have been started with MOTO_IAM_LOAD_MANAGED_POLICIES=true. The run itself happens with moto's
+   * IAM authorization off: moto 5.2.1 miscomputes the signature of S3 listings with a prefix, which every build
+   * makes; tests switch authorization on afterwards and try the roles' calls one by one.
+   */
+  readonly buildRoles?: boolean;
 }
 
 /**
@@ -283,6 +291,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   const executionArn = startedArn ?? `arn:aws:states:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:execution:${machineName}:${executionName}`;
   const states: StateRecord[] = [];
   try {
+    const roleCredentials = options.buildRoles ? await projectRoleCredentials(stack) : undefined;
     const overrides = taskOverrides(stack, handlers, {
       options,
       cluster,
@@ -291,6 +300,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       s3: clients.s3,
       approve: options.approve ?? 'approve',
       config,
+      ...(roleCredentials ? { roleCredentials } : {}),
     });
     // The ASL validation compiles its JSON schema anew each time (about a second): once per definition in a jest
     // run. Rehearsals differ in the names their prefix makes, which the validation does not look at (checkArn is
@@ -337,6 +347,50 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     return { status, resources, ...(triggerDecisions ? { triggerDecisions } : {}), executionName, ...(error ? { error } : {}), ...(cause ? { cause } : {}), states, executionMs, notifications, ...(output !== undefined ? { output } : {}) };
   } finally {
     await cluster.stop();
+  }
+}
+
+type Credentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+
+const ignoreEntityExists = (e: unknown) => {
+  if (!(e as Error).name.startsWith('EntityAlreadyExists')) throw e;
+};
+
+/**
+ * Each CodeBuild project's role, made in the emulator as the template defines it (its managed policies and every
+ * AWS::IAM::Policy attached to it, resolved to the emulator's names), and a session of it: project name → credentials.
+ */
+async function projectRoleCredentials(stack: ResolvedStack): Promise<Map<string, Credentials>> {
+  const { IAMClient, CreateRoleCommand, AttachRolePolicyCommand, PutRolePolicyCommand } = await import('@aws-sdk/client-iam');
+  const { STSClient, AssumeRoleCommand } = await import('@aws-sdk/client-sts');
+  const iam = new IAMClient({});
+  const sts = new STSClient({});
+  const out = new Map<string, Credentials>();
+  const sessions = new Map<string, Credentials>();
+  try {
+    for (const projectId of stack.logicalIdsOfType('AWS::CodeBuild::Project')) {
+      const roleId: string = stack.resources[projectId].Properties!.ServiceRole['Fn::GetAtt'][0];
+      if (!sessions.has(roleId)) {
+        const roleName = stack.ref(roleId);
+        const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${REHEARSAL_ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] });
+        await iam.send(new CreateRoleCommand({ RoleName: roleName, AssumeRolePolicyDocument: trust })).catch(ignoreEntityExists);
+        for (const arn of stack.resolve(stack.resources[roleId].Properties!.ManagedPolicyArns ?? []) as string[]) {
+          await iam.send(new AttachRolePolicyCommand({ RoleName: roleName, PolicyArn: arn }));
+        }
+        for (const policyId of stack.logicalIdsOfType('AWS::IAM::Policy')) {
+          const policy = stack.resources[policyId].Properties!;
+          if (!(policy.Roles as Array<{ Ref?: string }>).some((r) => r.Ref === roleId)) continue;
+          await iam.send(new PutRolePolicyCommand({ RoleName: roleName, PolicyName: policyId, PolicyDocument: JSON.stringify(stack.resolve(policy.PolicyDocument)) }));
+        }
+        const c = (await sts.send(new AssumeRoleCommand({ RoleArn: stack.arn(roleId), RoleSessionName: 'rehearsal-build' }))).Credentials!;
+        sessions.set(roleId, { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! });
+      }
+      out.set(stack.ref(projectId), sessions.get(roleId)!);
+    }
+    return out;
+  } finally {
+    iam.destroy();
+    sts.destroy();
   }
 }
 
@@ -491,6 +545,8 @@ interface OverrideContext {
   readonly s3: S3Client;
   readonly approve: RehearsedApproval;
   readonly config: GatewayConfig;
+  /** buildRoles: the credentials of each CodeBuild project's role, by project name. */
+  readonly roleCredentials?: Map<string, Credentials>;
 }
 
 type TaskHandler = (input: any) => Promise<any>;
@@ -740,9 +796,7 @@ async function operatorCredentials(entry: string): Promise<{ accessKeyId: string
   const [kind, ...rest] = resource.split('/');
   const concrete = (s: string) => s.replace(/\*/g, 'x');
   const iam = new IAMClient({});
-  const exists = (e: unknown) => {
-    if (!(e as Error).name.startsWith('EntityAlreadyExists')) throw e;
-  };
+  const exists = ignoreEntityExists;
   try {
     if (kind === 'user') {
       const name = concrete(rest.at(-1)!);
@@ -801,6 +855,7 @@ function buildTask(stack: ResolvedStack, ctx: OverrideContext): TaskHandler {
         PATH: `${HELM_STANDIN_DIR}:${process.env.PATH}`,
         HELM_STANDIN_KUBE_URL: ctx.cluster.url,
         HELM_STANDIN_TEST_PHASE: ctx.options.connectivity === 'fail' ? 'Failed' : 'Succeeded',
+        ...roleEnvironment(ctx.roleCredentials?.get(parameters.ProjectName)),
       },
       timeoutMs: 15 * 60_000,
     });
@@ -812,6 +867,12 @@ function buildTask(stack: ResolvedStack, ctx: OverrideContext): TaskHandler {
     }
     return { Build: { Id: buildId, BuildStatus: 'SUCCEEDED', Phases: phases, ExportedEnvironmentVariables: toList(result.exported) } };
   };
+}
+
+/** A build's AWS credentials: its project role's session (buildRoles), else the process's. */
+function roleEnvironment(credentials: Credentials | undefined): Record<string, string> {
+  if (!credentials) return {};
+  return { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, AWS_SESSION_TOKEN: credentials.sessionToken ?? '' };
 }
 
 const toList = (vars: Record<string, string>) => Object.entries(vars).map(([Name, Value]) => ({ Name, Value }));
