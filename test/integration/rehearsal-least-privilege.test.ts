@@ -73,9 +73,11 @@ describe('the Plan role (the bundle\'s code runs under it before any approval)',
   test('reads what Plan reads: the bundle, the workspace, the state', async () => {
     const s3 = s3As('plan');
     const { artifactsBucket, stateBucket } = report.resources;
-    await expect(s3.send(new GetObjectCommand({ Bucket: artifactsBucket, Key: 'releases/gateway-1.0.0.zip' }))).resolves.toBeDefined();
-    await expect(s3.send(new GetObjectCommand({ Bucket: artifactsBucket, Key: `workspaces/gateway/${report.executionName}/backend.tf.json` }))).resolves.toBeDefined();
-    await expect(s3.send(new GetObjectCommand({ Bucket: stateBucket, Key: STATE_KEY }))).resolves.toBeDefined();
+    // Each body read to the end, so no response is left open on the connection.
+    const read = async (Bucket: string, Key: string) => (await (await s3.send(new GetObjectCommand({ Bucket, Key }))).Body!.transformToByteArray()).length;
+    await expect(read(artifactsBucket, 'releases/gateway-1.0.0.zip')).resolves.toBeGreaterThan(0);
+    await expect(read(artifactsBucket, `workspaces/gateway/${report.executionName}/backend.tf.json`)).resolves.toBeGreaterThan(0);
+    await expect(read(stateBucket, STATE_KEY)).resolves.toBeGreaterThan(0);
     s3.destroy();
   });
 
