@@ -8,7 +8,7 @@ import * as path from 'node:path';
  * How every Lambda is bundled: one esbuild build for all handlers (each entry point its own self-contained
  * `<handler>/index.js`; CommonJS has no shared chunks). NodejsFunction would start esbuild once per function,
  * which was most of `cdk synth` (ten processes, about 6 s of 15 on two cores); one build takes well under 2 s.
- * The bundle budget (README "Performance": each bundle at most 250 KB, its cold import at most 200 ms) is checked
+ * The bundle budget (docs/performance.md: each bundle at most 250 KB, its cold import at most 200 ms) is checked
  * on these same bundles by test/cdk/lambda-bundles.test.ts and `npm run bench`.
  */
 

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the performance budget of README "Performance", measured. Lambda bundle sizes and cold imports;
+ * `npm run bench`: the performance budget of docs/performance.md, measured. Lambda bundle sizes and cold imports;
  * `cdk synth` from a fresh process; the state transitions and builds of a successful rehearsed install, and its
  * execution time against an operator's commands on the same sample module (the seed's procedure, and the bare tool
  * calls alone); and the whole `npm test` (skip it with `--skip-npm-test`: then it is reported NOT MEASURED).
@@ -22,7 +22,7 @@ import { BUNDLE_BUDGET_BYTES, COLD_IMPORT_BUDGET_MS, bundleLambdas, type LambdaB
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, '..', '..');
 
-/** README "Performance": a successful run's state transitions and CodeBuild builds. */
+/** docs/performance.md: a successful run's state transitions and CodeBuild builds. */
 const MAX_TRANSITIONS = 30;
 const MAX_BUILDS = 3;
 const IMPORT_RUNS = 5;

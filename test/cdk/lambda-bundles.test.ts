@@ -1,7 +1,7 @@
 import { BUNDLE_BUDGET_BYTES, bundleLambdas, lambdaHandlers, type LambdaBundle } from '../support/lambda-bundles';
 
 /**
- * The bundle budget of README "Performance", kept in `npm test`: every Lambda, bundled with DeployerFunction's
+ * The bundle budget of docs/performance.md, kept in `npm test`: every Lambda, bundled with DeployerFunction's
  * esbuild options, is at most 250 KB. (About 2 s for all of them; the cold-import half of the budget is timed by
  * `npm run bench`, since a timing has no place in a test that must not flake.)
  */

@@ -9,7 +9,7 @@ import { bundleLambdas as bundleInto, lambdaHandlers, type LambdaBundle } from '
  */
 export { lambdaHandlers, type LambdaBundle };
 
-/** README "Performance": each Lambda bundle at most 250 KB (minified, AWS SDK external)... */
+/** docs/performance.md: each Lambda bundle at most 250 KB (minified, AWS SDK external)... */
 export const BUNDLE_BUDGET_BYTES = 250 * 1024;
 /** ...and the cold import of each, AWS SDK included, at most 200 ms. */
 export const COLD_IMPORT_BUDGET_MS = 200;
