@@ -6,8 +6,6 @@ const common = { testEnvironment: 'node', transform: { '^.+\\.ts$': swc } };
 module.exports = {
   // Two cores: the integration tests mostly wait on terraform, kubectl and moto, so two workers overlap them.
   maxWorkers: 2,
-  // Longest files first also in a fresh clone, which has no timings yet (test/support/test-sequencer.js).
-  testSequencer: '<rootDir>/test/support/test-sequencer.js',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...common, displayName: 'cdk', testMatch: ['<rootDir>/test/cdk/**/*.test.ts'] },

@@ -36,14 +36,6 @@ export interface BuildspecRunOptions {
   timeoutMs?: number;
 }
 
-/**
- * A folder for V8's code cache, shared by the builds of a test run: when set (the integration tests' global setup
- * sets it), every Node.js process of a build is started with test/support/node-code-cache.js preloaded, so the
- * megabyte of each bundled step helper is compiled once per run instead of once per build.
- */
-export const CODE_CACHE_ENV = 'GATEWAY_TEST_CODE_CACHE';
-const CODE_CACHE_PRELOAD = path.join(__dirname, 'node-code-cache.js');
-
 export type BuildPhaseName = 'INSTALL' | 'PRE_BUILD' | 'BUILD' | 'POST_BUILD';
 
 export interface BuildspecRunResult {
@@ -330,9 +322,6 @@ export async function runBuildspec(options: BuildspecRunOptions): Promise<Builds
     // Owned by the build itself: nothing overrides these.
     { CODEBUILD_SRC_DIR: sourceDir, CODEBUILD_BUILD_SUCCEEDING: '1', PWD: sourceDir },
   );
-
-  // Tests only: the step helpers' compiled code is kept between builds (see node-code-cache.js).
-  if (env[CODE_CACHE_ENV]) env.NODE_OPTIONS = [`--require ${JSON.stringify(CODE_CACHE_PRELOAD)}`, env.NODE_OPTIONS].filter(Boolean).join(' ');
 
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'buildspec-runner-'));
   try {

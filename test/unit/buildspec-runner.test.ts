@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CODE_CACHE_ENV, parseBuildspec, runBuildspec, type BuildspecRunOptions } from '../support/buildspec-runner';
+import { parseBuildspec, runBuildspec, type BuildspecRunOptions } from '../support/buildspec-runner';
 
 /** Real bash, tiny buildspecs written per test. */
 
@@ -386,26 +386,5 @@ phases:
     for (const name of ['pwned-subst', 'pwned-backtick', 'pwned-semicolon', 'pwned-spec']) {
       expect(existsSync(path.join(result.sourceDir, name))).toBe(false);
     }
-  });
-
-  it('preloads the code cache into the build\'s Node.js processes only when the code cache folder is named', async () => {
-    const buildspec = `
-version: 0.2
-env:
-  exported-variables: [PRELOAD]
-phases:
-  build:
-    commands:
-      - |
-        export PRELOAD="$(node -e 'console.log(require.cache[process.env.PRELOAD_FILE] ? "loaded" : "not loaded")')"
-`;
-    const preload = path.resolve(__dirname, '..', 'support', 'node-code-cache.js');
-    const env = { PATH: process.env.PATH, PRELOAD_FILE: preload, NODE_OPTIONS: '--no-warnings' };
-    const cache = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'buildspec-runner-code-cache-')));
-    roots.push(cache);
-    const withCache = await run(buildspec, { baseEnv: { ...env, [CODE_CACHE_ENV]: cache } });
-    expect(withCache.exported.PRELOAD).toBe('loaded');
-    const without = await run(buildspec, { baseEnv: env });
-    expect(without.exported.PRELOAD).toBe('not loaded');
   });
 });

@@ -5,7 +5,6 @@ import { motoAnswers, startMoto, type MotoServer } from './moto';
 import { terraformVersion } from './terraform';
 import { isolateFromRealAws } from '../../support/aws-isolation';
 import { STEP_SOURCE_ENV, SYNTH_CACHE_ENV, stepSourceInto } from '../../support/build-cache';
-import { CODE_CACHE_ENV } from '../../support/buildspec-runner';
 
 /** Where setup leaves the server it started; jest runs setup and teardown in the same process. */
 export const MOTO_HANDLE_KEY = '__gatewayDeployerMoto';
@@ -18,16 +17,13 @@ export type MotoGlobal = typeof globalThis & { [MOTO_HANDLE_KEY]?: MotoServer; [
 export default async function globalSetup(): Promise<void> {
   await terraformVersion();
 
-  // Built once here instead of once per test file (seconds each); the workers inherit the variables. The code cache
-  // folder is filled by the builds themselves (test/support/node-code-cache.js).
+  // Built once here instead of once per test file (seconds each); the workers inherit the variables.
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-it-'));
   (globalThis as MotoGlobal)[SCRATCH_KEY] = scratch;
   stepSourceInto(path.join(scratch, 'step-source'));
   fs.mkdirSync(path.join(scratch, 'synth'));
   process.env[STEP_SOURCE_ENV] = path.join(scratch, 'step-source');
   process.env[SYNTH_CACHE_ENV] = path.join(scratch, 'synth');
-  fs.mkdirSync(path.join(scratch, 'code-cache'));
-  process.env[CODE_CACHE_ENV] = path.join(scratch, 'code-cache');
 
   const existing = process.env.MOTO_ENDPOINT?.replace(/\/+$/, '');
   if (existing) {

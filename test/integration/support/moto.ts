@@ -17,10 +17,8 @@ const STOP_GRACE_MS = 5_000;
 const LOG_TAIL_CHARS = 4_000;
 
 export const MOTO_NOT_FOUND_MESSAGE =
-  "python3 not found on PATH: the tests run moto_server (pip install 'moto[server]==5.2.1', the CI image has both) through test/support/moto-server.py";
+  "python3 not found on PATH: the tests run moto's server as python3 -m moto.server (pip install 'moto[server]==5.2.1', the CI image has both)";
 
-/** moto's own server with two per-request lookups cached (see the file); takes moto_server's arguments. */
-export const MOTO_SERVER_SCRIPT = path.resolve(__dirname, '..', '..', 'support', 'moto-server.py');
 
 /** Absolute path of an executable on PATH, or undefined. */
 export function findOnPath(command: string): string | undefined {
@@ -75,7 +73,7 @@ export async function motoAnswers(endpoint: string, timeoutMs = 1_000): Promise<
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Starts moto_server (test/support/moto-server.py) on a free loopback port and resolves once it answers HTTP. */
+/** Starts moto_server (python3 -m moto.server) on a free loopback port and resolves once it answers HTTP. */
 export async function startMoto(opts: { env?: Record<string, string> } = {}): Promise<MotoServer> {
   const executable = findOnPath('python3');
   if (!executable) throw new Error(MOTO_NOT_FOUND_MESSAGE);
@@ -85,7 +83,7 @@ export async function startMoto(opts: { env?: Record<string, string> } = {}): Pr
   const logFile = path.join(os.tmpdir(), `moto-server-${port}-${process.pid}.log`);
   const logFd = fs.openSync(logFile, 'w');
   // Own process group, so stop() also reaches interpreters that a shim (pyenv) may fork.
-  const child = spawn(executable, [MOTO_SERVER_SCRIPT, '-H', '127.0.0.1', '-p', String(port)], {
+  const child = spawn(executable, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', logFd, logFd],
     detached: true,
     // INITIAL_NO_AUTH_ACTION_COUNT, for one: moto checks signatures and IAM policies after that many requests.
