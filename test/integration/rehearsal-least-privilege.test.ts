@@ -6,7 +6,8 @@
  * the template's own policies (ReadOnlyAccess included). What moto checks: actions and resource ARNs; not
  * conditions, KMS key policies or bucket policies (test/cdk/iam.test.ts asserts those). The run itself happens with
  * authorization off, since moto 5.2.1 miscomputes the signature of the S3 listings every build makes: this shows
- * what the roles may do, not that every call of a run is allowed.
+ * what the roles may do, not that every call of a run is allowed. The Lambdas' roles are not run against moto's
+ * authorization at all: it refuses DynamoDB calls allowed on a table ARN (it evaluates only S3 by resource).
  */
 import { CreateRoleCommand, CreateUserCommand, IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
