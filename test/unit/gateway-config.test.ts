@@ -90,7 +90,12 @@ describe('parseGatewayConfig: valid configurations', () => {
       module: { aws_auth_roles: [], aws_auth_users: [], additional_data_buckets: [], extra_inputs: {} },
       addDeployerRoleToAwsAuth: true,
       helmValues: { extra: [] },
-      terraform: { version: '1.11.4', managedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'], planManagedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'] },
+      terraform: {
+        version: '1.11.4',
+        managedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'],
+        planManagedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
+        providerVersions: { aws: '5.100.0', helm: '2.17.0', kubectl: '1.14.0', kubernetes: '2.36.0' },
+      },
       approval: { approvers: ['arn:aws:iam::123456789012:role/GatewayOperator'], timeoutHours: 24, autoApproveS3Upgrades: false },
       verify: { kubectlVersion: '1.32.4', helmVersion: '3.17.3', rolloutTimeoutMinutes: 10, helmTestTimeoutMinutes: 10 },
       backend: { useLockfile: true },
@@ -386,6 +391,13 @@ describe('parseGatewayConfig: approval and the Terraform role', () => {
     expect(parseGatewayConfig({ ...MINIMAL, releaseUploaders: ['arn:aws:iam::123456789012:role/Ci'] }).releaseUploaders).toEqual(['arn:aws:iam::123456789012:role/Ci']);
     expect(messageOf({ ...MINIMAL, releaseUploaders: [] })).toContain('- releaseUploaders: name at least one uploader');
     expect(messageOf({ ...MINIMAL, releaseUploaders: ['ci'] })).toContain('- releaseUploaders[0]: must be an IAM role ARN');
+  });
+
+  test('Terraform before 1.10 and an AWS provider before 5.83 are refused: the cluster token is minted at Apply', () => {
+    expect(messageOf({ ...MINIMAL, terraform: { version: '1.9.8' } })).toContain('- terraform.version: must be 1.10.0 or later');
+    expect(messageOf({ ...MINIMAL, terraform: { providerVersions: { aws: '5.82.2' } } })).toContain('- terraform.providerVersions.aws: must be 5.83.0 or later');
+    expect(messageOf({ ...MINIMAL, terraform: { providerVersions: { helm: '~> 2.0' } } })).toContain('- terraform.providerVersions.helm: must be an exact provider version');
+    expect(parseGatewayConfig(MINIMAL).terraform.providerVersions).toEqual({ aws: '5.100.0', helm: '2.17.0', kubectl: '1.14.0', kubernetes: '2.36.0' });
   });
 
   test('a managed policy that is not an IAM policy ARN is named', () => {

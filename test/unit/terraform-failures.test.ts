@@ -73,7 +73,6 @@ describe('diagnoseTerraformFailure', () => {
 
   test.each([
     ['AccessDenied', '│ Error: reading EKS Cluster (apheris-gateway): operation error EKS: DescribeCluster, https response error StatusCode: 403, api error AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/x/y is not authorized to perform: eks:DescribeCluster'],
-    ['Unauthorized', '│ Error: Kubernetes cluster unreachable: the server has asked for the client to provide credentials\n│ Error: Unauthorized'],
     ['ExpiredToken', '│ Error: validating provider credentials: retrieving caller identity from STS: operation error STS: GetCallerIdentity, api error ExpiredToken: The security token included in the request is expired'],
     ['InvalidClientTokenId', '│ Error: configuring Terraform AWS Provider: api error InvalidClientTokenId: The security token included in the request is invalid.'],
     ['no valid credential sources', '│ Error: No valid credential sources found'],
@@ -84,6 +83,30 @@ describe('diagnoseTerraformFailure', () => {
     expect(d.advice).toMatch(/TerraformRoleArn/);
     expect(d.advice).toMatch(/aws_auth_roles/);
     expect(d.firstError).toBe(/Error: ([^\n]+)/.exec(output)![1].trim());
+  });
+
+  test.each([
+    ['the helm provider, token expired', '│ Error: Kubernetes cluster unreachable: the server has asked for the client to provide credentials'],
+    ['the kubernetes provider', '│ Error: Get "https://ABC.gr7.eu-central-1.eks.amazonaws.com/api/v1/namespaces/apheris": the server has asked for the client to provide credentials'],
+    ['helm release read', '│ Error: helm_release.gateway_agent: Unauthorized'],
+  ])('a refused cluster token (%s) is its own class, not an IAM problem', (_, output) => {
+    const d = diagnoseTerraformFailure(`Planning...\n╷\n${output}\n╵`);
+    expect(d.failure).toBe('cluster-token-refused');
+    expect(d.advice).toMatch(/minted while Terraform runs/);
+    expect(d.advice).toMatch(/data.aws_eks_cluster_auth/);
+  });
+
+  test.each([
+    ['registry unreachable', '│ Error: Failed to query available provider packages\n│ Could not retrieve the list of available versions for provider hashicorp/helm: could not connect to registry.terraform.io'],
+    ['install failed', '│ Error: Failed to install provider\n│ Error while installing hashicorp/aws v5.100.0: unsuccessful request to https://releases.hashicorp.com/'],
+    [
+      'a checksum other than the plan\'s lock file',
+      '│ Error: Failed to install provider\n│ Error while installing hashicorp/helm v2.17.0: the local package for registry.terraform.io/hashicorp/helm 2.17.0 doesn\'t match any of the checksums previously recorded in the dependency lock file',
+    ],
+  ])('a provider that cannot be installed (%s) is its own class', (_, output) => {
+    const d = diagnoseTerraformFailure(`Initializing provider plugins...\n╷\n${output}\n╵`);
+    expect(d.failure).toBe('provider-install');
+    expect(d.advice).toMatch(/terraform.providerVersions/);
   });
 
   test('anything else is unknown, and still names its first error', () => {

@@ -4,7 +4,7 @@ import {
   HELM_CREDENTIAL_VARIABLES,
   PLAN_READERS_GROUP,
   PLAN_READER_ACCESS_FILE,
-  REQUIRED_PROVIDERS,
+  PROVIDER_SOURCES,
   REQUIRED_TERRAFORM,
   generatedHelmValues,
   literal,
@@ -317,19 +317,21 @@ describe('gateway.tf.json', () => {
 describe('providers.tf.json', () => {
   const providers = (cfg = config()) => jsonFile(ctx(cfg), 'providers.tf.json');
 
-  test('the four providers with the seed versions', () => {
+  test('the four providers of the HOWTO, each pinned to an exact version (terraform.providerVersions)', () => {
     expect(providers().terraform.required_providers).toEqual({
-      aws: { source: 'hashicorp/aws', version: '~> 5.0' },
-      helm: { source: 'hashicorp/helm', version: '~> 2.0' },
-      kubectl: { source: 'gavinbunney/kubectl', version: '~> 1.0' },
-      kubernetes: { source: 'hashicorp/kubernetes', version: '~> 2.0' },
+      aws: { source: 'hashicorp/aws', version: '5.100.0' },
+      helm: { source: 'hashicorp/helm', version: '2.17.0' },
+      kubectl: { source: 'gavinbunney/kubectl', version: '1.14.0' },
+      kubernetes: { source: 'hashicorp/kubernetes', version: '2.36.0' },
     });
-    expect(REQUIRED_PROVIDERS.kubectl.source).toBe('gavinbunney/kubectl');
+    expect(PROVIDER_SOURCES.kubectl).toBe('gavinbunney/kubectl');
+    const pinned = providers(config({ terraform: { providerVersions: { aws: '5.90.1', helm: '2.16.1' } } })).terraform.required_providers;
+    expect(pinned).toMatchObject({ aws: { version: '5.90.1' }, helm: { version: '2.16.1' }, kubectl: { version: '1.14.0' } });
   });
 
-  test('required_version is the seed one', () => {
-    expect(providers().terraform.required_version).toBe('>= 1.6.0');
-    expect(REQUIRED_TERRAFORM).toBe('>= 1.6.0');
+  test('required_version: 1.10, for the ephemeral cluster token', () => {
+    expect(providers().terraform.required_version).toBe('>= 1.10.0');
+    expect(REQUIRED_TERRAFORM).toBe('>= 1.10.0');
   });
 
   test('the aws provider is pinned to the target region and account', () => {
@@ -344,7 +346,7 @@ describe('providers.tf.json', () => {
       kubernetes: {
         host: '${module.gateway.endpoint}',
         cluster_ca_certificate: '${module.gateway.certificate_authority_data}',
-        token: '${data.aws_eks_cluster_auth.default.token}',
+        token: '${ephemeral.aws_eks_cluster_auth.default.token}',
       },
     });
   });
@@ -353,17 +355,20 @@ describe('providers.tf.json', () => {
     expect(providers().provider.kubectl).toEqual({
       host: '${module.gateway.endpoint}',
       cluster_ca_certificate: '${module.gateway.certificate_authority_data}',
-      token: '${data.aws_eks_cluster_auth.default.token}',
+      token: '${ephemeral.aws_eks_cluster_auth.default.token}',
       load_config_file: false,
     });
   });
 
-  test('data aws_eks_cluster_auth default reads the module cluster name', () => {
-    expect(providers().data).toEqual({ aws_eks_cluster_auth: { default: { name: '${module.gateway.cluster_name}' } } });
+  test('the cluster token is an ephemeral resource, minted when Apply opens it, never a data source saved in the plan', () => {
+    expect(providers().ephemeral).toEqual({ aws_eks_cluster_auth: { default: { name: '${module.gateway.cluster_name}' } } });
+    expect(providers()).not.toHaveProperty('data');
+    expect(JSON.stringify(providers())).not.toContain('data.aws_eks_cluster_auth');
   });
 
-  test('no other providers', () => {
-    expect(Object.keys(providers().provider).sort()).toEqual(['aws', 'helm', 'kubectl']);
+  test('kubernetes gets the same cluster connection; no other providers', () => {
+    expect(providers().provider.kubernetes).toEqual(providers().provider.helm.kubernetes);
+    expect(Object.keys(providers().provider).sort()).toEqual(['aws', 'helm', 'kubectl', 'kubernetes']);
   });
 });
 

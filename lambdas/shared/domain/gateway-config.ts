@@ -19,6 +19,16 @@ import validVersion from 'semver/functions/valid';
 const ADMINISTRATOR_ACCESS = 'arn:aws:iam::aws:policy/AdministratorAccess';
 const READ_ONLY_ACCESS = 'arn:aws:iam::aws:policy/ReadOnlyAccess';
 
+/**
+ * The providers' pinned versions by default: the newest of the HOWTO's major versions (aws ~> 5.0, helm ~> 2.0,
+ * kubectl ~> 1.0, kubernetes ~> 2.0) that the deployer was tried with.
+ */
+export const DEFAULT_PROVIDER_VERSIONS = { aws: '5.100.0', helm: '2.17.0', kubectl: '1.14.0', kubernetes: '2.36.0' } as const;
+/** The first versions that have what the rendered workspace uses: ephemeral resources, ephemeral aws_eks_cluster_auth. */
+export const MIN_TERRAFORM_VERSION = '1.10.0';
+export const MIN_AWS_PROVIDER_VERSION = '5.83.0';
+const exactVersion = z.string().check(z.regex(/^\d+\.\d+\.\d+$/, 'must be an exact provider version such as 5.100.0 (no constraint operators)'));
+
 const awsAccountId = z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit AWS account id'));
 const awsRegion = z.string().check(z.regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'must be an AWS region such as eu-central-1'));
 const semverString = z
@@ -163,8 +173,21 @@ export const gatewayConfigSchema = z
          */
         planManagedPolicyArns: z._default(z.array(managedPolicyArn()), [READ_ONLY_ACCESS]),
         permissionsBoundaryArn: z.optional(managedPolicyArn()),
+        /**
+         * Exact provider versions for the rendered required_providers (one set for Plan and Apply, recorded in the
+         * lock file Plan makes). The cluster token minted at Apply needs the AWS provider 5.83 or later.
+         */
+        providerVersions: z._default(
+          z.strictObject({
+            aws: z._default(exactVersion, DEFAULT_PROVIDER_VERSIONS.aws),
+            helm: z._default(exactVersion, DEFAULT_PROVIDER_VERSIONS.helm),
+            kubectl: z._default(exactVersion, DEFAULT_PROVIDER_VERSIONS.kubectl),
+            kubernetes: z._default(exactVersion, DEFAULT_PROVIDER_VERSIONS.kubernetes),
+          }),
+          { ...DEFAULT_PROVIDER_VERSIONS },
+        ),
       }),
-      { version: '1.11.4', managedPolicyArns: [ADMINISTRATOR_ACCESS], planManagedPolicyArns: [READ_ONLY_ACCESS] },
+      { version: '1.11.4', managedPolicyArns: [ADMINISTRATOR_ACCESS], planManagedPolicyArns: [READ_ONLY_ACCESS], providerVersions: { ...DEFAULT_PROVIDER_VERSIONS } },
     ),
     /** The seed's terraform_backend.tf. Without a bucket, the stack's own state bucket is used. */
     backend: z._default(
@@ -251,8 +274,11 @@ export const gatewayConfigSchema = z
   })
   .check(
     z.superRefine((c, ctx) => {
-      if (c.backend.useLockfile && validVersion(c.terraform.version) && compareVersions(c.terraform.version, '1.10.0') < 0) {
-        ctx.addIssue({ code: 'custom', path: ['backend', 'useLockfile'], message: `S3 state locking with use_lockfile needs Terraform 1.10 or later, not ${c.terraform.version}; raise terraform.version or set a dynamodbTable with useLockfile false` });
+      if (validVersion(c.terraform.version) && compareVersions(c.terraform.version, MIN_TERRAFORM_VERSION) < 0) {
+        ctx.addIssue({ code: 'custom', path: ['terraform', 'version'], message: `must be ${MIN_TERRAFORM_VERSION} or later: the cluster token is minted at Apply by an ephemeral resource (Terraform 1.10), not ${c.terraform.version}` });
+      }
+      if (compareVersions(c.terraform.providerVersions.aws, MIN_AWS_PROVIDER_VERSION) < 0) {
+        ctx.addIssue({ code: 'custom', path: ['terraform', 'providerVersions', 'aws'], message: `must be ${MIN_AWS_PROVIDER_VERSION} or later: ephemeral aws_eks_cluster_auth (the cluster token minted at Apply) came with it, not ${c.terraform.providerVersions.aws}` });
       }
       for (const finding of lintNodePools(c.module.karpenter_node_pools ?? {})) {
         ctx.addIssue({ code: 'custom', path: ['module', 'karpenter_node_pools', finding.pool, 'taints'], message: finding.message });

@@ -3,7 +3,14 @@
  * needs. The name-reuse advice is the seed's own FAQ.
  */
 
-export type FailureClass = 'helm-release-name-in-use' | 'state-lock-held' | 'stale-plan' | 'credentials' | 'unknown';
+export type FailureClass =
+  | 'helm-release-name-in-use'
+  | 'state-lock-held'
+  | 'stale-plan'
+  | 'cluster-token-refused'
+  | 'provider-install'
+  | 'credentials'
+  | 'unknown';
 
 export interface FailureDiagnosis {
   readonly failure: FailureClass;
@@ -36,6 +43,27 @@ const RULES: ReadonlyArray<{ readonly failure: Exclude<FailureClass, 'unknown'>;
     pattern: /Saved plan is stale/i,
     summary: 'the Terraform state changed after the plan was made',
     advice: 'Start the deployment again so a new plan is made and reviewed against the current state.',
+  },
+  {
+    // Before `credentials`: the cluster answering Unauthorized is about the token the Kubernetes providers present,
+    // not about IAM permissions, and sending operators to IAM for it was the wrong lead.
+    failure: 'cluster-token-refused',
+    pattern: /(the server has asked for the client to provide credentials|Kubernetes cluster unreachable[^\n]*(Unauthorized|credentials)|(helm|kubectl|kubernetes)[^\n]*\bUnauthorized\b)/i,
+    summary: 'the EKS cluster refused the token Terraform presented',
+    advice:
+      'The cluster token is minted while Terraform runs (an ephemeral aws_eks_cluster_auth); EKS refuses one older than ' +
+      '15 minutes or signed by a principal it does not map. Check that the Terraform role (stack output TerraformRoleArn) ' +
+      'is in aws_auth_roles (for Plan: PlanRoleArn), that the build\'s clock is right, and that a customized gateway.tf or ' +
+      'the module itself does not read the token through data.aws_eks_cluster_auth, whose token is frozen at Plan.',
+  },
+  {
+    failure: 'provider-install',
+    pattern: /(Failed to install provider|Failed to query available provider packages|could not query provider registry|Failed to (retrieve|load) provider|doesn't match any of the checksums previously recorded in the dependency lock file|the cached package for [^\n]* does not match any of the checksums)/i,
+    summary: 'Terraform could not install a provider',
+    advice:
+      'The builds install the providers of terraform.providerVersions from registry.terraform.io: check the build\'s ' +
+      'outbound HTTPS (NAT, proxy, VPC endpoints) and that the versions exist. A checksum that differs from the plan\'s ' +
+      'lock file means the provider package is not the one the plan was made with: nothing was applied; start a new run.',
   },
   {
     failure: 'credentials',

@@ -13,14 +13,15 @@ import type { GatewayConfig } from './gateway-config';
 export const VALUES_FILE = 'values.yaml';
 export const MODULE_DIR = 'gateway';
 
-/** The seed's providers.tf: four providers and their version constraints. */
-export const REQUIRED_PROVIDERS = {
-  aws: { source: 'hashicorp/aws', version: '~> 5.0' },
-  helm: { source: 'hashicorp/helm', version: '~> 2.0' },
-  kubectl: { source: 'gavinbunney/kubectl', version: '~> 1.0' },
-  kubernetes: { source: 'hashicorp/kubernetes', version: '~> 2.0' },
+/** The seed's providers.tf: four providers. Their exact versions are terraform.providerVersions (pinned). */
+export const PROVIDER_SOURCES = {
+  aws: 'hashicorp/aws',
+  helm: 'hashicorp/helm',
+  kubectl: 'gavinbunney/kubectl',
+  kubernetes: 'hashicorp/kubernetes',
 } as const;
-export const REQUIRED_TERRAFORM = '>= 1.6.0';
+/** Ephemeral resources (the cluster token minted at Apply) need Terraform 1.10. */
+export const REQUIRED_TERRAFORM = '>= 1.10.0';
 
 /** The sensitive root variables, and the keys of the values secret that feed them through TF_VAR_*. */
 export const HELM_CREDENTIAL_VARIABLES = {
@@ -167,20 +168,28 @@ export function generatedHelmValues(config: GatewayConfig): string[] {
 }
 
 export function renderProviders(config: GatewayConfig): object {
+  // Not the HOWTO's data.aws_eks_cluster_auth: a data source is read at Plan and its token saved in the plan, and EKS
+  // refuses tokens older than 15 minutes, so every apply approved later would fail Unauthorized. An ephemeral
+  // resource is never saved: Terraform opens it again during Apply, so the token is minted when it is used.
   const cluster = {
     host: '${module.gateway.endpoint}',
     cluster_ca_certificate: '${module.gateway.certificate_authority_data}',
-    token: '${data.aws_eks_cluster_auth.default.token}',
+    token: '${ephemeral.aws_eks_cluster_auth.default.token}',
   };
+  const versions = config.terraform.providerVersions;
   return {
-    terraform: { required_providers: REQUIRED_PROVIDERS, required_version: REQUIRED_TERRAFORM },
+    terraform: {
+      required_providers: Object.fromEntries(Object.entries(PROVIDER_SOURCES).map(([name, source]) => [name, { source, version: versions[name as keyof typeof PROVIDER_SOURCES] }])),
+      required_version: REQUIRED_TERRAFORM,
+    },
     provider: {
       // allowed_account_ids: Terraform itself refuses to touch any other account, whatever credentials it has.
       aws: { region: config.target.region, allowed_account_ids: [config.target.account] },
       helm: { kubernetes: cluster },
       kubectl: { ...cluster, load_config_file: false },
+      kubernetes: cluster,
     },
-    data: { aws_eks_cluster_auth: { default: { name: '${module.gateway.cluster_name}' } } },
+    ephemeral: { aws_eks_cluster_auth: { default: { name: '${module.gateway.cluster_name}' } } },
   };
 }
 
