@@ -22,6 +22,7 @@ import { EXAMPLE_CONFIG } from '../../lib/config';
 import { isolateFromRealAws } from '../support/aws-isolation';
 import { checkOnce, stepSourceInto } from '../support/build-cache';
 import { runBuildspec } from '../support/buildspec-runner';
+import { awsProviderMirrorConfig } from '../support/terraform-mirror';
 import { agentDeployment, helmReleaseSecret, jobPod, node, startKubeStandin, type KubeStandin } from '../support/kube-standin';
 import { listFiles } from '../support/files';
 import { localKubectlVersion } from '../support/local-tools';
@@ -111,6 +112,16 @@ export interface RehearsalOptions {
    * ending in `-??????`, so their scoped policies cannot be run against it (test/cdk/iam.test.ts asserts them).
    */
   readonly buildRoles?: boolean;
+  /**
+   * The rendered providers.tf.json runs, with the real hashicorp/aws provider from the machine's Terraform
+   * filesystem mirror (/opt/tf-plugins, or TF_PROVIDER_MIRROR) pointed at the emulator by an override file next to
+   * it (emulator_override.tf.json). The one edit of the rendered file: the helm, kubectl and kubernetes providers,
+   * which cannot be had offline, are taken out (said so on the rehearsal's output), with the Plan role's cluster
+   * binding that needs kubectl. The cluster the module reads is created in the emulator first; moto
+   * picks its endpoint, so Verify is still steered to the Kubernetes API stand-in. Each Terraform command then loads
+   * the ~700 MB provider (a plan takes ~10 s of CPU): use it where it proves something the other rehearsals cannot.
+   */
+  readonly realAwsProvider?: boolean;
 }
 
 /**
@@ -239,6 +250,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   const { config, prefix, stack, handlers, clients, artifactsBucket, queues, buckets, tables, machineName, resources } = await prepareEmulator(options);
   if (options.stateDir) await restoreState(options.stateDir, buckets, tables, clients.s3);
   await options.beforeRun?.(resources);
+  if (options.realAwsProvider) await createEmulatorCluster(config.gatewayName);
 
   const bundlePath = options.bundlePath ?? (await sampleBundle(options.workDir));
   const version = bundleVersionOf(bundlePath);
@@ -461,15 +473,23 @@ async function sampleBundle(workDir: string): Promise<string> {
  * `<dir>/gateway-<version>.zip` of the sample module, optionally with its pinned chart version changed (a real
  * upgrade: an in-place update of the Helm release) and the zip's bytes changed by `mutate`.
  */
-export async function sampleBundleFile(dir: string, version: string, opts: { chartVersion?: string; mutate?: (zip: Buffer) => Buffer } = {}): Promise<string> {
+export async function sampleBundleFile(
+  dir: string,
+  version: string,
+  opts: { chartVersion?: string; mutate?: (zip: Buffer) => Buffer; withAwsProvider?: boolean } = {},
+): Promise<string> {
   await fs.promises.mkdir(dir, { recursive: true });
   let moduleDir = SAMPLE_MODULE_DIR;
-  if (opts.chartVersion) {
+  if (opts.chartVersion || opts.withAwsProvider) {
     moduleDir = path.join(dir, `module-${version}`);
     await fs.promises.cp(SAMPLE_MODULE_DIR, moduleDir, { recursive: true });
+  }
+  if (opts.chartVersion) {
     const main = path.join(moduleDir, 'main.tf');
     await fs.promises.writeFile(main, (await fs.promises.readFile(main, 'utf-8')).replace('"0.16.20"', `"${opts.chartVersion}"`));
   }
+  // With resources and data sources of the real AWS provider (for rehearsals with realAwsProvider).
+  if (opts.withAwsProvider) await fs.promises.cp(path.join(ROOT, 'test', 'fixtures', 'sample-gateway-module-aws', 'aws.tf'), path.join(moduleDir, 'aws.tf'));
   const zip = await zipDirectory(moduleDir);
   const file = path.join(dir, `gateway-${version}.zip`);
   await fs.promises.writeFile(file, opts.mutate ? opts.mutate(zip) : zip);
@@ -714,9 +734,10 @@ function lambdaTask(fn: HandlerInfo, ctx: OverrideContext): TaskHandler {
   return async (payload) => {
     const result = await invokeHandler(fn, payload);
     if (fn.dir === 'render-workspace') {
+      const r = result as { workspacePrefix: string; files: string[] };
+      if (ctx.options.realAwsProvider) return realAwsProviderWorkspace(ctx, r);
       // Provider plugins cannot be downloaded offline: the rehearsal runs the workspace without providers.tf.json,
       // and without the Plan role's cluster binding (kubectl_manifest needs the kubectl provider), which it does not model.
-      const r = result as { workspacePrefix: string; files: string[] };
       const offline = ['providers.tf.json', PLAN_READER_ACCESS_FILE];
       for (const name of offline.filter((f) => r.files.includes(f))) {
         await ctx.s3.send(new DeleteObjectCommand({ Bucket: ctx.artifactsBucket, Key: `${r.workspacePrefix}${name}` }));
@@ -725,6 +746,49 @@ function lambdaTask(fn: HandlerInfo, ctx: OverrideContext): TaskHandler {
     }
     return result;
   };
+}
+
+/** The EKS cluster the module reads through the AWS provider (realAwsProvider), made once in the emulator. */
+async function createEmulatorCluster(name: string): Promise<void> {
+  const { EKSClient, CreateClusterCommand } = await import('@aws-sdk/client-eks');
+  const eks = new EKSClient({});
+  try {
+    await eks
+      .send(new CreateClusterCommand({ name, roleArn: `arn:aws:iam::${REHEARSAL_ACCOUNT}:role/${name}-cluster`, resourcesVpcConfig: { subnetIds: [] } }))
+      .catch((e) => {
+        if ((e as Error).name !== 'ResourceInUseException') throw e;
+      });
+  } finally {
+    eks.destroy();
+  }
+}
+
+/** The providers of the rendered providers.tf.json that cannot be installed offline (realAwsProvider). */
+const OFFLINE_PROVIDERS = ['helm', 'kubectl', 'kubernetes'];
+
+/**
+ * realAwsProvider: the rendered providers.tf.json less the providers that cannot be had offline, and an override
+ * file that points the AWS provider at the emulator; the Plan role's cluster binding (kubectl) is left out.
+ */
+async function realAwsProviderWorkspace(ctx: OverrideContext, r: { workspacePrefix: string; files: string[] }): Promise<unknown> {
+  const key = `${r.workspacePrefix}providers.tf.json`;
+  const rendered = JSON.parse(await (await ctx.s3.send(new GetObjectCommand({ Bucket: ctx.artifactsBucket, Key: key }))).Body!.transformToString()) as {
+    terraform: { required_providers: Record<string, unknown> };
+    provider: Record<string, unknown>;
+  };
+  for (const name of OFFLINE_PROVIDERS) {
+    delete rendered.terraform.required_providers[name];
+    delete rendered.provider[name];
+  }
+  const endpoint = ctx.options.motoEndpoint;
+  const override = { provider: { aws: { endpoints: { sts: endpoint, eks: endpoint, iam: endpoint, ec2: endpoint }, skip_metadata_api_check: true } } };
+  await Promise.all([
+    ctx.s3.send(new PutObjectCommand({ Bucket: ctx.artifactsBucket, Key: key, Body: JSON.stringify(rendered, null, 2) })),
+    ctx.s3.send(new PutObjectCommand({ Bucket: ctx.artifactsBucket, Key: `${r.workspacePrefix}emulator_override.tf.json`, Body: JSON.stringify(override, null, 2) })),
+    r.files.includes(PLAN_READER_ACCESS_FILE) ? ctx.s3.send(new DeleteObjectCommand({ Bucket: ctx.artifactsBucket, Key: `${r.workspacePrefix}${PLAN_READER_ACCESS_FILE}` })) : undefined,
+  ]);
+  ctx.options.print?.(`  (real AWS provider from the mirror; left out, not installable offline: ${OFFLINE_PROVIDERS.join(', ')} providers, ${PLAN_READER_ACCESS_FILE})`);
+  return { ...r, files: [...r.files.filter((f) => f !== PLAN_READER_ACCESS_FILE), 'emulator_override.tf.json'] };
 }
 
 /**
@@ -857,6 +921,7 @@ function buildTask(stack: ResolvedStack, ctx: OverrideContext): TaskHandler {
         PATH: `${HELM_STANDIN_DIR}:${process.env.PATH}`,
         HELM_STANDIN_KUBE_URL: ctx.cluster.url,
         HELM_STANDIN_TEST_PHASE: ctx.options.connectivity === 'fail' ? 'Failed' : 'Succeeded',
+        ...(ctx.options.realAwsProvider ? { TF_CLI_CONFIG_FILE: awsProviderMirrorConfig(ctx.options.workDir) } : {}),
         ...roleEnvironment(ctx.roleCredentials?.get(parameters.ProjectName)),
       },
       timeoutMs: 15 * 60_000,
