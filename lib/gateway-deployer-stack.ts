@@ -127,7 +127,7 @@ export class GatewayDeployerStack extends Stack {
 
     const renderWorkspace = new DeployerFunction(this, 'RenderWorkspace', {
       handlerDir: 'render-workspace',
-      description: "Writes the seed's deployment folder (gateway, providers, backend, variables) as Terraform JSON to S3",
+      description: "Writes the HOWTO's deployment folder (gateway, providers, backend, variables) as Terraform JSON to S3",
       environment: {
         ARTIFACTS_BUCKET: artifactsBucket.bucketName,
         STATE_BUCKET: stateBucket.bucketName,

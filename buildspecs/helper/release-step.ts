@@ -1,5 +1,5 @@
 /**
- * The seed's FAQ "cannot re-use a name that is still in use" as two cluster actions of the Verify project
+ * The HOWTO's FAQ "cannot re-use a name that is still in use" as two cluster actions of the Verify project
  * (CLUSTER_ACTION, bundled into verify-step.js):
  *
  * - `inspect-release`: who owns the Helm release apheris-gateway in namespace apheris? Reads the release secrets'

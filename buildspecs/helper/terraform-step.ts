@@ -1,9 +1,9 @@
 /**
- * The CodeBuild side of the seed's "Running terraform init" and "Running terraform apply", bundled by esbuild
+ * The CodeBuild side of the HOWTO's "Running terraform init" and "Running terraform apply", bundled by esbuild
  * into the build's source: `node terraform-step.js <command>`, the command from TERRAFORM_COMMAND (the Plan
  * buildspec defaults it to `plan`, the Apply buildspec to `apply`; the state machine may override it):
  * - `plan`, `apply`: a deployment.
- * - `list-vpc` (Plan project), `detach-vpc` (Apply project): the seed's FAQ "Can I manage the AWS VPC setup?".
+ * - `list-vpc` (Plan project), `detach-vpc` (Apply project): the HOWTO's FAQ "Can I manage the AWS VPC setup?".
  * The buildspecs stay a few lines; everything that can leak a secret or misjudge a plan is here, in
  * TypeScript, with tests.
  */
@@ -170,7 +170,7 @@ export interface ApplyReport {
   readonly status: 'applied';
   readonly outputs: Record<string, unknown>;
   readonly sensitiveOutputs: string[];
-  /** The seed's bucket policy for each additional data bucket, with the real dal_role_arn. */
+  /** The HOWTO's bucket policy for each additional data bucket, with the real dal_role_arn. */
   readonly dataBucketPolicies?: Record<string, object>;
 }
 

@@ -1,11 +1,11 @@
 /**
- * The CodeBuild side of the seed's "Post-install / Post-upgrade": `node verify-step.js`. It reaches the cluster
+ * The CodeBuild side of the HOWTO's "Post-install / Post-upgrade": `node verify-step.js`. It reaches the cluster
  * from the Terraform outputs (an EKS token minted in-process as `aws eks get-token` mints it, eks-token.ts), reads
  * the agent's image and rollout, runs the Helm connectivity tests, and measures how computations fill the nodes.
  * It judges nothing against the expected version: it reports, and EvaluateVerification decides.
  * Each kubectl call costs a process and the credential plugin's start-up, so the cluster is read in one
  * `kubectl get deployments,pods,nodes` and the domain code picks the agent, the computations and the nodes.
- * CLUSTER_ACTION=inspect-release | uninstall-release runs the seed's FAQ on the same cluster access instead
+ * CLUSTER_ACTION=inspect-release | uninstall-release runs the HOWTO's FAQ on the same cluster access instead
  * (release-step.ts).
  */
 import * as fs from 'node:fs';
@@ -123,14 +123,14 @@ export async function clusterAccess(ctx: VerifyContext): Promise<ClusterAccess> 
 }
 
 /**
- * A kubeconfig whose credentials are an EKS token, as the seed's cluster access (`aws eks get-token`) gives them.
+ * A kubeconfig whose credentials are an EKS token, as the HOWTO's cluster access (`aws eks get-token`) gives them.
  * kubectl asks for a token on every call; the plugin is kube-token.js, which prints the token this helper cached
  * (seedToken) and runs the AWS CLI only once that is near its expiry. It is a separate bundle, never imported
  * here: its `require.main === module` would be true inside this bundle too.
  */
 export function kubeconfig(access: ClusterAccess, region: string, tokenCommand: { command: string; args: string[] }): object {
   const ca = access.certificateAuthorityData;
-  // The module outputs the CA as PEM (the seed passes it to the providers as is); kubeconfig wants base64.
+  // The module outputs the CA as PEM (the HOWTO passes it to the providers as is); kubeconfig wants base64.
   const caData = ca ? (ca.startsWith('-----BEGIN') ? Buffer.from(ca).toString('base64') : ca) : undefined;
   const tls = access.endpoint.startsWith('https://') && caData ? { 'certificate-authority-data': caData } : {};
   return {
@@ -208,7 +208,7 @@ export async function readCluster(kubectl: Tool): Promise<ClusterSnapshot> {
 export async function verify(ctx: VerifyContext, kubectl: Tool, helm: Tool, access: ClusterAccess): Promise<VerificationReport> {
   let cluster = await readCluster(kubectl);
 
-  // The seed's agent check, read as JSON: by label first, then the likely name.
+  // The HOWTO's agent check, read as JSON: by label first, then the likely name.
   let deployment: DeploymentLike | null;
   let foundBy: string;
   if (cluster.deployments) {
@@ -260,7 +260,7 @@ export async function verify(ctx: VerifyContext, kubectl: Tool, helm: Tool, acce
       rollout,
     },
     connectivity: { ...connectivity, logs: logs.slice(-20_000) },
-    // The seed's "Scaling": computations are the pods labelled apheris_job_id.
+    // The HOWTO's "Scaling": computations are the pods labelled apheris_job_id.
     capacity: cluster.pods && cluster.nodes ? capacityReport(jobPods(cluster.pods), cluster.nodes) : null,
   };
 }
@@ -285,7 +285,7 @@ async function main(): Promise<number> {
   const ctx = verifyContextFromEnv(process.env);
   const exportsFile = process.env.STEP_EXPORTS || path.join(path.dirname(path.resolve(ctx.workDir)), 'step-exports.env');
   try {
-    // verify (default), or the seed's FAQ as operations: inspect-release, uninstall-release (release-step.ts).
+    // verify (default), or the HOWTO's FAQ as operations: inspect-release, uninstall-release (release-step.ts).
     const action = clusterActionOf(process.env.CLUSTER_ACTION);
     await fs.promises.mkdir(ctx.workDir, { recursive: true, mode: 0o700 });
     const { secrets } = await readValuesSecret(ctx.valuesSecretArn, ctx.valuesSecretVersionId);

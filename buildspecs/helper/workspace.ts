@@ -9,7 +9,7 @@ import { secretStrings, parseValues } from '../../lambdas/shared/domain/values';
 import { HELM_CREDENTIAL_VARIABLES, MODULE_DIR, VALUES_FILE } from '../../lambdas/shared/domain/workspace';
 
 /**
- * The seed's deployment folder, rebuilt inside a build: the rendered files, the module unzipped into gateway/,
+ * The HOWTO's deployment folder, rebuilt inside a build: the rendered files, the module unzipped into gateway/,
  * and values.yaml (owner-only). Nothing of values.yaml leaves this machine.
  */
 

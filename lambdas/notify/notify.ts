@@ -5,7 +5,7 @@ import { completionMessages, detachedMessage, driftMessage, failureMessage } fro
 import { failedStep, type ExecutionFacts, type RunState } from '../shared/domain/run-state';
 import { formatBytes, type CapacityReport } from '../shared/domain/verification';
 
-/** The seed's "Wrapping up" on success, and a failure report operators can act on. No secret in either. */
+/** The HOWTO's "Wrapping up" on success, and a failure report operators can act on. No secret in either. */
 
 export interface NotifyEvent extends ExecutionFacts {
   readonly kind: 'success' | 'failure' | 'drift' | 'detached';

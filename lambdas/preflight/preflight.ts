@@ -7,7 +7,7 @@ import { parseValues } from '../shared/domain/values';
 import { bundleKeyFor, decideDeployedVersion, decideVersionChange, type VersionChange, type VersionDecision } from '../shared/domain/versions';
 
 /**
- * The seed's Prerequisites and Deliverables as checks, in order from cheapest to dearest. Every check only
+ * The HOWTO's Prerequisites and Deliverables as checks, in order from cheapest to dearest. Every check only
  * reads; a refused run has changed nothing. What it returns travels through the execution history, so it holds
  * names, versions and digests, never a value of the values secret.
  */
@@ -201,7 +201,7 @@ export async function runPreflight(event: PreflightEvent, ports: PreflightPorts,
 /**
  * detach-vpc is not refused for either value of module.create_vpc, because the Terraform state, not the
  * config, decides what there is to detach (an empty list ends the run with nothing to approve):
- * - create_vpc still true (the order the seed's FAQ implies): detach first, then switch the config to
+ * - create_vpc still true (the order the HOWTO's FAQ implies): detach first, then switch the config to
  *   create_vpc = false with vpc_id and node_subnet_ids of the detached VPC, and deploy. Until the switch, a
  *   deploy would plan a new VPC, so the operator is told.
  * - create_vpc already false: the next deploy would plan to DESTROY every module.vpc resource still in the
@@ -217,7 +217,7 @@ export function operationWarnings(operation: Operation, config: GatewayConfig): 
   return [];
 }
 
-/** The seed: the account must match the target, and the root user must not deploy. */
+/** The HOWTO: the account must match the target, and the root user must not deploy. */
 export function checkIdentity(caller: CallerIdentity, targetAccount: string): void {
   if (caller.account !== targetAccount) {
     throw new IdentityError(`running in AWS account ${caller.account}, but the gateway config targets account ${targetAccount}`);

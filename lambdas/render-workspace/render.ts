@@ -2,7 +2,7 @@ import { ConfigError } from '../shared/domain/errors';
 import { parseConfigJson } from '../shared/domain/gateway-config';
 import { renderWorkspace, resolveBackend } from '../shared/domain/workspace';
 
-/** The seed's "Adding necessary Terraform files", written to S3 under the run's workspace prefix. */
+/** The HOWTO's "Adding necessary Terraform files", written to S3 under the run's workspace prefix. */
 
 export interface RenderEvent {
   readonly config: string;

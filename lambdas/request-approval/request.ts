@@ -4,7 +4,7 @@ import { approvalRequestMessage } from '../shared/domain/messages';
 import type { PendingApproval } from '../shared/adapters/approvals';
 
 /**
- * The seed's "Only 'yes' will be accepted", asked of operators: the round is stored with its task token and
+ * The HOWTO's "Only 'yes' will be accepted", asked of operators: the round is stored with its task token and
  * digest for the approval function, the plan is described, and the state machine waits until the approval
  * function answers or the timeout ends the run.
  */

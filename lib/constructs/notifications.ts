@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 
 export interface NotificationsProps {
   readonly key: kms.IKey;
-  /** The seed's wrap-up: "mailing to support@apheris.com to confirm the completion". */
+  /** The HOWTO's wrap-up: "mailing to support@apheris.com to confirm the completion". */
   readonly supportEmails: readonly string[];
   /** Who approves plans and hears about failures. */
   readonly operatorEmails: readonly string[];

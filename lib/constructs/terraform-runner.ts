@@ -24,7 +24,7 @@ export interface TerraformRunnerProps {
   readonly terraformVersion: string;
   /** Limits the builds apply again when they unzip the bundle. */
   readonly bundleLimits: { readonly maxEntries: number; readonly maxUncompressedBytes: number };
-  /** additional_data_buckets: the Apply report carries the seed's bucket policy for each. */
+  /** additional_data_buckets: the Apply report carries the HOWTO's bucket policy for each. */
   readonly dataBuckets: readonly string[];
   /** Managed policies for what the gateway module builds (EKS, VPC, IAM, ...): the Apply and Verify role. */
   readonly managedPolicyArns: readonly string[];
@@ -274,7 +274,7 @@ const LOCK_SUFFIX = '.tflock';
 /** Where the projects' S3 build caches live in the artifacts bucket, one folder per project. */
 const CACHE_PREFIX = 'codebuild-cache/';
 
-/** Buildspecs live as YAML files in buildspecs/ so they read like the seed's shell steps. */
+/** Buildspecs live as YAML files in buildspecs/ so they read like the HOWTO's shell steps. */
 export function loadBuildspec(file: string): Record<string, unknown> {
   const text = fs.readFileSync(path.join(__dirname, '..', '..', 'buildspecs', file), 'utf-8');
   return parseYaml(text) as Record<string, unknown>;

@@ -54,7 +54,7 @@ export const stateMachineName = (gateway: string): string => `GatewayDeployment-
 export const TRANSIENT_CODEBUILD_ERRORS = ['CodeBuild.AccountLimitExceededException', 'CodeBuild.CodeBuildException', 'CodeBuild.AWSCodeBuildException'];
 
 /**
- * The state machine "GatewayDeployment": the seed's procedure as states. Data between states is small and
+ * The state machine "GatewayDeployment": the HOWTO's procedure as states. Data between states is small and
  * secret-free, since anyone with states:GetExecutionHistory reads it; the gateway config rides in the task
  * payloads as one JSON string, so the history also records exactly which config each run used.
  */
@@ -227,7 +227,7 @@ export class Workflow extends Construct {
     });
     applyFailed.next(notifyFailure);
     const diagnose = this.lambdaStep('DiagnoseApplyFailure', props.remediate, {
-      comment: 'Is this the seed\'s known name-reuse failure, met for the first time in this run?',
+      comment: 'Is this the HOWTO\'s known name-reuse failure, met for the first time in this run?',
       payload: { kind: 'diagnose', gateway: config.gatewayName, 'executionName.$': '$$.Execution.Name', 'state.$': '$' },
       resultPath: '$.applyFailure',
     });

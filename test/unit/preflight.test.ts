@@ -642,7 +642,7 @@ describe('runPreflight: the operator\'s subnets when create_vpc = false', () => 
     const result = await pass(event({ version: '0.8.1' }, reuse()), withSubnets(subnet(SUBNETS[0], 100), subnet(SUBNETS[1], 100), subnet(SUBNETS[2], 53)));
     expect(result.warnings).toEqual([
       `module.node_subnet_ids have 253 free IP addresses together (${SUBNETS[0]}: 100, ${SUBNETS[1]}: 100, ${SUBNETS[2]}: 53), fewer than 254 ` +
-        "(vpcReuse.minFreeSubnetAddresses): each pod takes an address, and the seed's reference setup has 3 subnets of 254; add or enlarge subnets before the gateway grows",
+        "(vpcReuse.minFreeSubnetAddresses): each pod takes an address, and the HOWTO's reference setup has 3 subnets of 254; add or enlarge subnets before the gateway grows",
     ]);
   });
 

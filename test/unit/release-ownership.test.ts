@@ -181,7 +181,7 @@ describe('decideReleaseOwnership', () => {
     expect(o.detail).toBe(
       'Helm release apheris-gateway (revision 1, deployed, secret sh.helm.release.v1.apheris-gateway.v1) is on the cluster but the Terraform state at ' +
         `${STATE} does not hold it and its objects (Deployment/apheris-gateway-agent) carry no Flux or Argo CD label or annotation; ` +
-        "as the seed's FAQ advises, uninstall it (helm uninstall apheris-gateway -n apheris) and run terraform apply again.",
+        "as the HOWTO's FAQ advises, uninstall it (helm uninstall apheris-gateway -n apheris) and run terraform apply again.",
     );
   });
 

@@ -41,7 +41,7 @@ export async function inspectBundle(
 }
 
 /**
- * The seed's `unzip gateway-<version>.zip -d gateway`, done safely: the same checks as Preflight first, then
+ * The HOWTO's `unzip gateway-<version>.zip -d gateway`, done safely: the same checks as Preflight first, then
  * every entry written below the folder with plain file modes, its size held to what the zip declared.
  */
 export async function extractBundle(bundleName: string, zip: Buffer, destDir: string, limits: BundleLimits): Promise<BundleInspection> {

@@ -2,7 +2,7 @@ import type { PlanSummary, RiskVerdict } from './plan';
 import type { VersionChange } from './versions';
 
 /**
- * Who answers the seed's "Do you want to perform these actions? Only 'yes' will be accepted". A person, unless
+ * Who answers the HOWTO's "Do you want to perform these actions? Only 'yes' will be accepted". A person, unless
  * the configuration lets a bundle upgrade through on its own and the plan gives no reason to look.
  */
 

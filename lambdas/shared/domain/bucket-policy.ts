@@ -1,5 +1,5 @@
 /**
- * The seed's "Enabling access to external AWS S3 buckets": the bucket policy an operator attaches to each
+ * The HOWTO's "Enabling access to external AWS S3 buckets": the bucket policy an operator attaches to each
  * additional data bucket, with the gateway's real DAL role as principal (module output dal_role_arn).
  */
 export function dalBucketPolicy(dalRoleArn: string, bucket: string): object {

@@ -32,7 +32,7 @@ export const MAX_COMPRESSION_RATIO = 200;
 /** Small text files (a README full of blank lines) can compress absurdly well and still be harmless. */
 export const RATIO_CHECK_MIN_BYTES = 1024 * 1024;
 
-/** What the seed HOWTO's `ls gateway/` shows at the module root; Terraform cannot plan without them. */
+/** What the vendor HOWTO's `ls gateway/` shows at the module root; Terraform cannot plan without them. */
 export const REQUIRED_MODULE_FILES = ['main.tf', 'variables.tf', 'versions.tf', 'outputs.tf'] as const;
 
 /** C0, DEL and C1: no file name needs them, and some terminals and unpackers act on them. */

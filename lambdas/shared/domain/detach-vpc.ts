@@ -1,5 +1,5 @@
 /**
- * The seed's FAQ "Can I manage the AWS VPC setup?", as an operation: after the operator takes the VPC over,
+ * The HOWTO's FAQ "Can I manage the AWS VPC setup?", as an operation: after the operator takes the VPC over,
  *
  *     terraform state list | grep 'module.vpc' | xargs -I {} terraform state rm '{}'
  *
@@ -45,7 +45,7 @@ export const DETACH_RESULT_FILE = 'detach-vpc-result.json';
 
 /**
  * The gateway module's VPC module is `module.vpc` inside the module the workspace calls (`module.gateway`, or
- * whatever name a customized gateway.tf gives it); the seed's root-level layout (`module.vpc.` at the start) is
+ * whatever name a customized gateway.tf gives it); the HOWTO's root-level layout (`module.vpc.` at the start) is
  * accepted too. Matches exactly the `module.vpc` segment, so `module.vpc_endpoints`, `module.vpcs` or a
  * `module.vpc` nested in another module (`module.gateway.module.eks.module.vpc`) stay.
  */

@@ -2,7 +2,7 @@ import { exportedVariables, type BuildResult } from './build-result';
 import { DeploymentError } from './errors';
 
 /**
- * The seed's "Please confirm that the returned version matches the version that Apheris has communicated",
+ * The HOWTO's "Please confirm that the returned version matches the version that Apheris has communicated",
  * made a gate: the run fails when the agent runs another version, its rollout did not finish, or the
  * connectivity tests did not pass, with a cause that says what was expected and what was found.
  */

@@ -7,7 +7,7 @@ import { bundleKeyFor, parseVersion, versionFromBundleKey } from './versions';
 /**
  * What a run does. `deploy` installs or upgrades (the default); the others work on the gateway that is already
  * deployed, with the bundle of the deployed version:
- * - `detach-vpc`: the seed's FAQ "Can I manage the AWS VPC setup?": `terraform state rm` of every `module.vpc`
+ * - `detach-vpc`: the HOWTO's FAQ "Can I manage the AWS VPC setup?": `terraform state rm` of every `module.vpc`
  *   resource, after an operator approved the list, so Terraform no longer manages (or destroys) the VPC.
  * - `drift-check`: a plan of the deployed version and configuration, to see what changed outside Terraform.
  */

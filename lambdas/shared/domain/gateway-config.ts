@@ -9,7 +9,7 @@ import compareVersions from 'semver/functions/compare';
 import validVersion from 'semver/functions/valid';
 
 /**
- * The operator's gateway configuration: everything the seed HOWTO asks them to write by hand in gateway.tf,
+ * The operator's gateway configuration: everything the vendor HOWTO asks them to write by hand in gateway.tf,
  * providers.tf and terraform_backend.tf, plus the deployer's own settings.
  *
  * The `module` section uses the Terraform module's own variable names (snake_case) on purpose: operators read
@@ -65,7 +65,7 @@ const taint = z.strictObject({
   effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']),
 });
 
-/** The seed's karpenter_node_pools entry; unknown keys pass through to the module, which owns its schema. */
+/** The HOWTO's karpenter_node_pools entry; unknown keys pass through to the module, which owns its schema. */
 const nodePool = z.looseObject({
   instance_families: z.array(nonEmpty()).check(z.minLength(1, 'must name at least one instance family')),
   capacity_type: z.optional(z.array(z.enum(['on-demand', 'spot']))),
@@ -116,7 +116,7 @@ const moduleInputs = z
         ctx.addIssue({
           code: 'custom',
           path: ['create_vpc'],
-          message: 'create_vpc = false needs vpc_id and node_subnet_ids (seed FAQ "Can I manage the AWS VPC setup?")',
+          message: 'create_vpc = false needs vpc_id and node_subnet_ids (the HOWTO FAQ "Can I manage the AWS VPC setup?")',
         });
       }
       if (m.create_vpc !== false && (m.vpc_id || m.node_subnet_ids)) {
@@ -162,7 +162,7 @@ export const gatewayConfigSchema = z
         version: z._default(semverString, '1.11.4'),
         /**
          * What the Terraform role may do in the account. The gateway module builds a VPC, an EKS cluster, IAM roles
-         * and node pools, so the default is AdministratorAccess, as the seed's operator has; narrow it with a
+         * and node pools, so the default is AdministratorAccess, as the HOWTO's operator has; narrow it with a
          * permissions boundary or your own policies.
          */
         managedPolicyArns: z._default(z.array(managedPolicyArn()), [ADMINISTRATOR_ACCESS]),
@@ -189,7 +189,7 @@ export const gatewayConfigSchema = z
       }),
       { version: '1.11.4', managedPolicyArns: [ADMINISTRATOR_ACCESS], planManagedPolicyArns: [READ_ONLY_ACCESS], providerVersions: { ...DEFAULT_PROVIDER_VERSIONS } },
     ),
-    /** The seed's terraform_backend.tf. Without a bucket, the stack's own state bucket is used. */
+    /** The HOWTO's terraform_backend.tf. Without a bucket, the stack's own state bucket is used. */
     backend: z._default(
       z.strictObject({
         bucket: z.optional(s3BucketName),
@@ -200,7 +200,7 @@ export const gatewayConfigSchema = z
       }),
       { useLockfile: true },
     ),
-    /** The seed's wrap-up mails support; operators get approvals and failures. */
+    /** The HOWTO's wrap-up mails support; operators get approvals and failures. */
     notifications: z._default(
       z.strictObject({
         supportEmails: z._default(emailList, ['support@apheris.com']),
@@ -208,7 +208,7 @@ export const gatewayConfigSchema = z
       }),
       { supportEmails: ['support@apheris.com'], operatorEmails: [] },
     ),
-    /** The seed's "Do you want to perform these actions?", as a gate. */
+    /** The HOWTO's "Do you want to perform these actions?", as a gate. */
     approval: z.strictObject({
       /**
        * Who may approve or reject a plan: IAM role ARNs, user ARNs or role sessions (see domain/approvers.ts). The
@@ -226,7 +226,7 @@ export const gatewayConfigSchema = z
      * starts an upgrade by itself. Same forms as approval.approvers; default: the approvers.
      */
     releaseUploaders: z.optional(z.array(principalEntry).check(z.minLength(1, 'name at least one uploader, or leave releaseUploaders out to use the approvers'))),
-    /** The seed's "Post-install / Post-upgrade" checks. */
+    /** The HOWTO's "Post-install / Post-upgrade" checks. */
     verify: z._default(
       z.strictObject({
         /** Pinned tool versions, installed (checksum-verified) in the Verify build unless already there. */
@@ -250,7 +250,7 @@ export const gatewayConfigSchema = z
           .check(z.regex(/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/, 'must be an EventBridge schedule such as "rate(1 day)" or "cron(0 6 * * ? *)"')),
       }),
     ),
-    /** With module.create_vpc = false: what Preflight expects of the operator's subnets (seed FAQ "Can I manage the AWS VPC setup?"). */
+    /** With module.create_vpc = false: what Preflight expects of the operator's subnets (HOWTO's FAQ "Can I manage the AWS VPC setup?"). */
     vpcReuse: z._default(
       z.strictObject({
         /**

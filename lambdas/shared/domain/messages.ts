@@ -85,7 +85,7 @@ export interface CompletionFacts {
   readonly reportUrl: string;
 }
 
-/** The seed's wrap-up: "contact your Apheris representative … to confirm the completion and request to run the smoke tests". */
+/** The HOWTO's wrap-up: "contact your Apheris representative … to confirm the completion and request to run the smoke tests". */
 export function completionMessages(f: CompletionFacts, reportJson: object): { support: { subject: string; text: string }; operators: { subject: string; text: string } } {
   const did = f.change === 'install' ? 'installed' : f.change === 'redeploy' ? 'redeployed' : f.change === 'downgrade' ? 'downgraded' : 'upgraded';
   const versions = f.fromVersion && f.fromVersion !== f.toVersion ? `from ${f.fromVersion} to ${f.toVersion}` : `at ${f.toVersion}`;

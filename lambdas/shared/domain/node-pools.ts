@@ -1,5 +1,5 @@
 /**
- * The seed's rule for custom Karpenter node pools: GPU computations tolerate the `nvidia.com/gpu` taint and
+ * The HOWTO's rule for custom Karpenter node pools: GPU computations tolerate the `nvidia.com/gpu` taint and
  * others do not, so a pool of GPU instances without that NoSchedule taint lets ordinary computations land on
  * expensive GPU nodes.
  */

@@ -152,7 +152,7 @@ export interface PlanSummary {
   readonly add: number;
   readonly change: number;
   readonly destroy: number;
-  /** The seed's line: "Plan: X to add, Y to change, Z to destroy." */
+  /** The HOWTO's line: "Plan: X to add, Y to change, Z to destroy." */
   readonly line: string;
   readonly hasChanges: boolean;
   readonly changes: readonly PlannedChange[];

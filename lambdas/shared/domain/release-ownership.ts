@@ -1,6 +1,6 @@
 /**
- * The seed's FAQ "cannot re-use a name that is still in use" as a decision: a Helm release of the gateway's name is
- * on the cluster but Terraform's helm_release could not install it. The seed: "Please make sure that the helm
+ * The HOWTO's FAQ "cannot re-use a name that is still in use" as a decision: a Helm release of the gateway's name is
+ * on the cluster but Terraform's helm_release could not install it. The HOWTO: "Please make sure that the helm
  * release is not managed by another system first", then uninstall it and apply again. This module decides, from
  * what an inspection found, who owns the release; a pure function over metadata (never secret data), so every
  * rule has small tests.
@@ -23,7 +23,7 @@ export const RELEASE_NAMESPACE = 'apheris';
 export type ReleaseFinding = 'absent' | 'unmanaged' | 'managed-by-flux' | 'managed-by-argocd' | 'managed-by-terraform';
 export const RELEASE_FINDINGS: readonly ReleaseFinding[] = ['absent', 'unmanaged', 'managed-by-flux', 'managed-by-argocd', 'managed-by-terraform'];
 
-/** The seed's remedy, word for word where it has words. */
+/** The HOWTO's remedy, word for word where it has words. */
 export const uninstallCommand = (release: string, namespace: string) => `helm uninstall ${release} -n ${namespace}`;
 
 /** What kubectl shows of an object's metadata; nothing else of it is needed, or kept. */
@@ -97,7 +97,7 @@ export interface ReleaseEvidence {
 
 export interface ReleaseOwnership {
   readonly finding: ReleaseFinding;
-  /** One sentence: the evidence (object, label) and the seed's advice. */
+  /** One sentence: the evidence (object, label) and the HOWTO's advice. */
   readonly detail: string;
   readonly evidence: ReleaseEvidence;
 }
@@ -178,7 +178,7 @@ export function stateReleasesOf(terraform: TerraformStateFacts, release: string,
 }
 
 const ADVICE_UNINSTALL = (release: string, namespace: string) =>
-  `as the seed's FAQ advises, uninstall it (${uninstallCommand(release, namespace)}) and run terraform apply again`;
+  `as the HOWTO's FAQ advises, uninstall it (${uninstallCommand(release, namespace)}) and run terraform apply again`;
 
 function describeMarker(m: Marker): string {
   return `${m.object} carries the ${m.source} ${m.key}=${m.value}`;
@@ -242,20 +242,20 @@ export function decideReleaseOwnership(facts: ReleaseFacts): ReleaseOwnership {
   if (flux.length) {
     return decided(
       'managed-by-flux',
-      `${found} is managed by ${fluxOwner(flux)}: ${describeMarker(flux[0])}; the seed's FAQ says to make sure no other system manages the release first, so do not uninstall it here: suspend or remove it in Flux, then run the deployment again.`,
+      `${found} is managed by ${fluxOwner(flux)}: ${describeMarker(flux[0])}; the HOWTO's FAQ says to make sure no other system manages the release first, so do not uninstall it here: suspend or remove it in Flux, then run the deployment again.`,
     );
   }
   const argo = markers.filter((m) => m.system === 'argocd');
   if (argo.length) {
     return decided(
       'managed-by-argocd',
-      `${found} is managed by ${argoOwner(argo)}: ${describeMarker(argo[0])}; the seed's FAQ says to make sure no other system manages the release first, so do not uninstall it here: remove it from the Argo CD Application, then run the deployment again.`,
+      `${found} is managed by ${argoOwner(argo)}: ${describeMarker(argo[0])}; the HOWTO's FAQ says to make sure no other system manages the release first, so do not uninstall it here: remove it from the Argo CD Application, then run the deployment again.`,
     );
   }
   if (stateReleases.length) {
     return decided(
       'managed-by-terraform',
-      `${found} is already in the Terraform state at ${facts.terraform.location} as ${stateReleases[0].address}${stateReleases[0].tainted ? ' (tainted)' : ''}, which is not the seed's case of a release missing from the state: do not uninstall it; look for a second helm_release of the same name or a moved resource address instead.`,
+      `${found} is already in the Terraform state at ${facts.terraform.location} as ${stateReleases[0].address}${stateReleases[0].tainted ? ' (tainted)' : ''}, which is not the HOWTO's case of a release missing from the state: do not uninstall it; look for a second helm_release of the same name or a moved resource address instead.`,
     );
   }
   const where = objects.length ? `its objects (${objects.map((o) => `${o.kind}/${o.name}`).join(', ')}) carry no Flux or Argo CD label or annotation` : 'no object of it carries a Flux or Argo CD label or annotation';

@@ -1,7 +1,7 @@
 import { DeploymentError } from './errors';
 
 /**
- * The seed's FAQ "cannot re-use a name that is still in use" as an operation: after the Apply failed with it,
+ * The HOWTO's FAQ "cannot re-use a name that is still in use" as an operation: after the Apply failed with it,
  * inspect who owns the apheris-gateway release, ask before uninstalling it, uninstall, re-plan and apply once.
  */
 
@@ -56,7 +56,7 @@ const SEED_ADVICE =
 
 /**
  * What to do with the inspection's finding: ask to uninstall an unmanaged release; re-plan at once when it is
- * gone already; stop with the finding and the seed's advice when another system (or the state) manages it.
+ * gone already; stop with the finding and the HOWTO's advice when another system (or the state) manages it.
  */
 export function decideUninstall(inspection: ReleaseInspection | null, reportKey: string, reportSha256: string): UninstallDecision {
   const finding = inspection?.finding ?? 'unknown';

@@ -1,7 +1,7 @@
 import { ConfigError } from './errors';
 
 /**
- * The seed's FAQ "Can I manage the AWS VPC setup?": with `create_vpc = false` the gateway runs in subnets the
+ * The HOWTO's FAQ "Can I manage the AWS VPC setup?": with `create_vpc = false` the gateway runs in subnets the
  * operator manages, and "each Kubernetes pod will allocate an IP. The reference setup from our Terraform module
  * will create three subnets, each with 254 addresses." Preflight checks those subnets before any run.
  *
@@ -10,7 +10,7 @@ import { ConfigError } from './errors';
  * deployment itself needs few, and the operator may know that the gateway stays small.
  */
 
-/** The reference setup's subnets, as the seed describes them. */
+/** The reference setup's subnets, as the HOWTO describes them. */
 export const REFERENCE_SUBNET_COUNT = 3;
 export const REFERENCE_ADDRESSES_PER_SUBNET = 254;
 
@@ -23,7 +23,7 @@ export const REFERENCE_ADDRESSES_PER_SUBNET = 254;
  * addresses for its nodes and pods. Reusing exactly the reference subnets would then always warn. Why not the
  * pods the node pools can run? Karpenter pools have no size in the config, and with the VPC CNI a node holds
  * whole ENIs' worth of addresses (which depends on the instance type). One reference subnet of headroom is a
- * figure from the seed, leaves room for a few GPU nodes with their pods, and `vpcReuse.minFreeSubnetAddresses`
+ * figure from the HOWTO, leaves room for a few GPU nodes with their pods, and `vpcReuse.minFreeSubnetAddresses`
  * changes it (0 turns the warning off).
  */
 export const DEFAULT_MIN_FREE_SUBNET_ADDRESSES = REFERENCE_ADDRESSES_PER_SUBNET;
@@ -58,7 +58,7 @@ export function checkNodeSubnets(
   if (missing.length > 0) {
     throw new ConfigError(
       `module.node_subnet_ids: ${plural(missing.length, 'subnet')} not found in the target account and region: ${missing.join(', ')} ` +
-        '(create_vpc = false needs existing subnets; seed FAQ "Can I manage the AWS VPC setup?")',
+        '(create_vpc = false needs existing subnets; the HOWTO FAQ "Can I manage the AWS VPC setup?")',
     );
   }
   const elsewhere = ids.map((id) => byId.get(id)!).filter((s) => s.vpcId !== configured.vpcId);
@@ -75,7 +75,7 @@ export function checkNodeSubnets(
     const each = subnets.map((s) => `${s.subnetId}: ${s.availableIpAddressCount}`).join(', ');
     warnings.push(
       `module.node_subnet_ids have ${freeAddresses} free IP addresses together (${each}), fewer than ${minFreeAddresses} ` +
-        `(vpcReuse.minFreeSubnetAddresses): each pod takes an address, and the seed's reference setup has ` +
+        `(vpcReuse.minFreeSubnetAddresses): each pod takes an address, and the HOWTO's reference setup has ` +
         `${REFERENCE_SUBNET_COUNT} subnets of ${REFERENCE_ADDRESSES_PER_SUBNET}; add or enlarge subnets before the gateway grows`,
     );
   }

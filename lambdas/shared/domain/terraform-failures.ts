@@ -1,6 +1,6 @@
 /**
  * Known ways a Terraform run fails, recognized in its (redacted) output, each with the advice an operator
- * needs. The name-reuse advice is the seed's own FAQ.
+ * needs. The name-reuse advice is the HOWTO's own FAQ.
  */
 
 export type FailureClass =

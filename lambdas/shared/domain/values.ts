@@ -10,7 +10,7 @@ import { formatIssues } from './issues';
  * credentials that connect the gateway to the orchestrator.
  */
 
-/** The seed's example values, which an operator might paste unchanged. */
+/** The HOWTO's example values, which an operator might paste unchanged. */
 export const PLACEHOLDERS: Readonly<Record<string, string>> = {
   tenant: 'tenantID',
   'auth.orchestrator.clientId': 'clientId',
@@ -76,7 +76,7 @@ export function parseValues(text: string | undefined, secretName: string): Gatew
     throw new ValuesError(`values secret "${secretName}" is not valid YAML: ${yamlProblem(error)}`);
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new ValuesError(`values secret "${secretName}" must be a YAML mapping like the seed's values.yaml`);
+    throw new ValuesError(`values secret "${secretName}" must be a YAML mapping like the HOWTO's values.yaml`);
   }
   const parsed = valuesSchema.safeParse(data);
   if (!parsed.success) {

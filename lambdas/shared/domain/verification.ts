@@ -1,12 +1,12 @@
 /**
- * The seed's "Post-install / Post-upgrade": which agent version runs, whether its rollout finished, whether
+ * The HOWTO's "Post-install / Post-upgrade": which agent version runs, whether its rollout finished, whether
  * the connectivity tests passed, and (from "Scaling") how well computations fill the nodes. Pure functions over
  * the JSON that kubectl and helm print, so every judgement has small tests.
  */
 
 export const AGENT_NAMESPACE = 'apheris';
 export const AGENT_LABEL = 'apheris-component=agent';
-/** The seed's fallback: "the name will likely be apheris-gateway-agent". */
+/** The HOWTO's fallback: "the name will likely be apheris-gateway-agent". */
 export const AGENT_DEPLOYMENT_NAME = 'apheris-gateway-agent';
 export const HELM_RELEASE = 'apheris-gateway';
 export const CONNECTIVITY_TEST_POD = 'apheris-gateway-connectivity-test';
@@ -45,7 +45,7 @@ export interface DeploymentLike {
   };
 }
 
-/** The label query is trusted only when it finds exactly one Deployment, as the seed's step-by-step assumes. */
+/** The label query is trusted only when it finds exactly one Deployment, as the HOWTO's step-by-step assumes. */
 export function pickLabelledAgent(items: readonly DeploymentLike[]): { deployment: DeploymentLike | null; why: string } {
   if (items.length === 1) return { deployment: items[0], why: `found by label ${AGENT_LABEL}` };
   return {
@@ -70,7 +70,7 @@ export function byNameNote(labelVerdict: string, found: boolean): string {
 }
 
 /**
- * The seed's agent check over the Deployments of the namespace: the label first (trusted only when it finds exactly
+ * The HOWTO's agent check over the Deployments of the namespace: the label first (trusted only when it finds exactly
  * one), then the likely name.
  */
 export function findAgent(deployments: readonly DeploymentLike[]): { deployment: DeploymentLike | null; foundBy: string } {
@@ -101,7 +101,7 @@ export function splitClusterList(items: readonly KubeListItem[]): ClusterSnapsho
   return { deployments: ofKind<DeploymentLike>('Deployment'), pods: ofKind<PodLike>('Pod'), nodes: ofKind<NodeLike>('Node') };
 }
 
-/** The seed's computations: pods labelled apheris_job_id. */
+/** The HOWTO's computations: pods labelled apheris_job_id. */
 export function jobPods(pods: readonly PodLike[]): PodLike[] {
   return pods.filter((p) => hasLabel(p.metadata.labels, JOB_LABEL));
 }
@@ -227,13 +227,13 @@ export interface CapacityReport {
   readonly nodes: ReadonlyArray<{ readonly node: string; readonly allocatableMemory: string; readonly bytes: number; readonly fits: number | null }>;
   readonly totalAllocatableBytes: number;
   readonly totalRequestedBytes: number;
-  /** Requested memory of computations over allocatable node memory, 0..1 (the seed's "memory utilization rate"). */
+  /** Requested memory of computations over allocatable node memory, 0..1 (the HOWTO's "memory utilization rate"). */
   readonly utilisation: number | null;
   readonly recommendation: string | null;
 }
 
 /**
- * The seed's "Scaling": each computation is one pod labelled apheris_job_id, and ideally node memory is a
+ * The HOWTO's "Scaling": each computation is one pod labelled apheris_job_id, and ideally node memory is a
  * multiple of the most common computation request, for near 100 % memory utilisation.
  */
 export function capacityReport(pods: readonly PodLike[], nodes: readonly NodeLike[]): CapacityReport {

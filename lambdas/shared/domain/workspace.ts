@@ -2,7 +2,7 @@ import { stringify } from 'yaml';
 import type { GatewayConfig } from './gateway-config';
 
 /**
- * Renders the seed's deployment folder (gateway.tf, providers.tf, terraform_backend.tf) as Terraform JSON
+ * Renders the HOWTO's deployment folder (gateway.tf, providers.tf, terraform_backend.tf) as Terraform JSON
  * syntax. JSON needs no hand-written HCL printer and no quoting rules, with one exception handled below:
  * Terraform reads every JSON string as a template, so literal text must have `${` and `%{` escaped.
  *
@@ -13,7 +13,7 @@ import type { GatewayConfig } from './gateway-config';
 export const VALUES_FILE = 'values.yaml';
 export const MODULE_DIR = 'gateway';
 
-/** The seed's providers.tf: four providers. Their exact versions are terraform.providerVersions (pinned). */
+/** The HOWTO's providers.tf: four providers. Their exact versions are terraform.providerVersions (pinned). */
 export const PROVIDER_SOURCES = {
   aws: 'hashicorp/aws',
   helm: 'hashicorp/helm',
@@ -46,7 +46,7 @@ export interface WorkspaceContext {
   readonly deployerRoleArn?: string;
   /** The read-only role Plan runs as; added to aws_auth_roles in PLAN_READERS_GROUP (renderPlanReaderAccess). */
   readonly planRoleArn?: string;
-  /** A customized gateway.tf from the vendor (seed: "Unless you have received a customized gateway.tf file"). */
+  /** A customized gateway.tf from the vendor (the HOWTO: "Unless you have received a customized gateway.tf file"). */
   readonly customGatewayTf?: string;
 }
 
@@ -116,7 +116,7 @@ export function renderPlanReaderAccess(): object {
   };
 }
 
-/** The module outputs the seed names, as root outputs: `terraform output` after the apply reads only those. */
+/** The module outputs the HOWTO names, as root outputs: `terraform output` after the apply reads only those. */
 export const ROOT_OUTPUTS = ['cluster_name', 'endpoint', 'certificate_authority_data', 'dal_role_arn'] as const;
 
 export function renderOutputs(): object {
@@ -154,7 +154,7 @@ export function renderGatewayModule(ctx: WorkspaceContext): object {
 }
 
 /**
- * The Helm values the seed asks operators to add by hand, as YAML documents after the secret's values.yaml:
+ * The Helm values the HOWTO asks operators to add by hand, as YAML documents after the secret's values.yaml:
  * the DAL's S3 sources for additional_data_buckets, the GPU node pool mapping, then the operator's extras.
  */
 export function generatedHelmValues(config: GatewayConfig): string[] {
