@@ -11,7 +11,18 @@ if ([true, 'true'].includes(app.node.tryGetContext('nag'))) {
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
 }
 const configPath = (app.node.tryGetContext('gatewayConfig') as string | undefined) ?? process.env.GATEWAY_CONFIG;
-const { config, source } = loadGatewayConfig(configPath);
+
+/** A config that cannot be read or is invalid: its message, no stack trace (`-c verbose=true` keeps the trace). */
+function loadConfigOrExit(): ReturnType<typeof loadGatewayConfig> {
+  try {
+    return loadGatewayConfig(configPath);
+  } catch (error) {
+    if ([true, 'true'].includes(app.node.tryGetContext('verbose'))) throw error;
+    console.error(`${(error as Error).message}\n(npx cdk synth -c verbose=true shows where it failed)`);
+    process.exit(1);
+  }
+}
+const { config, source } = loadConfigOrExit();
 
 // Pinned to the target account and region: `cdk deploy` with credentials for another account fails at once.
 const stack = new GatewayDeployerStack(app, deployerStackName(config.gatewayName), {

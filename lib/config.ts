@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../lambdas/shared/domain/errors';
 import { parseGatewayConfig, type GatewayConfig, type GatewayConfigInput } from '../lambdas/shared/domain/gateway-config';
 
 export type { GatewayConfig, GatewayConfigInput };
@@ -44,5 +46,35 @@ export function loadGatewayConfig(configPath: string | undefined): { config: Gat
   } catch (error) {
     throw new Error(`gateway config file ${resolved} is not valid ${/\.json$/i.test(resolved) ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
   }
-  return { config: parseGatewayConfig(raw, `gateway config ${resolved}`), source: resolved };
+  const config = parseGatewayConfig(raw, `gateway config ${resolved}`);
+  checkKnownRegions(config, `gateway config ${resolved}`);
+  return { config, source: resolved };
+}
+
+/**
+ * The regions must be ones AWS has (as CDK knows them): the schema checks only their shape, and a misspelt region
+ * such as eu-centrl-1 would otherwise synthesize and fail only at deploy time.
+ */
+export function checkKnownRegions(config: GatewayConfig, source: string): void {
+  const known = RegionInfo.regions.map((r) => r.name);
+  const problems = [
+    ['target.region', config.target.region],
+    ['backend.region', config.backend.region],
+  ].flatMap(([field, region]) => {
+    if (region === undefined || known.includes(region)) return [];
+    const closest = [...known].sort((a, b) => editDistance(a, region) - editDistance(b, region))[0];
+    return [`- ${field}: ${region} is not an AWS region${closest && editDistance(closest, region) <= 3 ? `; did you mean ${closest}?` : ''}`];
+  });
+  if (problems.length > 0) throw new ConfigError(`${source} is invalid:\n${problems.join('\n')}`);
+}
+
+/** Levenshtein distance, for "did you mean" only. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length];
 }

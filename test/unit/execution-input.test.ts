@@ -270,7 +270,7 @@ describe('resolveExecutionInput: the messages of a wrong type or value', () => {
   test.each([
     [{ operation: 'destroy', version: '0.8.1' }, '- operation: Invalid option: expected one of "deploy"|"detach-vpc"|"drift-check"'],
     [{ version: '0.8.1', allowRedeploy: 'yes' }, '- allowRedeploy: Invalid input: expected boolean, received string'],
-    [{ version: 81 }, '- version: Invalid input: expected string, received number'],
+    [{ version: 81 }, '- version: expected text, not a number: quote it (YAML reads unquoted digits as a number and drops leading zeros)'],
     [{ version: '0.8.1', reason: 'x'.repeat(501) }, '- reason: Too big: expected string to have <=500 characters'],
     [{ version: '0.8.1', trigger: 'cron' }, '- trigger: Invalid option: expected one of "console"|"cli"|"s3"|"schedule"'],
   ])('%j', (raw, line) => {

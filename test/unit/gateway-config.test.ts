@@ -369,6 +369,14 @@ describe('parseGatewayConfig: approval and the Terraform role', () => {
     expect(parseGatewayConfig({ ...MINIMAL, approval }).approval).toEqual(approval);
   });
 
+  test('a field left out reads "required"; an account YAML read as a number says to quote it', () => {
+    const { valuesSecretName: _v, ...withoutSecret } = MINIMAL;
+    expect(messageOf(withoutSecret)).toContain('- valuesSecretName: required');
+    expect(messageOf({ ...MINIMAL, target: { account: 11122223333, region: 'eu-central-1' } })).toContain(
+      '- target.account: expected text, not a number: quote it (YAML reads unquoted digits as a number and drops leading zeros)',
+    );
+  });
+
   test('approval.approvers is required: no default names anyone', () => {
     const { approval: _none, ...withoutApproval } = MINIMAL;
     expect(messageOf(withoutApproval)).toContain('- approval:');

@@ -11,3 +11,19 @@ import { en } from 'zod/locales';
  * messages are the same in a Lambda bundle, in the CLI and at synth (the en locale is what `zod` installs).
  */
 config(en());
+
+/**
+ * Two messages in the operator's words instead of zod's, for the mistakes a hand-written YAML config makes most:
+ * a field left out, and digits YAML read as a number where text is expected (an account id with a leading zero,
+ * a version). The value itself is never repeated: the same schemas check the values secret.
+ */
+config({
+  customError: (issue) => {
+    if (issue.code !== 'invalid_type') return undefined;
+    if (issue.input === undefined) return 'required';
+    if (issue.expected === 'string' && typeof issue.input === 'number') {
+      return 'expected text, not a number: quote it (YAML reads unquoted digits as a number and drops leading zeros)';
+    }
+    return undefined;
+  },
+});
