@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../lambdas/shared/domain/errors';
+import { closest } from '../lambdas/shared/domain/issues';
 import { parseGatewayConfig, type GatewayConfig, type GatewayConfigInput } from '../lambdas/shared/domain/gateway-config';
 
 export type { GatewayConfig, GatewayConfigInput };
@@ -62,19 +63,8 @@ export function checkKnownRegions(config: GatewayConfig, source: string): void {
     ['backend.region', config.backend.region],
   ].flatMap(([field, region]) => {
     if (region === undefined || known.includes(region)) return [];
-    const closest = [...known].sort((a, b) => editDistance(a, region) - editDistance(b, region))[0];
-    return [`- ${field}: ${region} is not an AWS region${closest && editDistance(closest, region) <= 3 ? `; did you mean ${closest}?` : ''}`];
+    const near = closest(region, known);
+    return [`- ${field}: ${region} is not an AWS region${near ? `; did you mean ${near}?` : ''}`];
   });
   if (problems.length > 0) throw new ConfigError(`${source} is invalid:\n${problems.join('\n')}`);
-}
-
-/** Levenshtein distance, for "did you mean" only. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    previous = current;
-  }
-  return previous[b.length];
 }

@@ -369,6 +369,14 @@ describe('parseGatewayConfig: approval and the Terraform role', () => {
     expect(parseGatewayConfig({ ...MINIMAL, approval }).approval).toEqual(approval);
   });
 
+  test('an unknown field suggests the closest allowed one, at its own level', () => {
+    const message = messageOf({ ...MINIMAL, valuesSecretname: 'x', approval: { ...MINIMAL.approval, timeoutHour: 3 }, module: { aws_auth_role: [] } });
+    expect(message).toContain('- valuesSecretname: unknown field — did you mean valuesSecretName?');
+    expect(message).toContain('- approval.timeoutHour: unknown field — did you mean timeoutHours?');
+    expect(message).toContain('- module.aws_auth_role: unknown field — did you mean aws_auth_roles?');
+    expect(messageOf({ ...MINIMAL, somethingElse: 1 }).split('\n')).toContain('- somethingElse: unknown field');
+  });
+
   test('a field left out reads "required"; an account YAML read as a number says to quote it', () => {
     const { valuesSecretName: _v, ...withoutSecret } = MINIMAL;
     expect(messageOf(withoutSecret)).toContain('- valuesSecretName: required');

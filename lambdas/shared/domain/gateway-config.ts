@@ -296,9 +296,26 @@ export type NodePool = z.output<typeof nodePool>;
 export function parseGatewayConfig(raw: unknown, source = 'gateway config'): GatewayConfig {
   const result = gatewayConfigSchema.safeParse(raw);
   if (!result.success) {
-    throw new ConfigError(`${source} is invalid:\n${formatIssues(result.error.issues)}`);
+    throw new ConfigError(`${source} is invalid:\n${formatIssues(result.error.issues, (path) => knownFields(gatewayConfigSchema, path))}`);
   }
   return result.data;
+}
+
+/** The field names the schema allows at `path` (through defaults, optionals and arrays), for "did you mean". */
+function knownFields(schema: unknown, path: readonly PropertyKey[]): string[] {
+  let node = schema as { _zod?: { def: Record<string, any> } } | undefined;
+  const unwrap = () => {
+    while (node?._zod && ['default', 'optional', 'pipe', 'nullable'].includes(node._zod.def.type)) node = node._zod.def.innerType ?? node._zod.def.in;
+  };
+  unwrap();
+  for (const part of path) {
+    if (!node?._zod) return [];
+    if (node._zod.def.type === 'array') node = node._zod.def.element;
+    else if (node._zod.def.type === 'object') node = node._zod.def.shape?.[String(part)];
+    else return [];
+    unwrap();
+  }
+  return node?._zod?.def.type === 'object' ? Object.keys(node._zod.def.shape ?? {}) : [];
 }
 
 /**
