@@ -101,11 +101,13 @@ interface StatusFlags extends CommonOptions {
   watch?: boolean;
   interval: string;
   json?: boolean;
+  output: 'text' | 'json';
 }
 
 interface HistoryFlags extends CommonOptions {
   limit: string;
   json?: boolean;
+  output: 'text' | 'json';
 }
 
 interface RehearseOptions {
@@ -171,7 +173,8 @@ export function program(): Command {
       .option('--gateway <name>', 'the gateway (default: gatewayName of the config)')
       .option('--config <file>', 'the gateway config, YAML or JSON (default: GATEWAY_CONFIG, else the built-in example)')
       .option('--stack <name>', 'the deployer stack (default: GatewayDeployer-<gateway>, as bin/app.ts names it)')
-      .option('--region <region>', "its region (default: the config's target.region, else your AWS configuration)");
+      .option('--region <region>', "its region (default: the config's target.region, else your AWS configuration)")
+      .option('--profile <name>', 'the AWS CLI profile to use (default: AWS_PROFILE, else the default credential chain)');
   for (const decision of ['approve', 'reject'] as const) {
     withCommon(
       cli
@@ -205,23 +208,25 @@ export function program(): Command {
       .option('--limit <n>', 'how many executions', '5')
       .option('--watch', 'print again every --interval seconds until no execution is running')
       .option('--interval <seconds>', 'seconds between looks with --watch', '10')
-      .option('--json', 'machine-readable output (with --watch: one JSON line per look)'),
+      .addOption(new Option('--output <format>', 'text, or json for scripts (with --watch: one JSON line per look)').choices(['text', 'json']).default('text'))
+      .option('--json', 'the same as --output json'),
   ).action(async (opts: StatusFlags) => {
     const limit = parseWholeNumber(opts.limit, '--limit', 1, 100);
     const intervalSeconds = parseWholeNumber(opts.interval, '--interval', 1, 3600);
     const target = targetOf(opts);
-    await withPorts(target.region, (ports) => runStatus(target, { limit, watch: opts.watch, intervalSeconds, json: opts.json }, ports));
+    await withPorts(target.region, (ports) => runStatus(target, { limit, watch: opts.watch, intervalSeconds, json: opts.json || opts.output === 'json' }, ports));
   });
   withCommon(
     cli
       .command('history')
       .description("the gateway's deployment records, newest first: versions, outcome, approver, execution")
       .option('--limit <n>', 'how many records', '10')
-      .option('--json', 'machine-readable output'),
+      .addOption(new Option('--output <format>', 'text, or json for scripts').choices(['text', 'json']).default('text'))
+      .option('--json', 'the same as --output json'),
   ).action(async (opts: HistoryFlags) => {
     const limit = parseWholeNumber(opts.limit, '--limit', 1, 1000);
     const target = targetOf(opts);
-    await withPorts(target.region, (ports) => runHistory(target, { limit, json: opts.json }, ports));
+    await withPorts(target.region, (ports) => runHistory(target, { limit, json: opts.json || opts.output === 'json' }, ports));
   });
   cli
     .command('rehearse')
@@ -249,6 +254,11 @@ export function program(): Command {
         return 2;
       });
     });
+  // --profile, like the AWS CLI's: every client the command makes takes its credentials from that profile.
+  cli.hook('preAction', (_root, action) => {
+    const profile = action.opts().profile as string | undefined;
+    if (profile) process.env.AWS_PROFILE = profile;
+  });
   return cli;
 }
 

@@ -307,6 +307,25 @@ describe('through the CLI (commander)', () => {
     expect(json.executions.length).toBeGreaterThan(0);
   });
 
+  test('--output json as the AWS CLI spells it, and --profile sets the profile every client uses', async () => {
+    const before = { profile: process.env.AWS_PROFILE, file: process.env.AWS_SHARED_CREDENTIALS_FILE };
+    // The profile exists only in this file: the command works only if its clients really read that profile.
+    const credentials = path.join(configDir, 'credentials');
+    fs.writeFileSync(credentials, '[gateway-operators]\naws_access_key_id = testing\naws_secret_access_key = testing\n');
+    process.env.AWS_SHARED_CREDENTIALS_FILE = credentials;
+    try {
+      await (await cli()).parseAsync(argv('status', '--stack', STACK, '--region', TEST_REGION, '--output', 'json', '--limit', '1', '--profile', 'gateway-operators'));
+      expect(JSON.parse(printed.join('\n'))).toMatchObject({ stack: STACK, region: TEST_REGION });
+      expect(process.env.AWS_PROFILE).toBe('gateway-operators');
+      await expect((await cli()).parseAsync(argv('status', '--stack', STACK, '--region', TEST_REGION, '--profile', 'nobody'))).rejects.toMatchObject({ exitCode: 2 });
+    } finally {
+      for (const [name, value] of [['AWS_PROFILE', before.profile], ['AWS_SHARED_CREDENTIALS_FILE', before.file]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+
   test('history with --gateway and --stack', async () => {
     await (await cli()).parseAsync(argv('history', '--gateway', `${GATEWAY}-hist`, '--stack', STACK, '--region', TEST_REGION, '--limit', '1'));
     expect(printed[0]).toBe(`Deployments of gateway ${GATEWAY}-hist, newest first:`);
