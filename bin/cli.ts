@@ -12,6 +12,7 @@ import { operatorAws } from '../lambdas/shared/adapters/operator-aws';
 import { signIdentityProof } from '../lambdas/shared/adapters/identity-proof';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { ApprovalCommandError, decide, type Decision } from '../lambdas/shared/operator/approval';
+import { checkRehearsalArguments } from '../lambdas/shared/operator/rehearsal-arguments';
 import {
   chooseConfigPath,
   explainAwsError,
@@ -124,6 +125,7 @@ interface RehearseOptions {
   dump?: string;
   stateDir?: string;
   workDir?: string;
+  verbose?: boolean;
 }
 
 /** Exit codes: 0 the run succeeded, 1 it failed as designed (the report says where), 2 the rehearsal itself broke. */
@@ -132,10 +134,11 @@ async function runRehearsal(opts: RehearseOptions): Promise<number> {
   const fs = await import('node:fs');
   const os = await import('node:os');
   const path = await import('node:path');
-  const { parse: parseYaml } = await import('yaml');
-  const { startMoto } = await import('../test/integration/support/moto');
+  const { findOnPath, startMoto } = await import('../test/integration/support/moto');
+  // Every argument first: a wrong one is named before seconds of synth and emulator start.
+  const checked = checkRehearsalArguments(opts, { onPath: (command) => findOnPath(command) !== undefined });
+  const config = checked.configPath ? loadGatewayConfig(checked.configPath).config : undefined;
   const { rehearse } = await import('../test/rehearsal/harness');
-  const read = (file: string) => fs.readFileSync(path.resolve(file), 'utf-8');
   const workDir = opts.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-rehearsal-'));
   const moto = await startMoto();
   try {
@@ -143,10 +146,10 @@ async function runRehearsal(opts: RehearseOptions): Promise<number> {
     const report = await rehearse({
       motoEndpoint: moto.endpoint,
       workDir,
-      ...(opts.bundle ? { bundlePath: path.resolve(opts.bundle) } : {}),
-      ...(opts.values ? { valuesYaml: read(opts.values) } : {}),
-      ...(opts.config ? { config: parseYaml(read(opts.config)) } : {}),
-      ...(opts.input ? { input: JSON.parse(opts.input) } : {}),
+      ...(checked.bundlePath ? { bundlePath: checked.bundlePath } : {}),
+      ...(checked.valuesYaml !== undefined ? { valuesYaml: checked.valuesYaml } : {}),
+      ...(config ? { config } : {}),
+      ...(checked.input !== undefined ? { input: checked.input } : {}),
       ...(opts.agentVersion ? { agentVersion: opts.agentVersion } : {}),
       approve: opts.approve,
       trigger: opts.trigger,
@@ -234,7 +237,7 @@ export function program(): Command {
     .option('--bundle <zip>', 'a gateway-<version>.zip (its file name gives the version); default: the sample module as 1.0.0')
     .option('--values <yaml>', "the values.yaml to store as the values secret; default: sample values")
     .option('--config <file>', 'a gateway config (YAML or JSON); default: the built-in example')
-    .option('--input <json>', 'the execution input exactly as typed in the console; default: {"version": <bundle version>}')
+    .option('--input <json|file>', 'the execution input exactly as typed in the console, or a file holding it; default: {"version": <bundle version>}')
     .addOption(new Option('--trigger <how>', 'console: start the run with the input; s3: upload the bundle and let the release trigger start it').choices(['console', 's3']).default('console'))
     .addOption(new Option('--approve <decision>', 'how the operator answers the approval request').choices(['approve', 'reject', 'timeout', 'forged', 'swapped-plan']).default('approve'))
     .option('--agent-version <tag>', 'the agent version the stand-in cluster runs; default: the bundle version')
@@ -248,10 +251,11 @@ export function program(): Command {
     .option('--state-dir <dir>', 'keep the emulator data and Terraform state here between rehearsals (upgrade from one bundle to the next)')
     .option('--dump <dir>', 'write the execution history, notifications, build and handler logs and every S3 object left here')
     .option('--work-dir <dir>', 'where builds and logs go (default: a new temporary folder)')
+    .option('--verbose', 'with an error of the rehearsal itself, print its stack trace')
     .action(async (opts: RehearseOptions) => {
       process.exitCode = await runRehearsal(opts).catch((error: Error) => {
-        console.error(`rehearsal error: ${error.stack ?? error.message}`);
-        return 2;
+        console.error(`rehearsal error: ${opts.verbose ? (error.stack ?? error.message) : error.message}`);
+        return error instanceof OperatorError ? error.exitCode : 2;
       });
     });
   // --profile, like the AWS CLI's: every client the command makes takes its credentials from that profile.
