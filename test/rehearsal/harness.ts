@@ -29,20 +29,6 @@ import { localKubectlVersion } from '../support/local-tools';
 import { zipDirectory } from '../support/zip-fixtures';
 import { REHEARSAL_ACCOUNT, REHEARSAL_REGION, resolveStack, synthesize, type ResolvedStack } from './template';
 
-// aws-local-stepfunctions uses Promise.withResolvers, which Node 20 lacks.
-const promiseStatics = Promise as unknown as { withResolvers?: () => unknown };
-if (!promiseStatics.withResolvers) {
-  promiseStatics.withResolvers = () => {
-    let resolve!: (value: unknown) => void;
-    let reject!: (reason?: unknown) => void;
-    const promise = new Promise((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  };
-}
-
 const ROOT = path.join(__dirname, '..', '..');
 export const SAMPLE_MODULE_DIR = path.join(ROOT, 'test', 'fixtures', 'sample-gateway-module');
 const HELM_STANDIN_DIR = path.join(ROOT, 'test', 'support', 'helm-standin');
