@@ -112,6 +112,18 @@ describe('explainAwsError', () => {
     expect(explained.exitCode).toBe(2);
   });
 
+  test.each([
+    [Object.assign(new Error('getaddrinfo ENOTFOUND cloudformation.eu-centrl-1.amazonaws.com'), { code: 'ENOTFOUND' }), 'cannot reach AWS (cloudformation.eu-centrl-1.amazonaws.com): ENOTFOUND'],
+    [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:443'), { code: 'ECONNREFUSED' }), 'cannot reach AWS (127.0.0.1:443): ECONNREFUSED'],
+    [new Error('Error: getaddrinfo EAI_AGAIN sts.eu-west-1.amazonaws.com'), 'cannot reach AWS (sts.eu-west-1.amazonaws.com): EAI_AGAIN'],
+  ])('an unreachable endpoint (%s) is exit 2 with what to check, not a raw Node error', (error, message) => {
+    const explained = explainAwsError(error, { stack: 'S', region: 'eu-west-1' }) as OperatorError;
+    expect(explained).toBeInstanceOf(OperatorError);
+    expect(explained.message).toContain(message);
+    expect(explained.message).toContain('the region (eu-west-1)');
+    expect(explained.exitCode).toBe(2);
+  });
+
   test('a ValidationError outside DescribeStacks is not a missing stack', () => {
     const error = awsError('ValidationError', 'Stack with id x does not exist');
     expect(explainAwsError(error)).toBe(error);

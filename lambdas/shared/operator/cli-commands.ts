@@ -93,6 +93,14 @@ export function isRegionMissing(error: unknown): boolean {
 
 export const REGION_HELP = 'no AWS region: pass --region, --config <gateway config> (its target.region), or set AWS_REGION';
 
+/** Node's codes for an AWS endpoint the machine could not reach (the SDK retried them already). */
+const NETWORK_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+export function isUnreachable(error: unknown): string | undefined {
+  const code = (error as { code?: string })?.code ?? /\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)\b/.exec(messageOf(error))?.[1];
+  return code && NETWORK_CODES.has(code) ? code : undefined;
+}
+
 /**
  * The failures every command can meet, as OperatorErrors (exit 2); anything else is returned unchanged.
  * `stack`/`region` describe the DescribeStacks call, for the "not found" message.
@@ -101,6 +109,14 @@ export function explainAwsError(error: unknown, where?: { stack?: string; region
   if (error instanceof OperatorError) return error;
   if (isCredentialsError(error)) return new OperatorError(`no usable AWS credentials (${nameOf(error) || 'error'}: ${messageOf(error)}); ${CREDENTIALS_HELP}`, 2);
   if (isRegionMissing(error)) return new OperatorError(REGION_HELP, 2);
+  const unreachable = isUnreachable(error);
+  if (unreachable) {
+    const host = /(?:getaddrinfo \w+|connect \w+) ([^\s]+)/.exec(messageOf(error))?.[1];
+    return new OperatorError(
+      `cannot reach AWS${host ? ` (${host})` : ''}: ${unreachable}. Check the network or proxy (HTTPS_PROXY), and the region (${where?.region ?? '--region or AWS_REGION'})`,
+      2,
+    );
+  }
   if (where?.stack !== undefined && nameOf(error) === 'ValidationError' && /does not exist/i.test(messageOf(error))) {
     return new OperatorError(`stack ${where.stack} not found in ${where.region ?? 'the configured region'}: deploy it first with \`npx cdk deploy\` (or pass --stack, --gateway or --region)`, 2);
   }
