@@ -304,6 +304,9 @@ export class GatewayDeployerStack extends Stack {
       verifyProject: this.terraform.verifyProject,
     });
     const machineRole = this.workflow.stateMachine.role;
+    // ReleaseLock deletes the lock item itself, and DynamoDB calls KMS as the caller for a table encrypted with a
+    // customer-managed key: without this every run would end with lockNotReleased.
+    key.grantDecrypt(machineRole);
     acknowledge(
       machineRole,
       'AwsSolutions-IAM5',

@@ -345,6 +345,9 @@ export class Workflow extends Construct {
       .otherwise(plan);
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
+      // Under /aws/vendedlogs/, as Step Functions recommends: log delivery then needs no entry in the account's
+      // CloudWatch Logs resource policy, whose size is limited.
+      logGroupName: `/aws/vendedlogs/states/${stateMachineName(config.gatewayName)}`,
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.DESTROY,
     });

@@ -177,12 +177,14 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
       if (actions.join() === 'dynamodb:DeleteItem') {
         return referencedIds(res).join() === ofType(template, 'AWS::DynamoDB::Table')[0][0] ? 'release-lock' : 'dynamodb on something else';
       }
+      // The lock item is in a table encrypted with the stack key: DynamoDB calls KMS as the caller.
+      if (actions.join() === 'kms:Decrypt') return referencedIds(res).join() === ofType(template, 'AWS::KMS::Key')[0][0] ? 'release-lock-key' : 'kms on something else';
       if (actions.every((a) => vendedLogsAndXray.includes(a)) && res.join() === '*') return 'logs-and-xray';
       return `unexpected: ${JSON.stringify(s)}`;
     };
 
-    test('holds only: invoke its functions, run its three builds, the .sync rule, the lock delete, logs and X-Ray', () => {
-      expect(statements.map(kinds).sort()).toEqual(['codebuild', 'invoke', 'logs-and-xray', 'release-lock', 'sync-rule']);
+    test('holds only: invoke its functions, run its three builds, the .sync rule, the lock delete (and its key), logs and X-Ray', () => {
+      expect(statements.map(kinds).sort()).toEqual(['codebuild', 'invoke', 'logs-and-xray', 'release-lock', 'release-lock-key', 'sync-rule']);
       expect(statements.every((s) => s.Effect === 'Allow' && s.Condition === undefined)).toBe(true);
     });
 

@@ -274,6 +274,22 @@ describe('release trigger', () => {
   });
 });
 
+describe('the state machine\'s own table access', () => {
+  test('ReleaseLock can delete the lock item of the KMS-encrypted table: the machine role may decrypt with the stack key', () => {
+    const machineRoleId = stack.getLogicalId(stack.workflow.stateMachine.role.node.defaultChild as never);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === machineRoleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>);
+    const keyId = stack.getLogicalId(stack.artifacts.key.node.defaultChild as never);
+    expect(statements).toContainEqual(expect.objectContaining({ Action: 'kms:Decrypt', Resource: { 'Fn::GetAtt': [keyId, 'Arn'] } }));
+    expect(statements).toContainEqual(expect.objectContaining({ Action: 'dynamodb:DeleteItem' }));
+  });
+
+  test('its log group is under /aws/vendedlogs/, as Step Functions recommends', () => {
+    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/vendedlogs/states/GatewayDeployment-gateway' });
+  });
+});
+
 describe('approval permission', () => {
   test('an approver policy and the approval function are outputs; the policy only invokes that function', () => {
     template.hasOutput('ApproverPolicyArn', {});
