@@ -183,19 +183,13 @@ export class Workflow extends Construct {
       resultPath: '$.error',
     });
     approvalTimedOut.next(notifyFailure);
-    const requestApproval = this.approvalStep('RequestApproval', props.requestApproval, {
+    const [requestApproval, checkApproval] = this.approvalRound('RequestApproval', 'CheckApproval', props, {
       comment: '"Do you want to perform these actions?" asked of operators; the approval function wakes the run.',
-      analysisPath: '$.analysis',
-      subjectBuildPath: '$.plan.buildId',
-      configJson,
-      onTimeout: approvalTimedOut,
-    });
-    const checkApproval = this.checkStep('CheckApproval', props.checkApproval, {
-      approvalState: 'RequestApproval',
       analysisPath: '$.analysis',
       subjectBuildPath: '$.plan.buildId',
       resultPath: '$.approval',
       configJson,
+      onTimeout: approvalTimedOut,
     });
     const autoApprove = new sfn.Pass(this, 'AutoApprove', {
       comment: 'Recorded like a person\'s decision: the configuration approved it, and why.',
@@ -243,19 +237,13 @@ export class Workflow extends Construct {
       payload: { kind: 'prepare', 'inspection.$': '$.releaseInspection' },
       resultPath: '$.remediation',
     });
-    const approveUninstall = this.approvalStep('ApproveUninstall', props.requestApproval, {
+    const [approveUninstall, checkUninstallApproval] = this.approvalRound('ApproveUninstall', 'CheckUninstallApproval', props, {
       comment: 'Ask before helm uninstall apheris-gateway -n apheris.',
-      analysisPath: '$.remediation.analysis',
-      subjectBuildPath: '$.releaseInspection.buildId',
-      configJson,
-      onTimeout: approvalTimedOut,
-    });
-    const checkUninstallApproval = this.checkStep('CheckUninstallApproval', props.checkApproval, {
-      approvalState: 'ApproveUninstall',
       analysisPath: '$.remediation.analysis',
       subjectBuildPath: '$.releaseInspection.buildId',
       resultPath: '$.uninstallApproval',
       configJson,
+      onTimeout: approvalTimedOut,
     });
     const uninstallRelease = this.buildStep('UninstallRelease', props.verifyProject, {
       comment: 'helm uninstall apheris-gateway -n apheris, after checking again that nobody else manages it.',
@@ -275,7 +263,7 @@ export class Workflow extends Construct {
         comment: 'Keep what the remediation learnt; drop the failed round\'s plan, approval and error.',
         parameters: Object.fromEntries([...kept, ...extra].map((k) => [`${k}.$`, `$.${k}`])),
       }).next(plan);
-    approveUninstall.next(checkUninstallApproval).next(uninstallRelease);
+    checkUninstallApproval.next(uninstallRelease);
     uninstallRelease.next(freshRound('RePlanAfterUninstall', ['uninstallApproval', 'uninstall']));
     prepareUninstall.next(
       new sfn.Choice(this, 'UninstallGate', { comment: 'Gone already: re-plan at once. Unmanaged: ask first.' })
@@ -331,7 +319,7 @@ export class Workflow extends Construct {
     const afterApproval = new sfn.Choice(this, 'AfterApproval', { comment: 'Approved: detach the listed addresses, or apply the plan.' })
       .when(operationIs('detach-vpc'), detachVpc)
       .otherwise(apply);
-    requestApproval.next(checkApproval).next(afterApproval);
+    checkApproval.next(afterApproval);
     const gate = new sfn.Choice(this, 'ApprovalGate', { comment: 'Drift checks never apply; auto-approve only when the policy allows it and the plan is low risk.' })
       .when(operationIs('drift-check'), notifyDrift)
       .when(sfn.Condition.and(operationIs('detach-vpc'), sfn.Condition.stringEquals('$.analysis.decision', 'no-changes')), notifyDetached)
@@ -360,6 +348,22 @@ export class Workflow extends Construct {
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
+  }
+
+  /**
+   * An approval round: the wait (approvalStep) and the check that must follow it (checkStep), chained, on the same
+   * analysis and subject build, so the two can never ask about different things.
+   */
+  private approvalRound(
+    waitId: string,
+    checkId: string,
+    props: WorkflowProps,
+    opts: { comment: string; analysisPath: string; subjectBuildPath: string; resultPath: string; configJson: string; onTimeout: sfn.IChainable },
+  ): [tasks.LambdaInvoke, tasks.LambdaInvoke] {
+    const wait = this.approvalStep(waitId, props.requestApproval, opts);
+    const check = this.checkStep(checkId, props.checkApproval, { ...opts, approvalState: waitId });
+    wait.next(check);
+    return [wait, check];
   }
 
   /**
