@@ -23,6 +23,7 @@ import {
   type DetachResultReport,
 } from '../../lambdas/shared/domain/detach-vpc';
 import { diagnoseTerraformFailure } from '../../lambdas/shared/domain/terraform-failures';
+import { readZipEntry } from '../../lambdas/shared/adapters/zip-reader';
 import { runCommand, type CommandResult as TerraformResult } from './run-command';
 import { contextFromEnv, getBytes, latestVersionId, prepareWorkspace, putBytes, writeExports, type PreparedWorkspace, type StepContext } from './workspace';
 
@@ -86,6 +87,7 @@ export async function plan(ctx: StepContext, exportsFile: string): Promise<void>
   const planBytes = await fs.promises.readFile(path.join(ws.dir, PLAN_FILE));
   const [planVersionId] = await Promise.all([
     putBytes(ctx.bucket, `${prefix}${PLAN_FILE}`, planBytes, 'application/octet-stream'),
+    // A copy for reviewers: which provider packages, by checksum. Apply reads the one inside the plan binary.
     fs.promises
       .readFile(path.join(ws.dir, LOCK_FILE))
       .catch(() => '')
@@ -190,9 +192,11 @@ export async function apply(ctx: StepContext, planPrefixKey: string, exportsFile
   const approvedPlan = await fetchApproved(ctx, 'apply', approvedFromEnv(process.env, `${planPrefixKey}${PLAN_FILE}`), exportsFile);
   const ws = await prepareWorkspace(ctx);
   await fs.promises.writeFile(path.join(ws.dir, PLAN_FILE), approvedPlan, { mode: 0o600 });
-  const lock = await getBytes(ctx.bucket, `${planPrefixKey}terraform.lock.hcl`);
-  // The same provider versions as the plan: a saved plan only applies with the providers it was made with.
-  if (lock.length > 0) await fs.promises.writeFile(path.join(ws.dir, LOCK_FILE), lock);
+  // The providers the approved plan was made with, by checksum: the lock file inside the approved plan binary (bound
+  // by its digest), not a separate object. `terraform init` then refuses a provider package, from the registry, a
+  // mirror or the build cache Plan also writes, whose checksum is not in it, before any provider runs.
+  const lock = await readZipEntry('the approved plan', approvedPlan, LOCK_FILE);
+  if (lock) await fs.promises.writeFile(path.join(ws.dir, LOCK_FILE), lock);
 
   const init = await run(ws, ['init', '-input=false', '-no-color']);
   if (init.code !== 0) await failWith(ctx, 'apply', init, exportsFile);

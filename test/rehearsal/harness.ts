@@ -22,7 +22,7 @@ import { EXAMPLE_CONFIG } from '../../lib/config';
 import { isolateFromRealAws } from '../support/aws-isolation';
 import { checkOnce, stepSourceInto } from '../support/build-cache';
 import { runBuildspec } from '../support/buildspec-runner';
-import { awsProviderMirrorConfig } from '../support/terraform-mirror';
+import { OFFLINE_PROVIDERS, awsProviderMirrorConfig, emulatorOverride, withoutOfflineProviders } from '../support/terraform-mirror';
 import { agentDeployment, helmReleaseSecret, jobPod, node, startKubeStandin, type KubeStandin } from '../support/kube-standin';
 import { listFiles } from '../support/files';
 import { localKubectlVersion } from '../support/local-tools';
@@ -749,25 +749,14 @@ async function createEmulatorCluster(name: string): Promise<void> {
   }
 }
 
-/** The providers of the rendered providers.tf.json that cannot be installed offline (realAwsProvider). */
-const OFFLINE_PROVIDERS = ['helm', 'kubectl', 'kubernetes'];
-
 /**
  * realAwsProvider: the rendered providers.tf.json less the providers that cannot be had offline, and an override
  * file that points the AWS provider at the emulator; the Plan role's cluster binding (kubectl) is left out.
  */
 async function realAwsProviderWorkspace(ctx: OverrideContext, r: { workspacePrefix: string; files: string[] }): Promise<unknown> {
   const key = `${r.workspacePrefix}providers.tf.json`;
-  const rendered = JSON.parse(await (await ctx.s3.send(new GetObjectCommand({ Bucket: ctx.artifactsBucket, Key: key }))).Body!.transformToString()) as {
-    terraform: { required_providers: Record<string, unknown> };
-    provider: Record<string, unknown>;
-  };
-  for (const name of OFFLINE_PROVIDERS) {
-    delete rendered.terraform.required_providers[name];
-    delete rendered.provider[name];
-  }
-  const endpoint = ctx.options.motoEndpoint;
-  const override = { provider: { aws: { endpoints: { sts: endpoint, eks: endpoint, iam: endpoint, ec2: endpoint }, skip_metadata_api_check: true } } };
+  const rendered = withoutOfflineProviders(JSON.parse(await (await ctx.s3.send(new GetObjectCommand({ Bucket: ctx.artifactsBucket, Key: key }))).Body!.transformToString()));
+  const override = emulatorOverride(ctx.options.motoEndpoint);
   await Promise.all([
     ctx.s3.send(new PutObjectCommand({ Bucket: ctx.artifactsBucket, Key: key, Body: JSON.stringify(rendered, null, 2) })),
     ctx.s3.send(new PutObjectCommand({ Bucket: ctx.artifactsBucket, Key: `${r.workspacePrefix}emulator_override.tf.json`, Body: JSON.stringify(override, null, 2) })),

@@ -29,3 +29,24 @@ export function awsProviderMirrorConfig(dir: string): string {
   );
   return file;
 }
+
+/** The providers of the rendered providers.tf.json that cannot be installed offline. */
+export const OFFLINE_PROVIDERS = ['helm', 'kubectl', 'kubernetes'] as const;
+
+/** The rendered providers.tf.json less the providers that cannot be had offline (OFFLINE_PROVIDERS). */
+export function withoutOfflineProviders(rendered: unknown): unknown {
+  const copy = structuredClone(rendered) as { terraform: { required_providers: Record<string, unknown> }; provider: Record<string, unknown> };
+  for (const name of OFFLINE_PROVIDERS) {
+    delete copy.terraform.required_providers[name];
+    delete copy.provider[name];
+  }
+  return copy;
+}
+
+/**
+ * emulator_override.tf.json: the AWS provider pointed at the emulator by Terraform's override mechanism, so the
+ * rendered providers.tf.json itself stays as it runs in AWS.
+ */
+export function emulatorOverride(endpoint: string): unknown {
+  return { provider: { aws: { endpoints: { sts: endpoint, eks: endpoint, iam: endpoint, ec2: endpoint }, skip_metadata_api_check: true } } };
+}

@@ -99,14 +99,28 @@ describe('diagnoseTerraformFailure', () => {
   test.each([
     ['registry unreachable', '│ Error: Failed to query available provider packages\n│ Could not retrieve the list of available versions for provider hashicorp/helm: could not connect to registry.terraform.io'],
     ['install failed', '│ Error: Failed to install provider\n│ Error while installing hashicorp/aws v5.100.0: unsuccessful request to https://releases.hashicorp.com/'],
-    [
-      'a checksum other than the plan\'s lock file',
-      '│ Error: Failed to install provider\n│ Error while installing hashicorp/helm v2.17.0: the local package for registry.terraform.io/hashicorp/helm 2.17.0 doesn\'t match any of the checksums previously recorded in the dependency lock file',
-    ],
   ])('a provider that cannot be installed (%s) is its own class', (_, output) => {
     const d = diagnoseTerraformFailure(`Initializing provider plugins...\n╷\n${output}\n╵`);
     expect(d.failure).toBe('provider-install');
     expect(d.advice).toMatch(/terraform.providerVersions/);
+  });
+
+  // Terraform 1.11's own words, as seen with a provider mirror holding another package under the pinned version.
+  test.each([
+    [
+      'the package from a mirror or registry',
+      '│ Error: Failed to install provider\n│ Error while installing hashicorp/aws v5.100.0: the local package for\n│ registry.terraform.io/hashicorp/aws 5.100.0 doesn\'t match any of the\n│ checksums previously recorded in the dependency lock file',
+    ],
+    [
+      'the package from the plugin cache',
+      '│ Error: Failed to install provider from shared cache\n│ Error while importing hashicorp/aws v5.100.0 from the shared cache directory: the provider cache at .terraform/providers has a copy of registry.terraform.io/hashicorp/aws 5.100.0 that doesn\'t match any of the checksums recorded in the dependency lock file.',
+    ],
+    ['a lock file other than the plan\'s', '│ Error: Inconsistent dependency lock file\n│ The given plan file was created with a different set of external dependency selections than the current configuration.'],
+  ])('a provider whose checksum is not in the approved plan\'s lock file (%s) is provider-checksum, not an install problem', (_, output) => {
+    const d = diagnoseTerraformFailure(`Initializing provider plugins...\n╷\n${output}\n╵`);
+    expect(d.failure).toBe('provider-checksum');
+    expect(d.advice).toMatch(/Nothing was applied and the package was not run/);
+    expect(d.advice).toMatch(/codebuild-cache/);
   });
 
   test('anything else is unknown, and still names its first error', () => {

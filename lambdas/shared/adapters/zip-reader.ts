@@ -70,6 +70,36 @@ export async function extractBundle(bundleName: string, zip: Buffer, destDir: st
   return inspection;
 }
 
+/**
+ * One entry of a zip held in memory, or null when the zip has none of that name. Used for the dependency lock file
+ * inside a saved Terraform plan: Apply installs providers against the checksums the approved plan carries.
+ */
+export async function readZipEntry(zipName: string, zip: Buffer, entryName: string): Promise<Buffer | null> {
+  const zipfile = await open(zipName, zip);
+  try {
+    return await new Promise<Buffer | null>((resolve, reject) => {
+      zipfile.on('error', (err: Error) => reject(translate(zipName, err)));
+      zipfile.on('end', () => resolve(null));
+      zipfile.on('entry', (entry: yauzl.Entry) => {
+        if (entry.fileName !== entryName) {
+          zipfile.readEntry();
+          return;
+        }
+        zipfile.openReadStream(entry, (err, stream) => {
+          if (err) return reject(translate(zipName, err));
+          const chunks: Buffer[] = [];
+          stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+          stream.on('error', (e: Error) => reject(translate(zipName, e)));
+          stream.on('end', () => resolve(Buffer.concat(chunks)));
+        });
+      });
+      zipfile.readEntry();
+    });
+  } finally {
+    zipfile.close();
+  }
+}
+
 async function writeEntry(zipfile: yauzl.ZipFile, entry: yauzl.Entry, target: string): Promise<void> {
   if (entry.fileName.endsWith('/')) {
     await fs.promises.mkdir(target, { recursive: true, mode: 0o755 });

@@ -8,6 +8,7 @@ export type FailureClass =
   | 'state-lock-held'
   | 'stale-plan'
   | 'cluster-token-refused'
+  | 'provider-checksum'
   | 'provider-install'
   | 'credentials'
   | 'unknown';
@@ -57,13 +58,23 @@ const RULES: ReadonlyArray<{ readonly failure: Exclude<FailureClass, 'unknown'>;
       'the module itself does not read the token through data.aws_eks_cluster_auth, whose token is frozen at Plan.',
   },
   {
+    // Before `provider-install`, whose "Failed to install provider" heads the same message.
+    failure: 'provider-checksum',
+    // Terraform wraps this message at 78 columns inside its │ box: any run of spaces, newlines and │ between words.
+    pattern: /((doesn't|does not)[\s│]+match[\s│]+any[\s│]+of[\s│]+the[\s│]+checksums[\s│]+(previously[\s│]+)?recorded|Inconsistent dependency lock file)/i,
+    summary: 'a provider package is not the one the approved plan was made with (its checksum is not in the plan\'s lock file)',
+    advice:
+      'Nothing was applied and the package was not run. Apply installs providers only against the checksums inside the ' +
+      'approved plan; this one came from a changed registry answer, provider mirror or build cache (codebuild-cache/ in ' +
+      'the artifacts bucket). Find out who changed it (CloudTrail, S3 server access logs), then start a new run.',
+  },
+  {
     failure: 'provider-install',
-    pattern: /(Failed to install provider|Failed to query available provider packages|could not query provider registry|Failed to (retrieve|load) provider|doesn't match any of the checksums previously recorded in the dependency lock file|the cached package for [^\n]* does not match any of the checksums)/i,
+    pattern: /(Failed to install provider|Failed to query available provider packages|could not query provider registry|Failed to (retrieve|load) provider)/i,
     summary: 'Terraform could not install a provider',
     advice:
       'The builds install the providers of terraform.providerVersions from registry.terraform.io: check the build\'s ' +
-      'outbound HTTPS (NAT, proxy, VPC endpoints) and that the versions exist. A checksum that differs from the plan\'s ' +
-      'lock file means the provider package is not the one the plan was made with: nothing was applied; start a new run.',
+      'outbound HTTPS (NAT, proxy, VPC endpoints) and that the versions exist.',
   },
   {
     failure: 'credentials',
