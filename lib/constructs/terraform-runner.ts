@@ -122,12 +122,15 @@ export class TerraformRunner extends Construct {
         // The buildspecs publish no test or coverage reports: no codebuild:CreateReport* on <project>-* report groups.
         grantReportGroupPermissions: false,
       });
-      // Provider plugins are the slow part of `terraform init`; the S3 cache carries them between builds. Set here
-      // rather than with Cache.bucket(), which grants the role read/write on the whole artifacts bucket (releases/
-      // and workspaces/ included): the role gets its cache prefix only (below).
+      // Provider plugins are the slow part of `terraform init`; the S3 cache carries them between builds. Plan and
+      // Apply share one cache, so Apply installs nothing Plan already installed in the same run. Safe although the
+      // Plan role (read-only in AWS) writes what Apply runs: Apply installs against the checksums in the approved
+      // plan's lock file, and Terraform skips a cache entry whose checksum is not there (test/integration/provider-lock).
+      // Set here rather than with Cache.bucket(), which grants the role read/write on the whole artifacts bucket
+      // (releases/ and workspaces/ included): the role gets its cache prefix only (below).
       (built.node.defaultChild as codebuild.CfnProject).cache = {
         type: 'S3',
-        location: `${props.artifactsBucket.bucketName}/${CACHE_PREFIX}${name.toLowerCase()}`,
+        location: `${props.artifactsBucket.bucketName}/${CACHE_PREFIX}${name === 'Verify' ? 'verify' : 'terraform'}`,
       };
       return built;
     };
@@ -151,7 +154,7 @@ export class TerraformRunner extends Construct {
       role.addToPolicy(
         new iam.PolicyStatement({ actions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:GetBucketAcl'], resources: [props.artifactsBucket.bucketArn] }),
       );
-      // The build cache of the projects (codebuild-cache/plan, /apply, /verify), read and written by CodeBuild.
+      // The build cache of the projects (codebuild-cache/terraform for Plan and Apply, /verify), read and written by CodeBuild.
       role.addToPolicy(
         new iam.PolicyStatement({
           actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'],

@@ -171,6 +171,14 @@ describe('Terraform runner', () => {
     }
   });
 
+  test('Plan and Apply share one build cache, so Apply installs no provider Plan installed in the run; Verify has its own', () => {
+    const cacheOf = (command: string) =>
+      JSON.stringify(Object.values(projects).find((p) => (JSON.parse(p.Properties.Source.BuildSpec).env.variables.TERRAFORM_COMMAND ?? 'verify') === command)!.Properties.Cache.Location);
+    expect(cacheOf('plan')).toBe(cacheOf('apply'));
+    expect(cacheOf('plan')).toContain('/codebuild-cache/terraform');
+    expect(cacheOf('verify')).toContain('/codebuild-cache/verify');
+  });
+
   test('Plan runs under its own role, not the role of Apply and Verify (which run only after an approval)', () => {
     const planRole = roleIdOf(stack.terraform.planRole);
     const writeRole = roleIdOf(stack.terraform.role);
