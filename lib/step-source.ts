@@ -24,7 +24,7 @@ export function buildStepSource(outDir: string): void {
     keepNames: true,
     logLevel: 'warning',
   });
-  for (const script of ['install-terraform.sh', 'install-kube-tools.sh']) {
+  for (const script of ['install-terraform.sh', 'hashicorp-release-key.asc', 'install-kube-tools.sh']) {
     fs.copyFileSync(path.join(ROOT, 'buildspecs', script), path.join(outDir, script));
   }
 }
