@@ -33,7 +33,14 @@ export interface TerraformRunnerProps {
   /** A Terraform backend outside the stack (backend.bucket, backend.dynamodbTable): Plan takes its lock there. */
   readonly externalBackend?: { readonly bucket?: string; readonly dynamodbTable?: string; readonly region: string };
   /** Pinned kubectl and helm, and the Verify timeouts. */
-  readonly verify: { readonly kubectlVersion: string; readonly helmVersion: string; readonly rolloutTimeoutMinutes: number; readonly helmTestTimeoutMinutes: number };
+  readonly verify: {
+    readonly kubectlVersion: string;
+    readonly helmVersion: string;
+    readonly kubectlSha256?: string;
+    readonly helmSha256?: string;
+    readonly rolloutTimeoutMinutes: number;
+    readonly helmTestTimeoutMinutes: number;
+  };
   /** @default no permissions boundary */
   readonly permissionsBoundaryArn?: string;
   /** @default logs.RetentionDays.THREE_MONTHS */
@@ -139,6 +146,9 @@ export class TerraformRunner extends Construct {
     this.verifyProject = project('Verify', 'verify.yml', 'agent version, rollout, helm connectivity tests and capacity report', {
       KUBECTL_VERSION: props.verify.kubectlVersion,
       HELM_VERSION: props.verify.helmVersion,
+      // Empty: checked against the checksum published beside the download (install-kube-tools.sh says so).
+      KUBECTL_SHA256: props.verify.kubectlSha256 ?? '',
+      HELM_SHA256: props.verify.helmSha256 ?? '',
       ROLLOUT_TIMEOUT_SECONDS: String(props.verify.rolloutTimeoutMinutes * 60),
       HELM_TEST_TIMEOUT: `${props.verify.helmTestTimeoutMinutes}m`,
     });

@@ -304,6 +304,19 @@ describe('parseGatewayConfig: errors name the field', () => {
   });
 });
 
+describe('parseGatewayConfig: pinned kubectl and helm digests', () => {
+  const digest = 'a'.repeat(64);
+
+  test('optional; when given, a sha256 in hex', () => {
+    expect(parseGatewayConfig(MINIMAL).verify).not.toHaveProperty('kubectlSha256');
+    expect(parseGatewayConfig({ ...MINIMAL, verify: { kubectlSha256: digest, helmSha256: digest } }).verify).toMatchObject({ kubectlSha256: digest, helmSha256: digest });
+  });
+
+  test.each([['sha256:' + 'a'.repeat(64)], ['A'.repeat(64)], ['abc']])('%s is refused, naming the field and the form', (bad) => {
+    expect(() => parseGatewayConfig({ ...MINIMAL, verify: { helmSha256: bad } })).toThrow(/verify\.helmSha256[\s\S]*sha256 in hex/);
+  });
+});
+
 describe('parseGatewayConfig: GPU node pools', () => {
   test.each([
     ['gpu', ['g5']],

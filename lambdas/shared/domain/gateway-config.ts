@@ -34,6 +34,7 @@ const awsRegion = z.string().check(z.regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\
 const semverString = z
   .string()
   .check(z.regex(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/, 'must be a version such as 0.16.20'));
+const sha256Hex = z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be a sha256 in hex (64 lowercase characters), as sha256sum prints it'));
 const s3BucketName = z
   .string()
   .check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)'));
@@ -232,6 +233,13 @@ export const gatewayConfigSchema = z
         /** Pinned tool versions, installed (checksum-verified) in the Verify build unless already there. */
         kubectlVersion: z._default(semverString, '1.32.4'),
         helmVersion: z._default(semverString, '3.17.3'),
+        /**
+         * The sha256 of the linux/amd64 kubectl binary and of helm-v<helmVersion>-linux-amd64.tar.gz, taken from a
+         * source you trust: the Verify build refuses a download with another digest. Without them it checks against
+         * the checksum published beside the download, which proves the transfer, not who made the file.
+         */
+        kubectlSha256: z.optional(sha256Hex),
+        helmSha256: z.optional(sha256Hex),
         /** How long the agent rollout may take to finish after the apply. */
         rolloutTimeoutMinutes: z._default(wholeNumber().check(z.gte(1), z.lte(60)), 10),
         /** `helm test --timeout` for the connectivity tests. */
