@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The operator CLI: `npm run deployer -- <command>`. It finds the deployed stack's resources from its outputs,
+ * The operator CLI: `npx gateway-deployer <command>`. It finds the deployed stack's resources from its outputs,
  * so the only inputs are the gateway (or its config), the operator's AWS credentials, and what to do. Flags are
  * parsed here; what the commands do is in lambdas/shared/operator/, their AWS calls in adapters/operator-aws.ts.
  */
@@ -12,7 +12,6 @@ import { operatorAws } from '../lambdas/shared/adapters/operator-aws';
 import { signIdentityProof } from '../lambdas/shared/adapters/identity-proof';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { ApprovalCommandError, decide, type Decision } from '../lambdas/shared/operator/approval';
-import { checkRehearsalArguments } from '../lambdas/shared/operator/rehearsal-arguments';
 import {
   chooseConfigPath,
   explainAwsError,
@@ -111,64 +110,6 @@ interface HistoryFlags extends CommonOptions {
   output: 'text' | 'json';
 }
 
-interface RehearseOptions {
-  bundle?: string;
-  values?: string;
-  config?: string;
-  input?: string;
-  approve: 'approve' | 'reject' | 'timeout' | 'forged' | 'swapped-plan';
-  trigger: 'console' | 's3';
-  agentVersion?: string;
-  connectivity: 'pass' | 'fail';
-  preexistingRelease?: 'unmanaged' | 'flux' | 'argocd';
-  report?: string;
-  dump?: string;
-  stateDir?: string;
-  workDir?: string;
-  verbose?: boolean;
-}
-
-/** Exit codes: 0 the run succeeded, 1 it failed as designed (the report says where), 2 the rehearsal itself broke. */
-async function runRehearsal(opts: RehearseOptions): Promise<number> {
-  // Loaded here: the rehearsal pulls in CDK, the stand-ins and the emulator, which approve/reject never need.
-  const fs = await import('node:fs');
-  const os = await import('node:os');
-  const path = await import('node:path');
-  const { findOnPath, startMoto } = await import('../test/integration/support/moto');
-  // Every argument first: a wrong one is named before seconds of synth and emulator start.
-  const checked = checkRehearsalArguments(opts, { onPath: (command) => findOnPath(command) !== undefined });
-  const config = checked.configPath ? loadGatewayConfig(checked.configPath).config : undefined;
-  const { rehearse } = await import('../test/rehearsal/harness');
-  const workDir = opts.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-rehearsal-'));
-  const moto = await startMoto();
-  try {
-    console.log(`Rehearsal in ${workDir} against moto_server at ${moto.endpoint} (fake credentials; nothing reaches AWS)\n`);
-    const report = await rehearse({
-      motoEndpoint: moto.endpoint,
-      workDir,
-      ...(checked.bundlePath ? { bundlePath: checked.bundlePath } : {}),
-      ...(checked.valuesYaml !== undefined ? { valuesYaml: checked.valuesYaml } : {}),
-      ...(config ? { config } : {}),
-      ...(checked.input !== undefined ? { input: checked.input } : {}),
-      ...(opts.agentVersion ? { agentVersion: opts.agentVersion } : {}),
-      approve: opts.approve,
-      trigger: opts.trigger,
-      connectivity: opts.connectivity,
-      ...(opts.preexistingRelease ? { preexistingRelease: opts.preexistingRelease } : {}),
-      print: (line) => console.log(line),
-      ...(opts.dump ? { dumpDir: path.resolve(opts.dump) } : {}),
-      ...(opts.stateDir ? { stateDir: path.resolve(opts.stateDir) } : {}),
-    });
-    console.log(`\n${report.status}${report.error ? `: ${report.error}` : ''}`);
-    if (report.cause) console.log(report.cause);
-    for (const n of report.notifications) console.log(`\n--- notification to ${n.topic}: ${n.subject}\n${n.message}`);
-    if (opts.report) fs.writeFileSync(path.resolve(opts.report), JSON.stringify(report, null, 2));
-    return report.status === 'SUCCEEDED' ? 0 : 1;
-  } finally {
-    await moto.stop();
-  }
-}
-
 export function program(): Command {
   const cli = new Command('gateway-deployer').description('Operate the Compute Gateway deployer').showHelpAfterError();
   const withCommon = (cmd: Command) =>
@@ -231,33 +172,6 @@ export function program(): Command {
     const target = targetOf(opts);
     await withPorts(target.region, (ports) => runHistory(target, { limit, json: opts.json || opts.output === 'json' }, ports));
   });
-  cli
-    .command('rehearse')
-    .description('run the whole deployment offline: the synthesized state machine, real handlers, buildspecs, terraform and kubectl')
-    .option('--bundle <zip>', 'a gateway-<version>.zip (its file name gives the version); default: the sample module as 1.0.0')
-    .option('--values <yaml>', "the values.yaml to store as the values secret; default: sample values")
-    .option('--config <file>', 'a gateway config (YAML or JSON); default: the built-in example')
-    .option('--input <json|file>', 'the execution input exactly as typed in the console, or a file holding it; default: {"version": <bundle version>}')
-    .addOption(new Option('--trigger <how>', 'console: start the run with the input; s3: upload the bundle and let the release trigger start it').choices(['console', 's3']).default('console'))
-    .addOption(new Option('--approve <decision>', 'how the operator answers the approval request').choices(['approve', 'reject', 'timeout', 'forged', 'swapped-plan']).default('approve'))
-    .option('--agent-version <tag>', 'the agent version the stand-in cluster runs; default: the bundle version')
-    .addOption(new Option('--connectivity <result>', 'the outcome of helm test on the stand-in').choices(['pass', 'fail']).default('pass'))
-    .addOption(
-      new Option('--preexisting-release [owner]', 'a Helm release apheris-gateway exists on the stand-in that Terraform does not know; owner: nobody (unmanaged), flux or argocd')
-        .choices(['unmanaged', 'flux', 'argocd'])
-        .preset('unmanaged'),
-    )
-    .option('--report <file>', 'write the JSON report (status, error, states in order, notifications) here')
-    .option('--state-dir <dir>', 'keep the emulator data and Terraform state here between rehearsals (upgrade from one bundle to the next)')
-    .option('--dump <dir>', 'write the execution history, notifications, build and handler logs and every S3 object left here')
-    .option('--work-dir <dir>', 'where builds and logs go (default: a new temporary folder)')
-    .option('--verbose', 'with an error of the rehearsal itself, print its stack trace')
-    .action(async (opts: RehearseOptions) => {
-      process.exitCode = await runRehearsal(opts).catch((error: Error) => {
-        console.error(`rehearsal error: ${opts.verbose ? (error.stack ?? error.message) : error.message}`);
-        return error instanceof OperatorError ? error.exitCode : 2;
-      });
-    });
   // --profile, like the AWS CLI's: every client the command makes takes its credentials from that profile.
   cli.hook('preAction', (_root, action) => {
     const profile = action.opts().profile as string | undefined;
@@ -266,7 +180,8 @@ export function program(): Command {
   return cli;
 }
 
-if (require.main === module) {
+/** Runs the CLI on process.argv; `npm run deployer` and the `gateway-deployer` bin (bin/gateway-deployer.js) call it. */
+export function main(): void {
   program()
     .parseAsync(process.argv)
     .catch((raw: Error) => {
@@ -279,3 +194,5 @@ if (require.main === module) {
       process.exit(1);
     });
 }
+
+if (require.main === module) main();

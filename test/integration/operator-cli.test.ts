@@ -349,11 +349,19 @@ describe('through the CLI (commander)', () => {
   });
 });
 
-test('--help in a subprocess lists the commands', async () => {
+test('the gateway-deployer bin, in a subprocess: --help lists the operator commands, and no rehearse', async () => {
   const root = path.join(__dirname, '..', '..');
-  const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, 'node_modules', 'ts-node', 'dist', 'bin.js'), '--transpile-only', 'bin/cli.ts', '--help'], {
-    cwd: root,
-    timeout: 30_000,
-  });
-  for (const command of ['start', 'status', 'history', 'approve', 'reject', 'rehearse']) expect(stdout).toMatch(new RegExp(`^\\s+${command} `, 'm'));
+  const bin = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf-8')).bin['gateway-deployer'];
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, bin), '--help'], { cwd: os.tmpdir(), timeout: 30_000 });
+  for (const command of ['start', 'status', 'history', 'approve', 'reject']) expect(stdout).toMatch(new RegExp(`^\\s+${command} `, 'm'));
+  expect(stdout).not.toMatch(/^\s+rehearse /m);
+});
+
+test('the operator CLI loads no test code: nothing bin/cli.ts imports, directly or not, is under test/', async () => {
+  const root = path.join(__dirname, '..', '..');
+  const { build } = await import('esbuild');
+  const result = await build({ entryPoints: [path.join(root, 'bin', 'cli.ts')], bundle: true, write: false, metafile: true, platform: 'node', packages: 'external', logLevel: 'silent' });
+  const inputs = Object.keys(result.metafile.inputs);
+  expect(inputs).toContain('bin/cli.ts');
+  expect(inputs.filter((file) => file.startsWith('test/'))).toEqual([]);
 });

@@ -108,8 +108,8 @@ describe('approvalRequestMessage: the text', () => {
 
   test('gives the approve and reject commands with stack, region and execution', () => {
     const args = `--stack GatewayDeployer-gw-prod --region eu-central-1 --execution run-2024-06-01-0815 --plan-sha256 ${'c0ffee'.padEnd(64, '0')} --reason "<why>"`;
-    expect(text).toContain(`npm run deployer -- approve ${args}`);
-    expect(text).toContain(`npm run deployer -- reject  ${args}`);
+    expect(text).toContain(`npx gateway-deployer approve ${args}`);
+    expect(text).toContain(`npx gateway-deployer reject  ${args}`);
   });
 
   test('states the timeout in hours', () => {

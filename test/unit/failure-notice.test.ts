@@ -296,7 +296,7 @@ describe('driftMessage', () => {
         '',
         'Nothing was applied. Someone or something changed the infrastructure (or the configuration changed since the',
         'last deployment). Review the plan; to put the gateway back in line, redeploy the same version:',
-        '  npm run deployer -- start --version 0.9.0 --allow-redeploy --reason "revert drift"',
+        '  npx gateway-deployer start --version 0.9.0 --allow-redeploy --reason "revert drift"',
         'If the change was intended, bring it into the gateway configuration instead.',
         '',
         'Full plan (redacted): s3://gw-artifacts-123456789012/plans/gw-prod/drift-1/plan.redacted.txt',

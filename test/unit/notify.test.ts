@@ -501,7 +501,7 @@ describe('notify: drift', () => {
     expect(lines).toContain('  -   module.gateway.aws_iam_role_policy.extra');
     expect(lines).toContain('  … and 4 more (see the full plan)');
     expect(text).toContain('Nothing was applied.');
-    expect(lines).toContain('  npm run deployer -- start --version 0.9.0 --allow-redeploy --reason "revert drift"');
+    expect(lines).toContain('  npx gateway-deployer start --version 0.9.0 --allow-redeploy --reason "revert drift"');
     expect(lines).toContain(`Full plan (redacted): s3://gw-artifacts-123456789012/plans/gw-prod/${EXEC}/plan.redacted.txt`);
     expect(lines).toContain(`Execution: ${EXEC_ARN}`);
     expect(allText(fake.published)).not.toContain(CANARY);

@@ -97,7 +97,7 @@ describe('runStart', () => {
     });
     expect(fake.printed.join('\n')).toContain(arnOf('cli-0-9-0-20240601093000'));
     expect(fake.printed.join('\n')).toContain(result.consoleUrl);
-    expect(fake.printed.join('\n')).toContain('npm run deployer -- status --watch --stack GatewayDeployer-gw --region eu-central-1');
+    expect(fake.printed.join('\n')).toContain('npx gateway-deployer status --watch --stack GatewayDeployer-gw --region eu-central-1');
   });
 
   test('an invalid input is refused before any AWS call', async () => {
@@ -177,7 +177,7 @@ describe('runStatus', () => {
     expect(report.executions.map((e) => e.name)).toEqual(['r', 'o']);
     const text = fake.printed.join('\n');
     expect(text).toContain('RequestApproval (7/13 states)');
-    expect(text).toContain('r is waiting for approval: npm run deployer -- approve --stack GatewayDeployer-gw --region eu-central-1 --execution r');
+    expect(text).toContain('r is waiting for approval: npx gateway-deployer approve --stack GatewayDeployer-gw --region eu-central-1 --execution r');
   });
 
   test('a lock holder not among the listed executions is described', async () => {

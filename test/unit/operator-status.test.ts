@@ -97,7 +97,7 @@ describe('small helpers', () => {
 
   test('approveCommand names the stack and region that found the run', () => {
     expect(approveCommand('cli-0-9-0-1', { stack: 'GatewayDeployer-gw', region: 'eu-central-1' })).toBe(
-      'npm run deployer -- approve --stack GatewayDeployer-gw --region eu-central-1 --execution cli-0-9-0-1 --reason "<why>"',
+      'npx gateway-deployer approve --stack GatewayDeployer-gw --region eu-central-1 --execution cli-0-9-0-1 --reason "<why>"',
     );
   });
 
@@ -115,7 +115,7 @@ describe('formatStatus', () => {
       'Gateway gw: stack GatewayDeployer-gw in eu-central-1, at 2024-06-01 10:00:00Z',
       'Lock: free',
       '',
-      `No executions of ${MACHINE} yet: start one with \`npm run deployer -- start --version <semver>\``,
+      `No executions of ${MACHINE} yet: start one with \`npx gateway-deployer start --version <semver>\``,
     ]);
   });
 
@@ -137,7 +137,7 @@ describe('formatStatus', () => {
       'cli-0-9-0-20240601093000  RUNNING    2024-06-01 09:30:00Z  -                     30m 00s so far  RequestApproval (7/13 states)',
       'cli-0-8-1-20240501080000  SUCCEEDED  2024-05-01 08:00:00Z  2024-05-01 08:12:34Z  12m 34s',
       '',
-      'cli-0-9-0-20240601093000 is waiting for approval: npm run deployer -- approve --stack GatewayDeployer-gw --region eu-central-1 --execution cli-0-9-0-20240601093000 --reason "<why>"',
+      'cli-0-9-0-20240601093000 is waiting for approval: npx gateway-deployer approve --stack GatewayDeployer-gw --region eu-central-1 --execution cli-0-9-0-20240601093000 --reason "<why>"',
     ]);
   });
 

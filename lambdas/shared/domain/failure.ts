@@ -64,12 +64,12 @@ const ADVICE: Readonly<Record<string, string>> = {
   ApprovalNotValid:
     'Nothing was applied. The run was woken without a valid decision of the approval function (a SendTaskSuccess with the task token from ' +
     'the execution history, or an approval of another plan): find out who sent it (CloudTrail, states:SendTaskSuccess), then start a new run ' +
-    'and approve it with npm run deployer -- approve.',
+    'and approve it with npx gateway-deployer approve.',
   TriggerNotProven:
     'Nothing was done. Only the release trigger starts runs marked "trigger": "s3"; start the run from the console or the CLI without "trigger".',
   'States.Timeout': 'The step took longer than allowed; look at its log and start a new run.',
   DeploymentInProgress:
-    'Nothing was done. Wait for the running execution named above to finish (npm run deployer -- status), then start again.',
+    'Nothing was done. Wait for the running execution named above to finish (npx gateway-deployer status), then start again.',
   ReleaseManagedElsewhere:
     'Nothing was uninstalled. Hand the apheris-gateway release over from the system that manages it (or remove it there), then start a new run.',
 };

@@ -57,8 +57,8 @@ export function approvalRequestMessage(f: ApprovalRequestFacts): { subject: stri
     `What an approval approves: sha256 ${f.planSha256}. Anything else is refused before it is applied.`,
     '',
     `Approve or reject within ${f.timeoutHours} h (then the run fails), as a principal named in approval.approvers:`,
-    `  npm run deployer -- approve --stack ${f.stackName} --region ${f.region} --execution ${f.executionName} --plan-sha256 ${f.planSha256} --reason "<why>"`,
-    `  npm run deployer -- reject  --stack ${f.stackName} --region ${f.region} --execution ${f.executionName} --plan-sha256 ${f.planSha256} --reason "<why>"`,
+    `  npx gateway-deployer approve --stack ${f.stackName} --region ${f.region} --execution ${f.executionName} --plan-sha256 ${f.planSha256} --reason "<why>"`,
+    `  npx gateway-deployer reject  --stack ${f.stackName} --region ${f.region} --execution ${f.executionName} --plan-sha256 ${f.planSha256} --reason "<why>"`,
   ];
   const subject = other
     ? `Compute Gateway ${f.gateway}: approve ${f.operation}? ${f.line}`
@@ -178,7 +178,7 @@ export function driftMessage(f: DriftFacts): { subject: string; text: string } {
     '',
     'Nothing was applied. Someone or something changed the infrastructure (or the configuration changed since the',
     'last deployment). Review the plan; to put the gateway back in line, redeploy the same version:',
-    `  npm run deployer -- start --version ${f.version} --allow-redeploy --reason "revert drift"`,
+    `  npx gateway-deployer start --version ${f.version} --allow-redeploy --reason "revert drift"`,
     'If the change was intended, bring it into the gateway configuration instead.',
     '',
     `Full plan (redacted): ${f.planTextUrl}`,

@@ -295,7 +295,7 @@ export type LockItem = LockHolder;
 export function lockRefusal(lock: LockItem | null, holderStatus: string | undefined): OperatorError | null {
   if (!lock || holderStatus !== 'RUNNING') return null;
   return new OperatorError(
-    `deployment in progress: ${lock.executionArn} (holds the lock since ${lock.acquiredAt || 'an unknown time'}); follow it with \`npm run deployer -- status --watch\``,
+    `deployment in progress: ${lock.executionArn} (holds the lock since ${lock.acquiredAt || 'an unknown time'}); follow it with \`npx gateway-deployer status --watch\``,
     1,
   );
 }

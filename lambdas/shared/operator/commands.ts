@@ -115,7 +115,7 @@ export async function runStart(target: Target, options: StartOptions, ports: Ope
   ports.print(`Started ${what}${version ? ` of ${version}` : ''} for gateway ${target.gateway}: execution ${executionName}`);
   ports.print(`  ARN:     ${started.executionArn}`);
   ports.print(`  console: ${url}`);
-  ports.print(`  follow:  npm run deployer -- status --watch --stack ${target.stack} --region ${region}`);
+  ports.print(`  follow:  npx gateway-deployer status --watch --stack ${target.stack} --region ${region}`);
   return { executionArn: started.executionArn, executionName, input, consoleUrl: url };
 }
 

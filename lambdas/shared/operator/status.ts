@@ -87,7 +87,7 @@ export const isWaitingForApproval = (e: ExecutionView): boolean => e.status === 
 
 /** The command that answers a waiting approval, with the flags that found this stack. */
 export function approveCommand(executionName: string, where: { stack: string; region: string }): string {
-  return `npm run deployer -- approve --stack ${where.stack} --region ${where.region} --execution ${executionName} --reason "<why>"`;
+  return `npx gateway-deployer approve --stack ${where.stack} --region ${where.region} --execution ${executionName} --reason "<why>"`;
 }
 
 /** Last segment of an execution ARN (`…:execution:<machine>:<name>`). */
@@ -115,7 +115,7 @@ export function formatStatus(report: StatusReport): string[] {
   );
   lines.push('');
   if (report.executions.length === 0) {
-    lines.push(`No executions of ${report.stateMachineArn} yet: start one with \`npm run deployer -- start --version <semver>\``);
+    lines.push(`No executions of ${report.stateMachineArn} yet: start one with \`npx gateway-deployer start --version <semver>\``);
     return lines;
   }
   const rows = report.executions.map((e) => {
