@@ -18,8 +18,8 @@ export const LAMBDAS_DIR = path.join(ROOT, 'lambdas');
 export const LAMBDA_ESBUILD_OPTIONS = {
   bundle: true,
   platform: 'node',
-  // The Node 22 runtime (lambda.Runtime.NODEJS_22_X in DeployerFunction).
-  target: 'node22',
+  // The Node 24 runtime (lambda.Runtime.NODEJS_24_X in DeployerFunction), the Node.js the tests and the bench run on.
+  target: 'node24',
   format: 'cjs',
   minify: true,
   // Error class names are what Step Functions retries and catches on; minifying must not rename them.

@@ -16,8 +16,8 @@ export function buildStepSource(outDir: string): void {
     outdir: outDir,
     bundle: true,
     platform: 'node',
-    // Runs on the build image's default Node.js, 20 or later.
-    target: 'node20',
+    // Runs on Node.js 22, pinned in the buildspecs (runtime-versions) on CodeBuild's Amazon Linux 2023 aarch64 image.
+    target: 'node22',
     format: 'cjs',
     minify: true,
     // Error class names are matched on; keep them.

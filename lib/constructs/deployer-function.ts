@@ -59,7 +59,7 @@ export class DeployerFunction extends Construct {
       }),
       handler: 'index.handler',
       description: props.description,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: lambda.Runtime.NODEJS_24_X,
       // arm64: cheaper per ms, and the bundle is plain JavaScript.
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
@@ -80,14 +80,6 @@ export class DeployerFunction extends Construct {
         'permissions ("*" is the only resource they accept). The only other "*" a deployer Lambda role may hold is ' +
         "Preflight's ec2:DescribeSubnets (create_vpc = false); test/cdk/iam.test.ts fails on any other.",
       ['Resource::*'],
-    );
-    acknowledge(
-      this.function,
-      'AwsSolutions-L1',
-      'nodejs22.x is a supported Lambda runtime on an LTS line (upstream security support until April 2027) and ' +
-        'receives the managed runtime patches; cdk-nag asks for nodejs24.x, the newest runtime CDK knows. The bundles ' +
-        'target node22 and rely on the AWS SDK the runtime ships; moving to 24 changes both and is an upgrade to make ' +
-        'and test on its own, not a lint fix.',
     );
   }
 }

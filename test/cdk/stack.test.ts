@@ -81,7 +81,7 @@ describe('notifications', () => {
 describe('lambdas', () => {
   const functions = template.findResources('AWS::Lambda::Function');
 
-  test('every handler runs on Node 22, arm64, with tracing and a retained log group', () => {
+  test('every handler runs on Node 24, arm64, with tracing and a retained log group', () => {
     const handlers = Object.values(functions).filter((f) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME);
     expect(handlers.map((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).sort()).toEqual(
       ['acquire-lock', 'analyze-plan', 'check-approval', 'decide-approval', 'evaluate-verification', 'notify', 'preflight', 'record-deployment', 'release-trigger', 'remediate', 'render-workspace', 'request-approval'].map(
@@ -89,7 +89,7 @@ describe('lambdas', () => {
       ),
     );
     for (const fn of handlers) {
-      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
       expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
     }
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
