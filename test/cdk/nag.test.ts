@@ -70,10 +70,10 @@ describe('cdk-nag AwsSolutions, the example config', () => {
     const managed = acknowledgments(stack).filter((a) => a.id.startsWith('AwsSolutions-IAM4['));
     expect(managed.map((a) => `${a.path} ${a.id}`).sort()).toEqual([
       'Test/BucketNotificationsHandler050a0587b7544547bf325f094a3db834/Role AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      'Test/Terraform/PlanRole AwsSolutions-IAM4[Policy::arn:aws:iam::aws:policy/ReadOnlyAccess]',
-      'Test/Terraform/Role AwsSolutions-IAM4[Policy::arn:aws:iam::aws:policy/AdministratorAccess]',
+      'Test/Default/Terraform/PlanRole AwsSolutions-IAM4[Policy::arn:aws:iam::aws:policy/ReadOnlyAccess]',
+      'Test/Default/Terraform/Role AwsSolutions-IAM4[Policy::arn:aws:iam::aws:policy/AdministratorAccess]',
     ]);
-    expect(managed.find((a) => a.path === 'Test/Terraform/Role')!.reason).toMatch(/No permissions boundary is configured/);
+    expect(managed.find((a) => a.path === 'Test/Default/Terraform/Role')!.reason).toMatch(/No permissions boundary is configured/);
   });
 
   test('only IAM findings are acknowledged: the Lambdas run nodejs24.x, the newest runtime, so there is no runtime finding', () => {
@@ -107,7 +107,7 @@ describe('cdk-nag AwsSolutions as the validation plugin of `cdk synth -c nag=tru
 
   test('its acknowledgments are specific and needed too, and name the permissions boundary', () => {
     expect(checkAcknowledgments(stack)).toEqual([]);
-    const terraform = acknowledgments(stack).filter((a) => a.path === 'Full/Terraform/Role' && a.id.startsWith('AwsSolutions-IAM4['));
+    const terraform = acknowledgments(stack).filter((a) => a.path === 'Full/Default/Terraform/Role' && a.id.startsWith('AwsSolutions-IAM4['));
     expect(terraform.map((a) => a.id).sort()).toEqual([
       'AwsSolutions-IAM4[Policy::arn:aws:iam::aws:policy/IAMFullAccess]',
       'AwsSolutions-IAM4[Policy::arn:aws:iam::aws:policy/PowerUserAccess]',

@@ -125,7 +125,7 @@ describe('lambdas', () => {
 
   test('Preflight may call ec2:DescribeSubnets (resource "*", the only one it supports) only when the config reuses a VPC', () => {
     const preflightPolicy = (t: typeof template, st: typeof stack) => {
-      const role = st.getLogicalId(st.node.findChild('Preflight').node.findChild('Role').node.defaultChild as never);
+      const role = st.getLogicalId(st.deployer.node.findChild('Preflight').node.findChild('Role').node.defaultChild as never);
       return Object.values(t.findResources('AWS::IAM::Policy')).find((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))!;
     };
     const describeSubnets = (policy: { [key: string]: any }) =>
@@ -141,7 +141,7 @@ describe('lambdas', () => {
   });
 
   test('AnalyzePlan reads plans and the detach-vpc lists, nothing else of the reports', () => {
-    const role = stack.getLogicalId(stack.node.findChild('AnalyzePlan').node.findChild('Role').node.defaultChild as never);
+    const role = stack.getLogicalId(stack.deployer.node.findChild('AnalyzePlan').node.findChild('Role').node.defaultChild as never);
     const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))!;
     const gets = JSON.stringify(policy.Properties.PolicyDocument.Statement.filter((s: { Action: string | string[] }) => [s.Action].flat().includes('s3:GetObject')));
     expect(gets).toContain('/plans/*');

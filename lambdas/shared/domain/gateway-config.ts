@@ -234,9 +234,10 @@ export const gatewayConfigSchema = z
         kubectlVersion: z._default(semverString, '1.32.4'),
         helmVersion: z._default(semverString, '3.17.3'),
         /**
-         * The sha256 of the linux/amd64 kubectl binary and of helm-v<helmVersion>-linux-amd64.tar.gz, taken from a
-         * source you trust: the Verify build refuses a download with another digest. Without them it checks against
-         * the checksum published beside the download, which proves the transfer, not who made the file.
+         * The sha256 of the linux/arm64 kubectl binary and of helm-v<helmVersion>-linux-arm64.tar.gz (the builds run on
+         * CodeBuild's Amazon Linux 2023 aarch64 image), taken from a source you trust: the Verify build refuses a
+         * download with another digest. Without them it checks against the checksum published beside the download,
+         * which proves the transfer, not who made the file.
          */
         kubectlSha256: z.optional(sha256Hex),
         helmSha256: z.optional(sha256Hex),
