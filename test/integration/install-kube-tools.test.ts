@@ -4,13 +4,14 @@
  * as dl.k8s.io and get.helm.sh lay them out. The attack: the host serves other files with checksum files rewritten
  * to match them; the pinned digest refuses them, the published checksum alone would not (the last test shows it).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { runScript } from '../support/run-script';
 
 jest.setTimeout(60_000);
 
@@ -49,10 +50,7 @@ function publish(kubectl: Buffer, helm: Buffer): void {
 
 async function install(pins: { KUBECTL_SHA256?: string; HELM_SHA256?: string }): Promise<{ status: number | null; output: string; installDir: string }> {
   const installDir = fs.mkdtempSync(path.join(tmp, 'bin-'));
-  const child = spawn('bash', [SCRIPT], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 30_000,
-    env: {
+  const { status, output } = await runScript(SCRIPT, {
       PATH: process.env.PATH,
       KUBECTL_VERSION,
       HELM_VERSION,
@@ -60,12 +58,7 @@ async function install(pins: { KUBECTL_SHA256?: string; HELM_SHA256?: string }):
       HELM_DOWNLOAD_URL: `${baseUrl}/helm`,
       KUBE_TOOLS_INSTALL_DIR: installDir,
       ...pins,
-    },
   });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { status, output, installDir };
 }
 

@@ -9,13 +9,14 @@
  * Attacks, each installed without the signature check: a zip replaced with its SHA256SUMS rewritten to match; the
  * same, signed by the attacker's own key; no signature at all.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { runScript } from '../support/run-script';
 import { buildZip } from '../support/zip-fixtures';
 
 jest.setTimeout(60_000);
@@ -63,10 +64,7 @@ function publish(release: string, files: Record<string, Buffer>): string {
 /** Runs the script asynchronously: the release host answers from this process's event loop. */
 async function install(releasesUrl: string): Promise<{ status: number | null; output: string; installed: boolean; installDir: string }> {
   const installDir = fs.mkdtempSync(path.join(tmp, 'bin-'));
-  const child = spawn('bash', [SCRIPT], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 30_000,
-    env: {
+  const { status, output } = await runScript(SCRIPT, {
       PATH: process.env.PATH,
       HOME: tmp,
       TF_VERSION: VERSION,
@@ -74,12 +72,7 @@ async function install(releasesUrl: string): Promise<{ status: number | null; ou
       TERRAFORM_INSTALL_DIR: installDir,
       HASHICORP_RELEASE_KEY: keys.release.publicKey,
       HASHICORP_KEY_FINGERPRINT: keys.release.fingerprint,
-    },
   });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { status, output, installed: fs.existsSync(path.join(installDir, 'terraform')), installDir };
 }
 
