@@ -25,6 +25,7 @@ import {
   type TargetOptions,
 } from '../lambdas/shared/operator/cli-commands';
 import { discover, runHistory, runStart, runStatus, type OperatorPorts } from '../lambdas/shared/operator/commands';
+import { fileAndStdin, readInputArgument } from '../lambdas/shared/operator/input-argument';
 
 interface CommonOptions extends TargetOptions {
   config?: string;
@@ -44,6 +45,23 @@ function configFacts(flag: string | undefined): ConfigFacts {
 }
 
 const targetOf = (opts: CommonOptions): Target => resolveTarget(opts, () => configFacts(opts.config));
+
+/** `start --input`: the whole execution input, so none of the flags that make one may come with it (exit 2). */
+function startInputArgument(opts: StartFlags): Record<string, unknown> {
+  const flags: Array<[string, unknown]> = [
+    ['--version', opts.version],
+    ['--bundle-key', opts.bundleKey],
+    ['--expected-agent-version', opts.expectedAgentVersion],
+    ['--reason', opts.reason],
+    ['--sha256', opts.sha256],
+    ['--allow-redeploy', opts.allowRedeploy],
+    ['--allow-downgrade', opts.allowDowngrade],
+    ['--operation', opts.operation === 'deploy' ? undefined : opts.operation],
+  ];
+  const both = flags.filter(([, value]) => value !== undefined).map(([flag]) => flag);
+  if (both.length > 0) throw new OperatorError(`--input is the whole execution input: leave out ${both.join(', ')} (or put them in the input)`, 2);
+  return readInputArgument('--input', opts.input!, fileAndStdin);
+}
 
 /** Real AWS behind the command ports; the clients are closed when the command is done. */
 async function withPorts<T>(region: string | undefined, use: (ports: OperatorPorts) => Promise<T>): Promise<T> {
@@ -94,6 +112,7 @@ interface StartFlags extends CommonOptions {
   allowRedeploy?: boolean;
   allowDowngrade?: boolean;
   operation: StartOperation;
+  input?: string;
 }
 
 interface StatusFlags extends CommonOptions {
@@ -140,10 +159,13 @@ export function program(): Command {
       .option('--sha256 <hex>', "the bundle zip's sha256 as the vendor communicated it")
       .option('--allow-redeploy', 'deploy the version that is already deployed')
       .option('--allow-downgrade', 'deploy an older version than the deployed one')
-      .addOption(new Option('--operation <operation>', 'what the run does').choices([...START_OPERATIONS]).default('deploy')),
+      .addOption(new Option('--operation <operation>', 'what the run does').choices([...START_OPERATIONS]).default('deploy'))
+      .option('--input <json|file://path|->', 'instead of the flags above: the execution input as typed in the console, from a file, or - for standard input'),
   ).action(async (opts: StartFlags) => {
     const target = targetOf(opts);
-    await withPorts(target.region, (ports) => runStart(target, opts, ports));
+    const { input: given, ...flags } = opts;
+    const input = given === undefined ? undefined : startInputArgument(opts);
+    await withPorts(target.region, (ports) => runStart(target, input ? { input } : flags, ports));
   });
   withCommon(
     cli

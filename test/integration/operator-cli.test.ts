@@ -344,6 +344,19 @@ describe('through the CLI (commander)', () => {
     await expect(attempt).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining(`stack GatewayDeployer-missing-${SUFFIX} not found in ${TEST_REGION}`) });
   });
 
+  test('start --input file://: the console input from a file, started as the CLI; with a flag beside it, refused before AWS', async () => {
+    const input = path.join(configDir, 'input.json');
+    fs.writeFileSync(input, JSON.stringify({ version: '0.9.1', reason: 'from a file' }));
+    await (await cli()).parseAsync(argv('start', '--gateway', `${GATEWAY}-input`, '--stack', STACK, '--region', TEST_REGION, '--input', `file://${input}`));
+    const arn = /ARN:\s+(\S+)/.exec(printed.join('\n'))![1];
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+    expect(JSON.parse(described.input ?? '')).toEqual({ version: '0.9.1', reason: 'from a file', trigger: 'cli' });
+
+    const both = (await cli()).parseAsync(argv('start', '--stack', `missing-${SUFFIX}`, '--region', TEST_REGION, '--input', `file://${input}`, '--version', '0.9.2'));
+    // Refused as a usage error before any AWS call: the stack does not even exist.
+    await expect(both).rejects.toMatchObject({ exitCode: 2, message: '--input is the whole execution input: leave out --version (or put them in the input)' });
+  });
+
   test('an invalid --limit is refused', async () => {
     await expect((await cli()).parseAsync(argv('status', '--stack', STACK, '--limit', 'many'))).rejects.toThrow('--limit must be a whole number from 1 to 100, not "many"');
   });

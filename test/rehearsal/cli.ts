@@ -38,9 +38,14 @@ async function runRehearsal(opts: RehearseOptions): Promise<number> {
   // Loaded only now: the harness pulls in CDK, the stand-ins and the emulator, seconds before an argument error.
   const { rehearse } = await import('./harness');
   const workDir = opts.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-rehearsal-'));
-  const moto = await startMoto();
+  // The emulator answers as the config's account, so the config is rehearsed as written.
+  const moto = await startMoto(config ? { env: { MOTO_ACCOUNT_ID: config.target.account } } : {});
+  const keep = opts.workDir !== undefined || opts.dump !== undefined;
   try {
-    console.log(`Rehearsal in ${workDir} against moto_server at ${moto.endpoint} (fake credentials; nothing reaches AWS)\n`);
+    console.log(
+      `Rehearsal in ${workDir}${keep ? '' : ' (removed at the end; --work-dir or --dump keeps it)'} against moto_server at ${moto.endpoint} ` +
+        '(fake credentials; nothing reaches AWS)\n',
+    );
     const report = await rehearse({
       motoEndpoint: moto.endpoint,
       workDir,
@@ -64,6 +69,7 @@ async function runRehearsal(opts: RehearseOptions): Promise<number> {
     return report.status === 'SUCCEEDED' ? 0 : 1;
   } finally {
     await moto.stop();
+    if (!keep) fs.rmSync(workDir, { recursive: true, force: true });
   }
 }
 

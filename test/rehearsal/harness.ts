@@ -5,7 +5,7 @@
  * AWS is moto_server, the cluster is the Kubernetes API stand-in with a helm stand-in. Fake credentials and the
  * emulator endpoint are forced before anything else, so a rehearsal cannot reach real AWS.
  */
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { type BucketLocationConstraint, CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
@@ -27,7 +27,8 @@ import { agentDeployment, helmReleaseSecret, jobPod, node, startKubeStandin, typ
 import { listFiles } from '../support/files';
 import { localKubectlVersion } from '../support/local-tools';
 import { zipDirectory } from '../support/zip-fixtures';
-import { REHEARSAL_ACCOUNT, REHEARSAL_REGION, resolveStack, synthesize, type ResolvedStack } from './template';
+import { REHEARSAL_ACCOUNT, REHEARSAL_REGION, resolveStack, synthesize, type RehearsalTarget, type ResolvedStack } from './template';
+import { standInNetwork } from './network';
 
 const ROOT = path.join(__dirname, '..', '..');
 export const SAMPLE_MODULE_DIR = path.join(ROOT, 'test', 'fixtures', 'sample-gateway-module');
@@ -165,6 +166,8 @@ export interface RehearsalReport {
   readonly resources: RehearsalResources;
   /** With trigger s3: what the release trigger did with each delivery of the upload's event, with the execution name. */
   readonly triggerDecisions?: string[];
+  /** What the emulator stood in for, for this config (its account, region, network, values secret). */
+  readonly standIns: string[];
 }
 
 const stepError = (name: string, cause: string) => Object.assign(new Error(cause), { name });
@@ -180,6 +183,8 @@ export { isolateFromRealAws };
 
 let boundPrefix: string | undefined;
 let builtSource: string | undefined;
+/** The account and region of the config being rehearsed: every ARN the harness makes is in them. */
+let target: RehearsalTarget = { account: REHEARSAL_ACCOUNT, region: REHEARSAL_REGION };
 
 type EmulatorOptions = Pick<RehearsalOptions, 'motoEndpoint' | 'config' | 'prefix' | 'valuesYaml'>;
 
@@ -194,7 +199,18 @@ export async function rehearsalResources(options: EmulatorOptions): Promise<Rehe
 
 async function prepareEmulator(options: EmulatorOptions) {
   isolateFromRealAws(options.motoEndpoint);
-  const config = parseGatewayConfig(options.config ?? EXAMPLE_CONFIG, 'rehearsal config');
+  const parsed = parseGatewayConfig(options.config ?? EXAMPLE_CONFIG, 'rehearsal config');
+  target = parsed.target;
+  process.env.AWS_REGION = process.env.AWS_DEFAULT_REGION = target.region;
+  await requireEmulatorAccount(options.motoEndpoint, target.account);
+  // The config's own VPC and subnets (create_vpc = false) are made in the emulator, which picks their ids.
+  const { config, standIns: network } = await standInNetwork(parsed, options.motoEndpoint);
+  const standIns = [
+    `account ${target.account} in ${target.region}: moto_server, answering as that account`,
+    `values secret ${config.valuesSecretName}: created in the emulator with ${options.valuesYaml === undefined ? 'sample values' : 'the values given'}`,
+    ...network,
+    'the EKS cluster: a local Kubernetes API stand-in, with a helm stand-in',
+  ];
   const prefix = options.prefix ?? 'rehearsal';
   // Handlers read their resource names from the environment once, at import (as in Lambda), and stay loaded.
   if (boundPrefix !== undefined && boundPrefix !== prefix) {
@@ -205,7 +221,7 @@ async function prepareEmulator(options: EmulatorOptions) {
   }
   boundPrefix = prefix;
   const stackName = `GatewayDeployer-${config.gatewayName}`;
-  const stack = resolveStack(synthesize(config), prefix, stackName);
+  const stack = resolveStack(synthesize(config), prefix, stackName, target);
   const handlers = lambdaHandlers(stack);
 
   // Every handler reads its environment at import: the union of the stack's Lambda environments, resolved.
@@ -226,14 +242,36 @@ async function prepareEmulator(options: EmulatorOptions) {
     // Where the release trigger starts executions in the emulator (the local run uses the name it chose).
     stateMachineArn: stack.ref(stack.logicalIdsOfType('AWS::StepFunctions::StateMachine')[0]),
   };
-  return { config, prefix, stack, handlers, clients, artifactsBucket, queues, buckets, tables, machineName, resources };
+  return { config, prefix, stack, handlers, clients, artifactsBucket, queues, buckets, tables, machineName, resources, standIns };
+}
+
+/**
+ * moto_server answers as one account (MOTO_ACCOUNT_ID when it started, else 123456789012); Preflight refuses a run
+ * whose config targets another, so a mismatch is said here, with the fix, before anything runs.
+ */
+async function requireEmulatorAccount(endpoint: string, account: string): Promise<void> {
+  const { STSClient, GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+  const sts = new STSClient({});
+  try {
+    const answered = (await sts.send(new GetCallerIdentityCommand({}))).Account;
+    if (answered !== account) {
+      throw new Error(
+        `the config targets account ${account}, but the emulator at ${endpoint} answers as ${answered}: ` +
+          `start moto_server with MOTO_ACCOUNT_ID=${account} (npm run rehearse does this itself)`,
+      );
+    }
+  } finally {
+    sts.destroy();
+  }
 }
 
 export async function rehearse(options: RehearsalOptions): Promise<RehearsalReport> {
   // Handler logs belong to one rehearsal's dump, not to every rehearsal of the process.
   handlerLogs.clear();
   const print = options.print ?? (() => undefined);
-  const { config, prefix, stack, handlers, clients, artifactsBucket, queues, buckets, tables, machineName, resources } = await prepareEmulator(options);
+  const { config, prefix, stack, handlers, clients, artifactsBucket, queues, buckets, tables, machineName, resources, standIns } = await prepareEmulator(options);
+  for (const line of standIns) print(`stand-in: ${line}`);
+  print('');
   if (options.stateDir) await restoreState(options.stateDir, buckets, tables, clients.s3);
   await options.beforeRun?.(resources);
   if (options.realAwsProvider) await createEmulatorCluster(config.gatewayName);
@@ -253,7 +291,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     triggerDecisions = deliveries.map((d) => (d.executionName ? `${d.action} ${d.executionName}` : d.action));
     const started = deliveries.find((d) => d.executionArn) ?? deliveries[0];
     if (!started.executionArn) {
-      return { status: 'NOT_STARTED', resources, triggerDecisions, executionName: '', error: `ReleaseTrigger:${started.action}`, cause: started.reason ?? 'duplicate event', states: [], notifications: await drain(queues, clients.sqs) };
+      return { status: 'NOT_STARTED', resources, standIns, triggerDecisions, executionName: '', error: `ReleaseTrigger:${started.action}`, cause: started.reason ?? 'duplicate event', states: [], notifications: await drain(queues, clients.sqs) };
     }
     executionName = started.executionName;
     startedArn = started.executionArn;
@@ -288,7 +326,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   });
 
   // The trigger's execution in the emulator, when it started one: the lock then holds an ARN DescribeExecution knows.
-  const executionArn = startedArn ?? `arn:aws:states:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:execution:${machineName}:${executionName}`;
+  const executionArn = startedArn ?? `arn:aws:states:${target.region}:${target.account}:execution:${machineName}:${executionName}`;
   const states: StateRecord[] = [];
   try {
     const roleCredentials = options.buildRoles ? await projectRoleCredentials(stack) : undefined;
@@ -344,7 +382,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     const notifications = await drain(queues, clients.sqs);
     if (options.dumpDir) await dump(options.dumpDir, { history, notifications, workDir: options.workDir, s3: clients.s3, buckets });
     if (options.stateDir) await saveState(options.stateDir, buckets, tables, clients.s3);
-    return { status, resources, ...(triggerDecisions ? { triggerDecisions } : {}), executionName, ...(error ? { error } : {}), ...(cause ? { cause } : {}), states, executionMs, notifications, ...(output !== undefined ? { output } : {}) };
+    return { status, resources, standIns, ...(triggerDecisions ? { triggerDecisions } : {}), executionName, ...(error ? { error } : {}), ...(cause ? { cause } : {}), states, executionMs, notifications, ...(output !== undefined ? { output } : {}) };
   } finally {
     await cluster.stop();
   }
@@ -372,7 +410,7 @@ async function projectRoleCredentials(stack: ResolvedStack): Promise<Map<string,
       const roleId: string = stack.resources[projectId].Properties!.ServiceRole['Fn::GetAtt'][0];
       if (!sessions.has(roleId)) {
         const roleName = stack.ref(roleId);
-        const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${REHEARSAL_ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] });
+        const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${target.account}:root` }, Action: 'sts:AssumeRole' }] });
         await iam.send(new CreateRoleCommand({ RoleName: roleName, AssumeRolePolicyDocument: trust })).catch(ignoreEntityExists);
         for (const arn of stack.resolve(stack.resources[roleId].Properties!.ManagedPolicyArns ?? []) as string[]) {
           await iam.send(new AttachRolePolicyCommand({ RoleName: roleName, PolicyArn: arn }));
@@ -411,7 +449,7 @@ async function startFromUpload(
     .send(
       new CreateStateMachineCommand({
         name: stack.ref(machineId).split(':').pop()!,
-        roleArn: `arn:aws:iam::${REHEARSAL_ACCOUNT}:role/rehearsal-state-machine`,
+        roleArn: `arn:aws:iam::${target.account}:role/rehearsal-state-machine`,
         definition: JSON.stringify(stack.definition),
       }),
     )
@@ -519,7 +557,7 @@ async function createResources(
   // Independent resources, created at once (a rehearsal that stops at Preflight spent most of its time here).
   const buckets = stack.logicalIdsOfType('AWS::S3::Bucket').map(async (id) => {
     const bucket = stack.ref(id);
-    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REHEARSAL_REGION } })).catch(ignoreExisting);
+    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, ...(target.region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: target.region as BucketLocationConstraint } }) })).catch(ignoreExisting);
     if (stack.resources[id].Properties?.VersioningConfiguration) {
       await clients.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
     }
@@ -740,7 +778,7 @@ async function createEmulatorCluster(name: string): Promise<void> {
   const eks = new EKSClient({});
   try {
     await eks
-      .send(new CreateClusterCommand({ name, roleArn: `arn:aws:iam::${REHEARSAL_ACCOUNT}:role/${name}-cluster`, resourcesVpcConfig: { subnetIds: [] } }))
+      .send(new CreateClusterCommand({ name, roleArn: `arn:aws:iam::${target.account}:role/${name}-cluster`, resourcesVpcConfig: { subnetIds: [] } }))
       .catch((e) => {
         if ((e as Error).name !== 'ResourceInUseException') throw e;
       });
@@ -784,7 +822,7 @@ function approvalTask(fn: HandlerInfo, ctx: OverrideContext): TaskHandler {
     if (ctx.approve === 'timeout') throw stepError('States.Timeout', 'Task timed out.');
     if (ctx.approve === 'forged') {
       // The token is in the history (TaskScheduled); the sender writes whatever it likes as the result.
-      return { approved: true, decidedBy: `arn:aws:iam::${REHEARSAL_ACCOUNT}:role/PowerUser`, reason: 'sent with the token from the execution history' };
+      return { approved: true, decidedBy: `arn:aws:iam::${target.account}:role/PowerUser`, reason: 'sent with the token from the execution history' };
     }
     if (ctx.approve === 'swapped-plan' && payload.approvalState === 'RequestApproval') await swapPlan(ctx, payload.analysis.planPrefix);
     return operatorDecides(ctx, payload.executionName, ctx.approve === 'reject' ? 'reject' : 'approve');
@@ -823,7 +861,7 @@ async function operatorDecides(ctx: OverrideContext, executionName: string, deci
       sendFailure: async (_token: string, error: string, cause: string) => reject(stepError(error, cause)),
     };
     cliDecide('rehearsal-approval-function', executionName, decision, { reason: 'rehearsal decision' }, {
-      signProof: (digest) => signIdentityProof(digest, { region: REHEARSAL_REGION, credentials: operator }),
+      signProof: (digest) => signIdentityProof(digest, { region: target.region, credentials: operator }),
       invoke: async (_name, payload) => decide(payload, fn.settings, ports),
     }).catch(reject);
   });
@@ -847,11 +885,11 @@ async function operatorCredentials(entry: string): Promise<{ accessKeyId: string
     }
     const roleName = concrete(kind === 'assumed-role' ? rest[0] : rest.at(-1)!);
     const session = kind === 'assumed-role' ? concrete(rest[1]) : 'rehearsal-operator';
-    const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${REHEARSAL_ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] });
+    const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${target.account}:root` }, Action: 'sts:AssumeRole' }] });
     await iam.send(new CreateRoleCommand({ RoleName: roleName, AssumeRolePolicyDocument: trust })).catch(exists);
     const sts = new STSClient({});
     try {
-      const c = (await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${REHEARSAL_ACCOUNT}:role/${roleName}`, RoleSessionName: session }))).Credentials!;
+      const c = (await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${target.account}:role/${roleName}`, RoleSessionName: session }))).Credentials!;
       return { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! };
     } finally {
       sts.destroy();

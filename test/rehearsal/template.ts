@@ -55,7 +55,19 @@ function synthesizeOnce(config: GatewayConfig): Record<string, any> {
   }
 }
 
-export function resolveStack(template: Record<string, any>, prefix: string, stackName: string): ResolvedStack {
+/** The account and region the stack is resolved in: the config's target (the emulator answers as that account). */
+export interface RehearsalTarget {
+  readonly account: string;
+  readonly region: string;
+}
+
+export function resolveStack(
+  template: Record<string, any>,
+  prefix: string,
+  stackName: string,
+  target: RehearsalTarget = { account: REHEARSAL_ACCOUNT, region: REHEARSAL_REGION },
+): ResolvedStack {
+  const { account, region } = target;
   const resources: Record<string, CfnResource> = template.Resources;
   const short = (id: string) => `${prefix}-${id}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/-+$/, '');
   const ref = (id: string): string => {
@@ -63,14 +75,14 @@ export function resolveStack(template: Record<string, any>, prefix: string, stac
     if (!r) throw new Error(`template has no resource ${id}`);
     switch (r.Type) {
       case 'AWS::SNS::Topic':
-        return `arn:aws:sns:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:${short(id)}`;
+        return `arn:aws:sns:${region}:${account}:${short(id)}`;
       case 'AWS::KMS::Key':
         // Shaped like a real key id (a version-4 UUID): Terraform's backend refuses other shapes.
         return `11111111-2222-4333-8444-${String(Math.abs(hash(id))).padStart(12, '0').slice(0, 12)}`;
       case 'AWS::Logs::LogGroup':
         return `/rehearsal/${short(id)}`;
       case 'AWS::StepFunctions::StateMachine':
-        return `arn:aws:states:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:stateMachine:${short(id)}`;
+        return `arn:aws:states:${region}:${account}:stateMachine:${short(id)}`;
       default:
         return short(id);
     }
@@ -82,31 +94,31 @@ export function resolveStack(template: Record<string, any>, prefix: string, stac
       case 'AWS::S3::Bucket':
         return `arn:aws:s3:::${name}`;
       case 'AWS::DynamoDB::Table':
-        return `arn:aws:dynamodb:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:table/${name}`;
+        return `arn:aws:dynamodb:${region}:${account}:table/${name}`;
       case 'AWS::SNS::Topic':
       case 'AWS::StepFunctions::StateMachine':
         return name;
       case 'AWS::Lambda::Function':
-        return `arn:aws:lambda:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:function:${name}`;
+        return `arn:aws:lambda:${region}:${account}:function:${name}`;
       case 'AWS::CodeBuild::Project':
-        return `arn:aws:codebuild:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:project/${name}`;
+        return `arn:aws:codebuild:${region}:${account}:project/${name}`;
       case 'AWS::IAM::Role':
-        return `arn:aws:iam::${REHEARSAL_ACCOUNT}:role/${name}`;
+        return `arn:aws:iam::${account}:role/${name}`;
       case 'AWS::KMS::Key':
-        return `arn:aws:kms:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:key/${name}`;
+        return `arn:aws:kms:${region}:${account}:key/${name}`;
       case 'AWS::Logs::LogGroup':
-        return `arn:aws:logs:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:log-group:${name}`;
+        return `arn:aws:logs:${region}:${account}:log-group:${name}`;
       default:
-        return `arn:aws:rehearsal:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:${name}`;
+        return `arn:aws:rehearsal:${region}:${account}:${name}`;
     }
   };
   const pseudo: Record<string, string> = {
     'AWS::Partition': 'aws',
-    'AWS::Region': REHEARSAL_REGION,
-    'AWS::AccountId': REHEARSAL_ACCOUNT,
+    'AWS::Region': region,
+    'AWS::AccountId': account,
     'AWS::URLSuffix': 'amazonaws.com',
     'AWS::StackName': stackName,
-    'AWS::StackId': `arn:aws:cloudformation:${REHEARSAL_REGION}:${REHEARSAL_ACCOUNT}:stack/${stackName}/rehearsal`,
+    'AWS::StackId': `arn:aws:cloudformation:${region}:${account}:stack/${stackName}/rehearsal`,
   };
   const resolve = (value: unknown): any => {
     if (Array.isArray(value)) return value.map(resolve);

@@ -165,6 +165,8 @@ export interface StartOptions {
   readonly allowRedeploy?: boolean;
   readonly allowDowngrade?: boolean;
   readonly operation?: StartOperation;
+  /** `--input`: the whole execution input as typed in the console, instead of the flags above. */
+  readonly input?: Record<string, unknown>;
 }
 
 /**
@@ -172,6 +174,13 @@ export interface StartOptions {
  * left out, so the input shows only what the operator asked for; `operation` only when it is not a deploy.
  */
 export function buildStartInput(o: StartOptions): Record<string, unknown> {
+  if (o.input) {
+    const { trigger, ...rest } = o.input;
+    if (trigger !== undefined && trigger !== 'cli') {
+      throw new OperatorError(`--input: trigger ${JSON.stringify(trigger)} is not for an operator to set; leave it out (the CLI sets "cli")`, 2);
+    }
+    return { ...rest, trigger: 'cli' };
+  }
   const operation = o.operation ?? 'deploy';
   if (!START_OPERATIONS.includes(operation)) throw new OperatorError(`--operation must be one of ${START_OPERATIONS.join(', ')}`);
   const reason = o.reason?.trim();

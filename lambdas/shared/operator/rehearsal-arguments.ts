@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { OperatorError } from './cli-commands';
+import { fileAndStdin, readInputArgument } from './input-argument';
 
 /**
  * `npm run rehearse` arguments, checked before anything starts (synth, the emulator, the builds take seconds): each
@@ -51,19 +52,6 @@ export function checkRehearsalArguments(args: RehearsalArguments, tools: Rehears
   }
   if (args.values !== undefined) out.valuesYaml = fs.readFileSync(readableFile('--values', args.values), 'utf-8');
   if (args.config !== undefined) out.configPath = readableFile('--config', args.config);
-  if (args.input !== undefined) {
-    const text = args.input.trim();
-    let json = text;
-    // The console input itself, or a file that holds it.
-    if (!text.startsWith('{')) {
-      if (!fs.existsSync(path.resolve(text))) fail(`--input ${args.input}: neither a JSON object nor a file`);
-      json = fs.readFileSync(readableFile('--input', text), 'utf-8');
-    }
-    try {
-      out.input = JSON.parse(json);
-    } catch (error) {
-      fail(`--input ${text.startsWith('{') ? '' : `${args.input} `}is not valid JSON: ${(error as Error).message}`);
-    }
-  }
+  if (args.input !== undefined) out.input = readInputArgument('--input', args.input, fileAndStdin);
   return out;
 }
