@@ -97,7 +97,14 @@ describe('parseGatewayConfig: valid configurations', () => {
         providerVersions: { aws: '5.100.0', helm: '2.17.0', kubectl: '1.14.0', kubernetes: '2.36.0' },
       },
       approval: { approvers: ['arn:aws:iam::123456789012:role/GatewayOperator'], timeoutHours: 24, autoApproveS3Upgrades: false },
-      verify: { kubectlVersion: '1.32.4', helmVersion: '3.17.3', rolloutTimeoutMinutes: 10, helmTestTimeoutMinutes: 10 },
+      verify: {
+        kubectlVersion: '1.32.4',
+        kubectlSha256: 'c6f96d0468d6976224f5f0d81b65e1a63b47195022646be83e49d38389d572c2',
+        helmVersion: '3.17.3',
+        helmSha256: '7944e3defd386c76fd92d9e6fec5c2d65a323f6fadc19bfb5e704e3eee10348e',
+        rolloutTimeoutMinutes: 10,
+        helmTestTimeoutMinutes: 10,
+      },
       backend: { useLockfile: true },
       notifications: { supportEmails: ['support@apheris.com'], operatorEmails: [] },
       bundle: { releasesPrefix: 'releases/', maxBytes: 50 * 1024 * 1024, maxEntries: 5000, maxUncompressedBytes: 256 * 1024 * 1024 },
@@ -307,9 +314,28 @@ describe('parseGatewayConfig: errors name the field', () => {
 describe('parseGatewayConfig: pinned kubectl and helm digests', () => {
   const digest = 'a'.repeat(64);
 
-  test('optional; when given, a sha256 in hex', () => {
-    expect(parseGatewayConfig(MINIMAL).verify).not.toHaveProperty('kubectlSha256');
-    expect(parseGatewayConfig({ ...MINIMAL, verify: { kubectlSha256: digest, helmSha256: digest } }).verify).toMatchObject({ kubectlSha256: digest, helmSha256: digest });
+  test('the default versions get the committed digests of their linux/arm64 downloads', () => {
+    expect(parseGatewayConfig(MINIMAL).verify).toMatchObject({
+      kubectlVersion: '1.32.4',
+      kubectlSha256: 'c6f96d0468d6976224f5f0d81b65e1a63b47195022646be83e49d38389d572c2',
+      helmVersion: '3.17.3',
+      helmSha256: '7944e3defd386c76fd92d9e6fec5c2d65a323f6fadc19bfb5e704e3eee10348e',
+    });
+  });
+
+  test('a digest given in the config wins, and a second parse is the identity', () => {
+    const config = parseGatewayConfig({ ...MINIMAL, verify: { kubectlSha256: digest, helmSha256: digest } });
+    expect(config.verify).toMatchObject({ kubectlSha256: digest, helmSha256: digest });
+    expect(parseGatewayConfig(JSON.parse(JSON.stringify(config)))).toEqual(config);
+  });
+
+  test('a version without a committed digest needs one in the config, naming the field and where it is published', () => {
+    expect(() => parseGatewayConfig({ ...MINIMAL, verify: { kubectlVersion: '1.33.1' } })).toThrow(
+      '- verify.kubectlSha256: kubectl 1.33.1 has no built-in checksum: give the sha256 of its linux/arm64 download (published at https://dl.k8s.io/release/v1.33.1/bin/linux/arm64/kubectl.sha256; compare it with a copy you trust)',
+    );
+    expect(() => parseGatewayConfig({ ...MINIMAL, verify: { helmVersion: '3.16.0' } })).toThrow(/verify\.helmSha256: helm 3\.16\.0 has no built-in checksum/);
+    expect(parseGatewayConfig({ ...MINIMAL, verify: { helmVersion: '3.16.0', helmSha256: digest } }).verify.helmSha256).toBe(digest);
+    expect(parseGatewayConfig({ ...MINIMAL, verify: { helmVersion: '3.18.4' } }).verify.helmSha256).toMatch(/^c0a45e67/);
   });
 
   test.each([['sha256:' + 'a'.repeat(64)], ['A'.repeat(64)], ['abc']])('%s is refused, naming the field and the form', (bad) => {

@@ -5,6 +5,7 @@ import { approverEntryProblem } from './approvers';
 import { formatIssues } from './issues';
 import { lintNodePools } from './node-pools';
 import { DEFAULT_MIN_FREE_SUBNET_ADDRESSES } from './subnets';
+import { KNOWN_KUBE_TOOL_SHA256, kubeToolChecksumSource } from './kube-tools';
 import compareVersions from 'semver/functions/compare';
 import validVersion from 'semver/functions/valid';
 
@@ -236,8 +237,8 @@ export const gatewayConfigSchema = z
         /**
          * The sha256 of the linux/arm64 kubectl binary and of helm-v<helmVersion>-linux-arm64.tar.gz (the builds run on
          * CodeBuild's Amazon Linux 2023 aarch64 image), taken from a source you trust: the Verify build refuses a
-         * download with another digest. Without them it checks against the checksum published beside the download,
-         * which proves the transfer, not who made the file.
+         * download with another digest. Default: the digest committed in kube-tools.ts for the default versions; any
+         * other version needs its digest here (synth names the field).
          */
         kubectlSha256: z.optional(sha256Hex),
         helmSha256: z.optional(sha256Hex),
@@ -245,7 +246,21 @@ export const gatewayConfigSchema = z
         rolloutTimeoutMinutes: z._default(wholeNumber().check(z.gte(1), z.lte(60)), 10),
         /** `helm test --timeout` for the connectivity tests. */
         helmTestTimeoutMinutes: z._default(wholeNumber().check(z.gte(1), z.lte(60)), 10),
-      }),
+      }).check(
+        z.superRefine((v, ctx) => {
+          for (const tool of ['kubectl', 'helm'] as const) {
+            const version = tool === 'kubectl' ? v.kubectlVersion : v.helmVersion;
+            const field = tool === 'kubectl' ? 'kubectlSha256' : 'helmSha256';
+            if (v[field] === undefined && KNOWN_KUBE_TOOL_SHA256[tool][version] === undefined) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [field],
+                message: `${tool} ${version} has no built-in checksum: give the sha256 of its linux/arm64 download (published at ${kubeToolChecksumSource[tool](version)}; compare it with a copy you trust)`,
+              });
+            }
+          }
+        }),
+      ),
       { kubectlVersion: '1.32.4', helmVersion: '3.17.3', rolloutTimeoutMinutes: 10, helmTestTimeoutMinutes: 10 },
     ),
     /**
@@ -307,7 +322,15 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway config'): Gat
   if (!result.success) {
     throw new ConfigError(`${source} is invalid:\n${formatIssues(result.error.issues, (path) => knownFields(gatewayConfigSchema, path))}`);
   }
-  return result.data;
+  const config = result.data;
+  // The digests of the versions the deployer knows, unless the config pins its own: every download is checked
+  // against a digest committed here or in the config. Filling them in keeps a second parse the identity.
+  const verify = {
+    ...config.verify,
+    kubectlSha256: config.verify.kubectlSha256 ?? KNOWN_KUBE_TOOL_SHA256.kubectl[config.verify.kubectlVersion],
+    helmSha256: config.verify.helmSha256 ?? KNOWN_KUBE_TOOL_SHA256.helm[config.verify.helmVersion],
+  };
+  return { ...config, verify };
 }
 
 /** The field names the schema allows at `path` (through defaults, optionals and arrays), for "did you mean". */
