@@ -3,7 +3,7 @@ import { PublishCommand } from '@aws-sdk/client-sns';
 import { env, isNotFound } from '../shared/adapters/aws';
 import { s3 } from '../shared/adapters/clients/s3';
 import { sns } from '../shared/adapters/clients/sns';
-import { recordRun } from '../shared/adapters/history-table';
+import { recordDeployment, recordRun } from '../shared/adapters/history-table';
 import { logger } from '../shared/adapters/logger';
 import { notify, type NotifyEvent, type NotifyPorts } from './notify';
 
@@ -32,6 +32,7 @@ const ports: NotifyPorts = {
     await sns.send(new PublishCommand({ TopicArn: topics[topic], Subject: subject, Message: text }));
   },
   recordRun: (record) => recordRun(table, record),
+  recordApplied: (record, verification) => recordDeployment(table, record, verification),
   now: () => new Date(),
 };
 

@@ -1,6 +1,6 @@
 import { exportedVariables } from '../shared/domain/build-result';
 import { adviceFor, describeCause } from '../shared/domain/failure';
-import { deploymentRecord, type DeploymentRecord } from '../shared/domain/history';
+import { appliedButNotVerified, deploymentRecord, type DeploymentRecord } from '../shared/domain/history';
 import { completionMessages, detachedMessage, driftMessage, failureMessage } from '../shared/domain/messages';
 import { failedStep, type ExecutionFacts, type RunState } from '../shared/domain/run-state';
 import { formatBytes, type CapacityReport } from '../shared/domain/verification';
@@ -17,6 +17,8 @@ export interface NotifyPorts {
   readJson(key: string): Promise<unknown | null>;
   publish(topic: 'support' | 'operators', subject: string, text: string): Promise<void>;
   recordRun(record: DeploymentRecord): Promise<void>;
+  /** A run that applied and then failed: its history item and CURRENT (the applied version, not verified). */
+  recordApplied(record: DeploymentRecord, verification: string): Promise<void>;
   now(): Date;
 }
 
@@ -121,8 +123,9 @@ export async function notify(event: NotifyEvent, ports: NotifyPorts, settings: N
   // The history must not hide the failure notice: a failed write is reported in the message instead.
   // A run refused at AcquireLock never started: the running deployment's history is the one that counts.
   let recorded = true;
+  const unverified = appliedButNotVerified(s);
   if (step !== 'AcquireLock') {
-    await ports.recordRun(record).catch(() => {
+    await (unverified ? ports.recordApplied(record, unverified) : ports.recordRun(record)).catch(() => {
       recorded = false;
     });
   }
@@ -137,6 +140,7 @@ export async function notify(event: NotifyEvent, ports: NotifyPorts, settings: N
     fromVersion: p?.previousVersion ?? null,
     toVersion: p?.version ?? null,
     applied: step === 'Apply' ? 'partly' : s.apply !== undefined ? 'all' : 'nothing',
+    ...(unverified && recorded ? { recordedUnverified: true } : {}),
   });
   await ports.publish('operators', message.subject, recorded ? message.text : `${message.text}\n(The deployment history could not be written.)`);
   return { notified: ['operators'] };

@@ -3,6 +3,7 @@ import { BundleError, IdentityError, TriggerNotProven, ValuesError } from '../sh
 import { resolveExecutionInput, type Operation } from '../shared/domain/execution-input';
 import { parseConfigJson, type GatewayConfig } from '../shared/domain/gateway-config';
 import { checkNodeSubnets, type SubnetFacts } from '../shared/domain/subnets';
+import { VERIFIED } from '../shared/domain/history';
 import { parseValues } from '../shared/domain/values';
 import { bundleKeyFor, decideDeployedVersion, decideVersionChange, type VersionChange, type VersionDecision } from '../shared/domain/versions';
 
@@ -49,6 +50,8 @@ export interface DeployedGateway {
   readonly version: string;
   /** The sha256 of the bundle that was deployed, when it was recorded. */
   readonly bundleSha256?: string;
+  /** "verified", or "not verified: …" when the run that applied it failed afterwards (see domain/history.ts). */
+  readonly verification?: string;
 }
 
 export interface PreflightEvent {
@@ -125,6 +128,9 @@ export async function runPreflight(event: PreflightEvent, ports: PreflightPorts,
   }
 
   const warnings: string[] = [];
+  if (deployed?.verification && deployed.verification !== VERIFIED) {
+    warnings.push(`the deployed ${deployed.version} was applied but is ${deployed.verification}; this run compares against it`);
+  }
   // Only a run whose config has create_vpc = false uses the operator's subnets; otherwise the module makes its own.
   if (config.module.create_vpc === false) {
     const subnetIds = config.module.node_subnet_ids ?? [];

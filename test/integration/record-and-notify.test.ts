@@ -211,6 +211,7 @@ describe('RecordDeployment handler against moto', () => {
       deployedAt: { S: result.recordedAt },
       executionArn: { S: executionArn(name) },
       bundleSha256: { S: 'c0ffee'.padEnd(64, '0') },
+      verification: { S: 'verified' },
       agentVersion: { S: '0.16.20' },
     });
 
@@ -297,7 +298,7 @@ describe('Notify handler against moto', () => {
       expectedAgentVersion: { S: 'v0.16.20' },
     });
     expect(item).not.toHaveProperty('agentVersion');
-    // A failure never moves CURRENT.
+    // A failure before Apply never moves CURRENT (one after it does: rehearsal-faults.test.ts).
     expect(await readDeployedVersion(TABLE, GATEWAY)).toBe('0.9.1');
   });
 

@@ -352,6 +352,7 @@ test.each(CASES.map((c) => [c.name, c] as const))('refused at Preflight, nothing
       config,
       input: c.input ?? { version: c.bundleVersion ?? '3.0.0' },
       ...(c.values !== undefined ? { valuesYaml: c.values } : {}),
+      ...(c.config?.target ? { accountMismatch: true } : {}),
       beforeRun: async (resources) => {
         before = await snapshot(resources, uploadedKey);
         if (c.rootCaller) answerAsRootUser();

@@ -50,8 +50,8 @@ const failureNotice = (report: RehearsalReport) => {
 
 const key = (sk: string) => ({ pk: { S: `GATEWAY#${GATEWAY}` }, sk: { S: sk } });
 const lockItem = async (r: RehearsalResources) => (await dynamoDbClient().send(new GetItemCommand({ TableName: r.table, Key: key('LOCK'), ConsistentRead: true }))).Item;
-const deployedVersion = async (r: RehearsalResources) =>
-  (await dynamoDbClient().send(new GetItemCommand({ TableName: r.table, Key: key('CURRENT'), ConsistentRead: true }))).Item?.version?.S;
+const currentItem = async (r: RehearsalResources) => (await dynamoDbClient().send(new GetItemCommand({ TableName: r.table, Key: key('CURRENT'), ConsistentRead: true }))).Item;
+const deployedVersion = async (r: RehearsalResources) => (await currentItem(r))?.version?.S;
 
 /** The history item RecordDeployment or NotifyFailure wrote for this run. */
 async function historyOf(report: RehearsalReport): Promise<Record<string, string> | undefined> {
@@ -211,8 +211,24 @@ test('verification fails (another agent version, failed connectivity tests): the
   expect(notice.message).toContain('Terraform applied the plan before the failure');
   expect(await lockItem(report.resources)).toBeUndefined();
   expect(await historyOf(report)).toMatchObject({ outcome: 'failed', failedStep: 'EvaluateVerification', error: 'VerificationError', toVersion: '1.3.0' });
-  // Applied but not verified: not the deployed version.
-  expect(await deployedVersion(report.resources)).toBe('1.0.0');
+  // Applied but not verified (issue #18, finding 1): the cluster runs 1.3.0 now, and CURRENT says so, unverified.
+  expect(await deployedVersion(report.resources)).toBe('1.3.0');
+  expect(await currentItem(report.resources)).toMatchObject({ verification: { S: 'not verified: failed at EvaluateVerification (VerificationError)' } });
+  expect(notice.message).toContain('1.3.0 is now recorded as the deployed version, not verified');
+});
+
+test('after the unverified 1.3.0, runs compare against it: going back to 1.0.0 is a downgrade however it is asked, and a drift check plans 1.3.0', async () => {
+  // The old answer to this finding advised `--version 1.0.0 --allow-redeploy`: a downgrade passed as a redeploy.
+  const back = await run('back-to-1.0.0', { bundlePath: await bundle('1.0.0'), input: { version: '1.0.0', allowRedeploy: true } });
+  expect(back.status).toBe('FAILED');
+  expect(back.error).toBe('VersionError');
+  expect(JSON.parse(back.cause!).errorMessage).toBe('gateway 1.0.0 is older than the deployed 1.3.0; a downgrade needs "allowDowngrade": true in the input');
+
+  const drift = await run('drift-after-unverified', { bundlePath: await bundle('1.3.0', '0.16.23'), input: { operation: 'drift-check' } });
+  expect(drift.status).toBe('SUCCEEDED');
+  // The applied module and chart planned again: nothing differs, so nothing is told and no downgrade is advised.
+  expect(drift.notifications).toEqual([]);
+  expect(await deployedVersion(drift.resources)).toBe('1.3.0');
 });
 
 test("the Terraform state lock is held by someone else: Plan fails with the lock advice, our lock is released, theirs is left alone", async () => {
@@ -254,7 +270,7 @@ test("the Terraform state lock is held by someone else: Plan fails with the lock
     expect(await object(report.resources.stateBucket, STATE_KEY)).toEqual(stateBefore);
     const build = (await fs.promises.readdir(path.join(workDir, 'state-lock', 'builds')))[0];
     expect(await fs.promises.readFile(path.join(workDir, 'state-lock', 'builds', build, 'build.log'), 'utf-8')).toContain('alice@laptop');
-    expect(await deployedVersion(report.resources)).toBe('1.0.0');
+    expect(await deployedVersion(report.resources)).toBe('1.3.0');
   } finally {
     // Someone else's lock in real life; here the test's own, removed so a rerun of the file starts clean.
     await s3Client().send(new DeleteObjectCommand({ Bucket: process.env.STATE_BUCKET!, Key: lockKey }));

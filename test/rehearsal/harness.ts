@@ -74,6 +74,12 @@ export interface RehearsalOptions {
    * Default: none.
    */
   readonly preexistingRelease?: 'unmanaged' | 'flux' | 'argocd';
+  /**
+   * The config targets another account than the emulator answers as, on purpose: Preflight's identity check is
+   * what is rehearsed. The stack is then resolved in the emulator's account. Default: such a mismatch is refused
+   * before the run, with the fix (MOTO_ACCOUNT_ID).
+   */
+  readonly accountMismatch?: boolean;
   /** Emulator resource names start with it; rehearsals with the same prefix share state (upgrades). */
   readonly prefix?: string;
   /** Prints each state as it runs. */
@@ -186,7 +192,7 @@ let builtSource: string | undefined;
 /** The account and region of the config being rehearsed: every ARN the harness makes is in them. */
 let target: RehearsalTarget = { account: REHEARSAL_ACCOUNT, region: REHEARSAL_REGION };
 
-type EmulatorOptions = Pick<RehearsalOptions, 'motoEndpoint' | 'config' | 'prefix' | 'valuesYaml'>;
+type EmulatorOptions = Pick<RehearsalOptions, 'motoEndpoint' | 'config' | 'prefix' | 'valuesYaml' | 'accountMismatch'>;
 
 /**
  * The stack's resources in the emulator, created as a rehearsal creates them (buckets, table, topics, the values
@@ -200,13 +206,19 @@ export async function rehearsalResources(options: EmulatorOptions): Promise<Rehe
 async function prepareEmulator(options: EmulatorOptions) {
   isolateFromRealAws(options.motoEndpoint);
   const parsed = parseGatewayConfig(options.config ?? EXAMPLE_CONFIG, 'rehearsal config');
-  target = parsed.target;
-  process.env.AWS_REGION = process.env.AWS_DEFAULT_REGION = target.region;
-  await requireEmulatorAccount(options.motoEndpoint, target.account);
+  process.env.AWS_REGION = process.env.AWS_DEFAULT_REGION = parsed.target.region;
+  const answered = await emulatorAccount();
+  if (answered !== parsed.target.account && !options.accountMismatch) {
+    throw new Error(
+      `the config targets account ${parsed.target.account}, but the emulator at ${options.motoEndpoint} answers as ${answered}: ` +
+        `start moto_server with MOTO_ACCOUNT_ID=${parsed.target.account} (npm run rehearse does this itself)`,
+    );
+  }
+  target = { account: answered, region: parsed.target.region };
   // The config's own VPC and subnets (create_vpc = false) are made in the emulator, which picks their ids.
   const { config, standIns: network } = await standInNetwork(parsed, options.motoEndpoint);
   const standIns = [
-    `account ${target.account} in ${target.region}: moto_server, answering as that account`,
+    `account ${parsed.target.account} in ${target.region}: moto_server, answering as ${target.account === parsed.target.account ? 'that account' : `${target.account} (the mismatch is rehearsed)`}`,
     `values secret ${config.valuesSecretName}: created in the emulator with ${options.valuesYaml === undefined ? 'sample values' : 'the values given'}`,
     ...network,
     'the EKS cluster: a local Kubernetes API stand-in, with a helm stand-in',
@@ -245,21 +257,12 @@ async function prepareEmulator(options: EmulatorOptions) {
   return { config, prefix, stack, handlers, clients, artifactsBucket, queues, buckets, tables, machineName, resources, standIns };
 }
 
-/**
- * moto_server answers as one account (MOTO_ACCOUNT_ID when it started, else 123456789012); Preflight refuses a run
- * whose config targets another, so a mismatch is said here, with the fix, before anything runs.
- */
-async function requireEmulatorAccount(endpoint: string, account: string): Promise<void> {
+/** The account moto_server answers as: MOTO_ACCOUNT_ID when it started, else 123456789012. */
+async function emulatorAccount(): Promise<string> {
   const { STSClient, GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
   const sts = new STSClient({});
   try {
-    const answered = (await sts.send(new GetCallerIdentityCommand({}))).Account;
-    if (answered !== account) {
-      throw new Error(
-        `the config targets account ${account}, but the emulator at ${endpoint} answers as ${answered}: ` +
-          `start moto_server with MOTO_ACCOUNT_ID=${account} (npm run rehearse does this itself)`,
-      );
-    }
+    return (await sts.send(new GetCallerIdentityCommand({}))).Account!;
   } finally {
     sts.destroy();
   }

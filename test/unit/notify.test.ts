@@ -94,6 +94,7 @@ interface Published {
 function fakePorts(objects: Record<string, unknown> = {}, over: Partial<NotifyPorts> = {}) {
   const published: Published[] = [];
   const records: DeploymentRecord[] = [];
+  const applied: Array<{ record: DeploymentRecord; verification: string }> = [];
   const reads: string[] = [];
   const ports: NotifyPorts = {
     readJson: async (key) => {
@@ -102,10 +103,11 @@ function fakePorts(objects: Record<string, unknown> = {}, over: Partial<NotifyPo
     },
     publish: async (topic, subject, text) => void published.push({ topic, subject, text }),
     recordRun: async (record) => void records.push(record),
+    recordApplied: async (record, verification) => void applied.push({ record, verification }),
     now: () => NOW,
     ...over,
   };
-  return { ports, published, records, reads };
+  return { ports, published, records, applied, reads };
 }
 
 const event = (kind: NotifyEvent['kind'], state: RunState): NotifyEvent => ({
@@ -377,11 +379,22 @@ describe('notify: failure', () => {
     });
   });
 
-  test('the failed run is recorded: failed step, error, versions, times', async () => {
+  test('a run that failed before Apply is recorded as history only: failed step, error, versions', async () => {
+    const fake = fakePorts();
+    await notify(event('failure', failedAt('apply', { Error: 'States.TaskFailed', Cause: 'x' })), fake.ports, SETTINGS);
+    expect(fake.applied).toEqual([]);
+    expect(fake.records).toHaveLength(1);
+    expect(fake.records[0]).toMatchObject({ outcome: 'failed', failedStep: 'Apply', fromVersion: '0.8.1', toVersion: '0.9.0' });
+    expect(fake.published[0].text).not.toContain('recorded as the deployed version');
+  });
+
+  test('applied, then failed at Verify: 0.9.0 is recorded as deployed, not verified, and the notice says how to go on', async () => {
     const fake = fakePorts();
     await notify(event('failure', failedAt('verify', { Error: 'States.TaskFailed', Cause: 'x' })), fake.ports, SETTINGS);
-    expect(fake.records).toHaveLength(1);
-    expect(fake.records[0]).toMatchObject({
+    expect(fake.records).toEqual([]);
+    expect(fake.applied).toHaveLength(1);
+    expect(fake.applied[0].verification).toBe('not verified: failed at Verify (States.TaskFailed)');
+    expect(fake.applied[0].record).toMatchObject({
       gateway: 'gw-prod',
       outcome: 'failed',
       failedStep: 'Verify',
@@ -395,7 +408,25 @@ describe('notify: failure', () => {
       approvedBy: 'arn:aws:iam::123456789012:user/alice',
       agentVersion: '',
     });
-    expect(fake.published[0].text).not.toContain('history could not be written');
+    const text = fake.published[0].text;
+    expect(text).not.toContain('history could not be written');
+    expect(text).toContain('0.9.0 is now recorded as the deployed version, not verified: the next runs compare against it.');
+    expect(text).toContain('npx gateway-deployer start --version 0.9.0 --allow-redeploy --reason "verify again"');
+    expect(text).toContain('Going back to 0.8.1 is a downgrade: it needs --allow-downgrade and its own approval.');
+  });
+
+  test('a drift check or detach-vpc that fails records no deployed version', async () => {
+    const state = failedAt('verify', { Error: 'States.TaskFailed', Cause: 'x' });
+    const fake = fakePorts();
+    await notify(event('failure', { ...state, preflight: { ...state.preflight!, operation: 'drift-check' } }), fake.ports, SETTINGS);
+    expect(fake.applied).toEqual([]);
+  });
+
+  test('a failing CURRENT write is said in the notice, and the notice does not claim the version was recorded', async () => {
+    const fake = fakePorts({}, { recordApplied: async () => Promise.reject(new Error('TransactionCanceledException')) });
+    await notify(event('failure', failedAt('verify', { Error: 'States.TaskFailed', Cause: 'x' })), fake.ports, SETTINGS);
+    expect(fake.published[0].text).not.toContain('now recorded as the deployed version');
+    expect(fake.published[0].text.endsWith('\n(The deployment history could not be written.)')).toBe(true);
   });
 
   test('a failing history write does not prevent the notice; the text says the history could not be written', async () => {

@@ -22,6 +22,7 @@ function fakePorts(overrides: Partial<OperatorPorts> = {}) {
     region: async () => 'eu-central-1',
     stackOutputs: async () => OUTPUTS,
     readLock: async () => null,
+    readDeployed: async () => null,
     executionStatus: async () => 'MISSING',
     startExecution: async (stateMachineArn, name, input) => {
       started.push({ stateMachineArn, name, input });
@@ -219,6 +220,30 @@ describe('runStatus', () => {
     await runStatus(TARGET, { limit: 5, json: true }, fake.ports);
     expect(fake.printed).toHaveLength(1);
     expect(JSON.parse(fake.printed[0])).toMatchObject({ gateway: 'gw', lock: null, executions: [{ name: 'r', status: 'SUCCEEDED', durationSeconds: 1200 }] });
+  });
+
+  test('the deployed version, with its verification: an applied but unverified upgrade says so', async () => {
+    const fake = fakePorts({
+      readDeployed: async () => ({
+        version: '1.3.0',
+        verification: 'not verified: failed at EvaluateVerification (VerificationError)',
+        deployedAt: '2024-06-01T09:20:00Z',
+        executionArn: arnOf('cli-1-3-0-20240601090000'),
+      }),
+    });
+    await runStatus(TARGET, { limit: 5 }, fake.ports);
+    expect(fake.printed[1]).toBe(
+      'Deployed: 1.3.0, not verified: failed at EvaluateVerification (VerificationError), applied 2024-06-01 09:20:00Z by cli-1-3-0-20240601090000',
+    );
+    const json = fakePorts({ readDeployed: async () => ({ version: '1.2.0', verification: 'verified' }) });
+    await runStatus(TARGET, { limit: 5, json: true }, json.ports);
+    expect(JSON.parse(json.printed[0]).deployed).toEqual({ version: '1.2.0', verification: 'verified' });
+  });
+
+  test('nothing deployed yet: said so', async () => {
+    const fake = fakePorts();
+    await runStatus(TARGET, { limit: 5 }, fake.ports);
+    expect(fake.printed[1]).toBe('Deployed: nothing yet (the first run is an install)');
   });
 
   test('--json --watch: one JSON line per look', async () => {

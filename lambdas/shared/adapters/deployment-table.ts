@@ -1,9 +1,11 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { dynamodb } from './clients/dynamodb';
+import { VERIFIED } from '../domain/history';
 
 /**
  * The deployer's single table. Items per gateway share the partition `GATEWAY#<name>`:
- * `CURRENT` holds the last deployed version (written by RecordDeployment, read by Preflight).
+ * `CURRENT` holds the version the last applied run left (written by RecordDeployment, or by Notify for a run that
+ * applied and then failed; read by Preflight, the release trigger and `status`).
  */
 export const gatewayPartition = (gateway: string): string => `GATEWAY#${gateway}`;
 export const CURRENT_SORT_KEY = 'CURRENT';
@@ -12,8 +14,11 @@ export async function readDeployedVersion(tableName: string, gateway: string): P
   return (await readDeployment(tableName, gateway))?.version ?? null;
 }
 
-/** The CURRENT item: the last deployed version and the sha256 of its bundle, or null before the first install. */
-export async function readDeployment(tableName: string, gateway: string): Promise<{ version: string; bundleSha256?: string } | null> {
+/**
+ * The CURRENT item: the version the last applied run left on the cluster, the sha256 of its bundle, and whether it
+ * was verified (items written before verification was recorded were written only by verified runs).
+ */
+export async function readDeployment(tableName: string, gateway: string): Promise<{ version: string; bundleSha256?: string; verification: string } | null> {
   const out = await dynamodb.send(
     new GetItemCommand({
       TableName: tableName,
@@ -24,5 +29,5 @@ export async function readDeployment(tableName: string, gateway: string): Promis
   const version = out.Item?.version?.S;
   if (!version) return null;
   const sha = out.Item?.bundleSha256?.S;
-  return { version, ...(sha ? { bundleSha256: sha } : {}) };
+  return { version, ...(sha ? { bundleSha256: sha } : {}), verification: out.Item?.verification?.S ?? VERIFIED };
 }

@@ -4,7 +4,8 @@ import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCom
 import type { OperatorAws } from '../operator/commands';
 import { historyEntryFromItem } from '../operator/history-view';
 import { currentStateOf } from '../operator/status';
-import { gatewayPartition } from './deployment-table';
+import { CURRENT_SORT_KEY, gatewayPartition } from './deployment-table';
+import { VERIFIED } from '../domain/history';
 import { LOCK_SORT_KEY } from '../domain/lock';
 
 /**
@@ -43,6 +44,18 @@ export function operatorAws(options: OperatorAwsOptions = {}): OperatorAws & { d
       const out = await ddb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: gatewayPartition(gateway) }, sk: { S: LOCK_SORT_KEY } }, ConsistentRead: true }));
       if (!out.Item) return null;
       return { executionArn: out.Item.executionArn?.S ?? '', acquiredAt: out.Item.acquiredAt?.S ?? '' };
+    },
+
+    readDeployed: async (table, gateway) => {
+      const out = await ddb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: gatewayPartition(gateway) }, sk: { S: CURRENT_SORT_KEY } }, ConsistentRead: true }));
+      const version = out.Item?.version?.S;
+      if (!version) return null;
+      return {
+        version,
+        verification: out.Item?.verification?.S ?? VERIFIED,
+        ...(out.Item?.deployedAt?.S ? { deployedAt: out.Item.deployedAt.S } : {}),
+        ...(out.Item?.executionArn?.S ? { executionArn: out.Item.executionArn.S } : {}),
+      };
     },
 
     executionStatus: async (executionArn) => {

@@ -1,5 +1,20 @@
 import { failedStep, type ExecutionFacts, type RunState } from './run-state';
 
+/** The CURRENT item's verification of a run that passed Verify. */
+export const VERIFIED = 'verified';
+
+/**
+ * A failed deploy run that had applied its whole plan leaves that version on the cluster: CURRENT must say so
+ * ("not verified: failed at Verify (VerificationError)"), or the next run compares against a version the cluster no
+ * longer runs (a drift check would plan the old bundle, and going back to it would pass as a redeploy). Null when
+ * the run applied nothing (or only part of its plan, which the state records and the next Plan shows).
+ */
+export function appliedButNotVerified(state: RunState): string | null {
+  const operation = state.preflight?.operation ?? 'deploy';
+  if (operation !== 'deploy' || state.apply === undefined || state.record !== undefined) return null;
+  return `not verified: failed at ${failedStep(state)} (${state.error?.Error ?? 'unknown error'})`;
+}
+
 /**
  * One deployment record per run, success or failure: what was deployed, from what, on whose approval, and
  * what was verified. Flat strings, so the table item and the CLI's history stay simple.

@@ -132,6 +132,8 @@ export interface FailureFacts {
   readonly toVersion: string | null;
   /** How much of the plan Terraform applied before the failure. */
   readonly applied: 'nothing' | 'partly' | 'all';
+  /** The whole plan was applied and toVersion is now recorded as deployed, not verified. */
+  readonly recordedUnverified?: boolean;
 }
 
 const APPLIED: Readonly<Record<FailureFacts['applied'], string>> = {
@@ -150,6 +152,13 @@ export function failureMessage(f: FailureFacts): { subject: string; text: string
     `What to do: ${f.advice}`,
     '',
     APPLIED[f.applied],
+    ...(f.recordedUnverified && f.toVersion
+      ? [
+          `${f.toVersion} is now recorded as the deployed version, not verified: the next runs compare against it.`,
+          `Once the cause is fixed, verify it again: npx gateway-deployer start --version ${f.toVersion} --allow-redeploy --reason "verify again".`,
+          ...(f.fromVersion ? [`Going back to ${f.fromVersion} is a downgrade: it needs --allow-downgrade and its own approval.`] : []),
+        ]
+      : []),
     `Log: ${f.logLocation}`,
     `Execution: ${f.executionArn}`,
   ].join('\n');

@@ -14,7 +14,7 @@ import {
   type Target,
 } from './cli-commands';
 import { formatHistory, newestRecordsFirst, type HistoryEntry } from './history-view';
-import { anyRunning, formatStatus, newestFirst, statusJson, type ExecutionView, type StatusReport } from './status';
+import { anyRunning, formatStatus, newestFirst, statusJson, type DeployedView, type ExecutionView, type StatusReport } from './status';
 
 /**
  * The operator commands `start`, `status` and `history`, with every AWS call behind a port (as decide() in
@@ -29,6 +29,8 @@ export interface OperatorAws {
   stackOutputs(stack: string): Promise<readonly StackOutput[]>;
   /** The lock item, or null. */
   readLock(table: string, gateway: string): Promise<LockItem | null>;
+  /** The CURRENT item: what the last applied run left on the cluster, verified or not; null before the first install. */
+  readDeployed(table: string, gateway: string): Promise<DeployedView | null>;
   /** DescribeExecution's status; `MISSING` when Step Functions does not know the execution. */
   executionStatus(executionArn: string): Promise<string>;
   startExecution(stateMachineArn: string, name: string, input: string): Promise<{ executionArn: string; startDate?: Date }>;
@@ -131,9 +133,10 @@ export interface StatusOptions {
 /** One look at the lock and the latest executions. */
 export async function collectStatus(target: Target, discovered: Discovered<'StateMachineArn' | 'DeploymentsTableName'>, limit: number, ports: OperatorPorts): Promise<StatusReport> {
   const { outputs, region } = discovered;
-  const [lockItem, listed] = await Promise.all([
+  const [lockItem, listed, deployed] = await Promise.all([
     aws(() => ports.readLock(outputs.DeploymentsTableName, target.gateway)),
     aws(() => ports.listExecutions(outputs.StateMachineArn, limit)),
+    aws(() => ports.readDeployed(outputs.DeploymentsTableName, target.gateway)),
   ]);
   const latest = newestFirst(listed, limit);
   const executions = await Promise.all(
@@ -144,7 +147,7 @@ export async function collectStatus(target: Target, discovered: Discovered<'Stat
     const known = executions.find((e) => e.executionArn === lockItem.executionArn);
     lock = { ...lockItem, holderStatus: known?.status ?? (await aws(() => ports.executionStatus(lockItem.executionArn))) };
   }
-  return { gateway: target.gateway, stack: target.stack, region, stateMachineArn: outputs.StateMachineArn, at: ports.now(), lock, executions };
+  return { gateway: target.gateway, stack: target.stack, region, stateMachineArn: outputs.StateMachineArn, at: ports.now(), deployed, lock, executions };
 }
 
 /**

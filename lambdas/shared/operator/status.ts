@@ -71,12 +71,22 @@ export interface ExecutionView {
   readonly currentState?: string | null;
 }
 
+/** The CURRENT item as `status` shows it. */
+export interface DeployedView {
+  readonly version: string;
+  readonly verification: string;
+  readonly deployedAt?: string;
+  readonly executionArn?: string;
+}
+
 export interface StatusReport {
   readonly gateway: string;
   readonly stack: string;
   readonly region: string;
   readonly stateMachineArn: string;
   readonly at: Date;
+  /** Absent in reports made before the CURRENT item was read (tests of the older shape). */
+  readonly deployed?: DeployedView | null;
   readonly lock: (LockItem & { readonly holderStatus: string }) | null;
   readonly executions: readonly ExecutionView[];
 }
@@ -106,6 +116,7 @@ function timing(e: ExecutionView, now: Date): { stopped: string; duration: strin
 
 export function formatStatus(report: StatusReport): string[] {
   const lines = [`Gateway ${report.gateway}: stack ${report.stack} in ${report.region}, at ${formatTime(report.at)}`];
+  if (report.deployed !== undefined) lines.push(deployedLine(report.deployed));
   const lock = report.lock;
   lines.push(
     lock
@@ -129,6 +140,14 @@ export function formatStatus(report: StatusReport): string[] {
   return lines;
 }
 
+/** `Deployed: 1.3.0, not verified: failed at Verify (…), applied 2026-12-04 10:00:00Z by cli-1-3-0-…`. */
+export function deployedLine(d: DeployedView | null): string {
+  if (!d) return 'Deployed: nothing yet (the first run is an install)';
+  const when = d.deployedAt ? `, applied ${formatTime(d.deployedAt)}` : '';
+  const by = d.executionArn ? ` by ${executionNameOfArn(d.executionArn)}` : '';
+  return `Deployed: ${d.version}, ${d.verification}${when}${by}`;
+}
+
 /** The same report for scripts: ISO times, durations in seconds, progress as numbers. */
 export function statusJson(report: StatusReport): Record<string, unknown> {
   const iso = (d?: Date) => d?.toISOString() ?? null;
@@ -138,6 +157,7 @@ export function statusJson(report: StatusReport): Record<string, unknown> {
     region: report.region,
     stateMachineArn: report.stateMachineArn,
     at: report.at.toISOString(),
+    ...(report.deployed !== undefined ? { deployed: report.deployed } : {}),
     lock: report.lock,
     executions: report.executions.map((e) => {
       const index = e.currentState ? (MAIN_STATES as readonly string[]).indexOf(e.currentState) : -1;
