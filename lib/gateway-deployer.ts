@@ -64,6 +64,7 @@ export class GatewayDeployer extends Construct {
       terraformVersion: config.terraform.version,
       bundleLimits: config.bundle,
       dataBuckets: config.module.additional_data_buckets,
+      valuesSecretKeys: config.valuesSecretKeys,
       verify: config.verify,
       managedPolicyArns: config.terraform.managedPolicyArns,
       planManagedPolicyArns: config.terraform.planManagedPolicyArns,

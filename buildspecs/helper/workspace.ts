@@ -143,7 +143,9 @@ export async function readValuesSecret(arn: string, versionId: string | undefine
   for (const [variable, key] of Object.entries(HELM_CREDENTIAL_VARIABLES)) {
     tfVars[`TF_VAR_${variable}`] = values[key];
   }
-  return { text: secret.SecretString!, secrets: [...secretStrings(values), secret.SecretString!], tfVars };
+  // VALUES_SECRET_KEYS: the config's valuesSecretKeys, set on every build project.
+  const marked = (process.env.VALUES_SECRET_KEYS ?? '').split(',').filter(Boolean);
+  return { text: secret.SecretString!, secrets: [...secretStrings(values, marked), secret.SecretString!], tfVars };
 }
 
 /** Writes `export NAME='value'` lines for the buildspec to source, so CodeBuild can export them. */

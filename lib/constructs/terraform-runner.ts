@@ -24,6 +24,8 @@ export interface TerraformRunnerProps {
   readonly terraformVersion: string;
   /** Limits the builds apply again when they unzip the bundle. */
   readonly bundleLimits: { readonly maxEntries: number; readonly maxUncompressedBytes: number };
+  /** valuesSecretKeys: values.yaml paths the builds redact besides the built-in credentials. */
+  readonly valuesSecretKeys: readonly string[];
   /** additional_data_buckets: the Apply report carries the HOWTO's bucket policy for each. */
   readonly dataBuckets: readonly string[];
   /** Managed policies for what the gateway module builds (EKS, VPC, IAM, ...): the Apply and Verify role. */
@@ -121,6 +123,7 @@ export class TerraformRunner extends Construct {
             BUNDLE_MAX_ENTRIES: { value: String(props.bundleLimits.maxEntries) },
             BUNDLE_MAX_UNCOMPRESSED_BYTES: { value: String(props.bundleLimits.maxUncompressedBytes) },
             DATA_BUCKETS: { value: props.dataBuckets.join(',') },
+            VALUES_SECRET_KEYS: { value: props.valuesSecretKeys.join(',') },
             ...Object.fromEntries(Object.entries(extraEnv).map(([k, value]) => [k, { value }])),
           },
         },
@@ -146,7 +149,7 @@ export class TerraformRunner extends Construct {
     this.verifyProject = project('Verify', 'verify.yml', 'agent version, rollout, helm connectivity tests and capacity report', {
       KUBECTL_VERSION: props.verify.kubectlVersion,
       HELM_VERSION: props.verify.helmVersion,
-      // Empty: checked against the checksum published beside the download (install-kube-tools.sh says so).
+      // The config's digests, or the ones committed for the default versions (domain/kube-tools.ts).
       KUBECTL_SHA256: props.verify.kubectlSha256 ?? '',
       HELM_SHA256: props.verify.helmSha256 ?? '',
       ROLLOUT_TIMEOUT_SECONDS: String(props.verify.rolloutTimeoutMinutes * 60),

@@ -221,6 +221,15 @@ describe('Terraform runner', () => {
     for (const p of terraformProjects) expect(p.Properties.Environment.EnvironmentVariables).toContainEqual({ Name: 'STATE_BUCKET', Type: 'PLAINTEXT', Value: stateBucket });
   });
 
+  test('every build redacts the values.yaml keys the config marks secret (valuesSecretKeys)', () => {
+    const marked = synth({ valuesSecretKeys: ['auth.orchestrator.extraKey', 'license'] }).template.findResources('AWS::CodeBuild::Project');
+    const builds = Object.values(marked).filter((p) => String(p.Properties.Source?.BuildSpec ?? '').includes('-step.js'));
+    expect(builds.length).toBeGreaterThanOrEqual(3);
+    for (const p of builds) {
+      expect(p.Properties.Environment.EnvironmentVariables).toContainEqual({ Name: 'VALUES_SECRET_KEYS', Type: 'PLAINTEXT', Value: 'auth.orchestrator.extraKey,license' });
+    }
+  });
+
   test('Verify pins kubectl and helm and takes its timeouts from the config', () => {
     const verify = Object.values(projects).find((p) => String(p.Properties.Source.BuildSpec).includes('verify-step.js'))!;
     expect(verify.Properties.Environment.EnvironmentVariables).toEqual(

@@ -27,26 +27,33 @@ afterAll(async () => {
   if (workDir) await fs.promises.rm(workDir, { recursive: true, force: true });
 });
 
-/** New for every run of this file, so nothing but this run can have put them anywhere. */
+/**
+ * New for every run of this file, so nothing but this run can have put them anywhere. Only credentials are secrets:
+ * the tenant is an identifier an operator needs to read a failure, and stays readable (checked below).
+ */
+const TENANT = `tenant-${randomUUID()}`;
 const CANARIES = {
-  tenant: `canary-tenant-${randomUUID()}`,
   clientId: `canary-client-id-${randomUUID()}`,
-  // Quote and backslash: its JSON-escaped forms differ from it, so the scan for those forms means something.
-  clientSecret: `canary-client-secret-${randomUUID()}-"q\\`,
+  // Quote and backslash: its JSON-escaped forms differ from it. & < >: Terraform's jsonencode (Go) prints them as
+  // \u0026 \u003c \u003e, forms a scan for the plain JSON escape would miss.
+  clientSecret: `canary-client-secret-${randomUUID()}-"q\\&<>`,
   helmRepoUsername: `canary-helm-user-${randomUUID()}`,
-  helmRepoPassword: `canary-helm-pass-${randomUUID()}`,
+  // U+2028 (LINE SEPARATOR): Go's JSON encoder escapes it as \u2028; JavaScript's does not.
+  helmRepoPassword: `canary-helm-pass-${randomUUID()}-\u2028&`,
 };
 
-// JSON strings are YAML double-quoted scalars.
+/** A YAML double-quoted scalar: JSON's escapes, and U+2028 escaped too so that no YAML reader takes it for a line break. */
+const yamlQuoted = (value: string) => JSON.stringify(value).replace(/\u2028/g, '\\u2028');
+
 const VALUES_YAML = [
-  `tenant: ${JSON.stringify(CANARIES.tenant)}`,
+  `tenant: ${JSON.stringify(TENANT)}`,
   'auth:',
   '  domain: auth.app.apheris.net',
   '  orchestrator:',
-  `    clientId: ${JSON.stringify(CANARIES.clientId)}`,
-  `    clientSecret: ${JSON.stringify(CANARIES.clientSecret)}`,
-  `helmRepoUsername: ${JSON.stringify(CANARIES.helmRepoUsername)}`,
-  `helmRepoPassword: ${JSON.stringify(CANARIES.helmRepoPassword)}`,
+  `    clientId: ${yamlQuoted(CANARIES.clientId)}`,
+  `    clientSecret: ${yamlQuoted(CANARIES.clientSecret)}`,
+  `helmRepoUsername: ${yamlQuoted(CANARIES.helmRepoUsername)}`,
+  `helmRepoPassword: ${yamlQuoted(CANARIES.helmRepoPassword)}`,
   '',
 ].join('\n');
 
@@ -72,12 +79,19 @@ function base64Cores(secret: string): string[] {
 }
 
 const jsonEscaped = (s: string) => JSON.stringify(s).slice(1, -1);
+/** Go's encoding/json (Terraform's jsonencode, provider request bodies): also escapes < > & U+2028 U+2029. */
+const goEscaped = (s: string) => jsonEscaped(s).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** Every form of every canary the scan looks for, named for the failure message. */
 const FORMS: Array<{ canary: string; form: string; text: string }> = Object.entries(CANARIES).flatMap(([canary, value]) => [
   { canary, form: 'as is', text: value },
   { canary, form: 'JSON-escaped', text: jsonEscaped(value) },
   { canary, form: 'JSON-escaped twice', text: jsonEscaped(jsonEscaped(value)) },
+  { canary, form: 'Go-JSON-escaped', text: goEscaped(value) },
+  // Two levels, either encoder at each: a values.yaml quoted the JSON way, then printed by Terraform's jsonencode.
+  { canary, form: 'Go-JSON-escaped twice', text: goEscaped(goEscaped(value)) },
+  { canary, form: 'JSON- then Go-JSON-escaped', text: goEscaped(jsonEscaped(value)) },
+  { canary, form: 'Go-JSON- then JSON-escaped', text: jsonEscaped(goEscaped(value)) },
   { canary, form: 'URL-encoded', text: encodeURIComponent(value) },
   ...base64Cores(value).map((text, i) => ({ canary, form: `base64 (offset ${i})`, text })),
 ]);
@@ -110,7 +124,7 @@ test('the scan finds every canary in every form it looks for', () => {
   // Without this, a scan that never matches would pass everything below.
   expect(leaks(VALUES_YAML).length).toBeGreaterThanOrEqual(Object.keys(CANARIES).length);
   for (const [name, value] of Object.entries(CANARIES)) {
-    for (const wrapped of [`x${value}y`, JSON.stringify({ v: value }), JSON.stringify(JSON.stringify({ v: value }))]) {
+    for (const wrapped of [`x${value}y`, JSON.stringify({ v: value }), JSON.stringify(JSON.stringify({ v: value })), `{"v":"${goEscaped(value)}"}`, `{"v":"${goEscaped(jsonEscaped(value))}"}`]) {
       expect({ name, wrapped, found: leaks(wrapped).length > 0 }).toEqual({ name, wrapped, found: true });
     }
     for (const before of ['', 'a', 'ab', 'abc']) {
@@ -154,7 +168,8 @@ test('an apply that fails printing the values: the log has them redacted, the du
   const logs = await fs.promises.readdir(path.join(dumpDir, 'logs', 'builds'));
   const applyLog = (await Promise.all(logs.map((f) => fs.promises.readFile(path.join(dumpDir, 'logs', 'builds', f), 'utf-8')))).find((l) => l.includes('rendering chart gateway-agent failed'));
   expect(applyLog).toBeDefined();
-  expect(applyLog).toMatch(/\(local-exec\): tenant: "\(redacted\)"/);
+  // The tenant is an identifier, not a credential: the operator reads it in the failure.
+  expect(applyLog).toContain(`(local-exec): tenant: ${JSON.stringify(TENANT)}`);
   expect(applyLog).toMatch(/\(local-exec\): +clientSecret: "\(redacted\)"/);
   expect(applyLog).toMatch(/\(local-exec\): request: \[.*\(redacted\).*\]/);
 

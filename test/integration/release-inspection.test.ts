@@ -19,7 +19,7 @@ import { localKubectlVersion } from '../support/local-tools';
 import { stepSourceInto } from '../support/build-cache';
 import { runBuildspec, type BuildspecRunResult } from '../support/buildspec-runner';
 import { agentDeployment, helmReleaseSecret, node, startKubeStandin, type KubeStandin, type KubeState } from '../support/kube-standin';
-import { CANARY, VALUES_YAML, expectNoCanary } from '../support/values-fixtures';
+import { CANARY, VALUES_YAML, expectNoCredential } from '../support/values-fixtures';
 import { createBucket, createSecret, getObjectText, putObject } from './support/aws-clients';
 
 jest.setTimeout(120_000);
@@ -114,8 +114,8 @@ async function clusterAction(opts: RunOptions): Promise<Run> {
     const report = key ? JSON.parse(await getObjectText(bucket, key)) : undefined;
     // Never the values: not the release secret's data, not the values secret. (That the helper takes nothing but
     // name and namespace from a helm_release in the state is release-step's unit test of stateFacts.)
-    expectNoCanary(result.log);
-    if (report) expectNoCanary(JSON.stringify(report));
+    expectNoCredential(result.log);
+    if (report) expectNoCredential(JSON.stringify(report));
     for (const s of (opts.cluster.secrets ?? [])) {
       const data = (s.data as { release: string }).release;
       expect(result.log).not.toContain(data);

@@ -22,7 +22,7 @@ import { localKubectlVersion } from '../support/local-tools';
 import { stepSourceInto } from '../support/build-cache';
 import { runBuildspec, type BuildspecRunResult } from '../support/buildspec-runner';
 import { agentDeployment, jobPod, node, startKubeStandin, testPod, type KubeStandin, type KubeState } from '../support/kube-standin';
-import { CANARY, VALUES_YAML, expectNoCanary } from '../support/values-fixtures';
+import { CANARY, VALUES_YAML, expectNoCredential } from '../support/values-fixtures';
 import { createBucket, createSecret, getObjectText, putObject } from './support/aws-clients';
 
 jest.setTimeout(120_000);
@@ -100,8 +100,8 @@ async function verifyRun(state: Partial<KubeState>, helmEnv: Record<string, stri
     const result = await verifyBuild(runId, { HELM_STANDIN_KUBE_URL: standin.url, ...helmEnv });
     if (result.status !== 'SUCCEEDED') throw new Error(`verify build failed in ${result.failedPhase}:\n${result.log}`);
     const report = JSON.parse(await getObjectText(bucket, result.exported.VERIFICATION_REPORT_KEY));
-    expectNoCanary(result.log);
-    expectNoCanary(JSON.stringify(report));
+    expectNoCredential(result.log);
+    expectNoCredential(JSON.stringify(report));
     const runDir = path.join(tmp, runId);
     const tokenCache = JSON.parse(fs.readFileSync(path.join(runDir, 'work', 'token.json'), 'utf-8'));
     const callsFile = path.join(runDir, 'aws-calls.log');
@@ -192,12 +192,15 @@ test('another agent version than communicated fails the evaluation, naming both'
   expect(act).toThrow('agent version mismatch: expected 0.17.0, running 0.16.20 (quay.io/apheris/gateway-agent:0.16.20@sha256:');
 });
 
-test('failed connectivity tests: judged failed, their logs kept, secrets in them redacted', async () => {
-  const logs = `checking auth.app.apheris.net ... FAILED\nclient secret used: ${CANARY.clientSecret}`;
+test('failed connectivity tests: judged failed, their logs kept, credentials in them redacted, hostnames and tenant readable', async () => {
+  const logs = `Checking connectivity to ${CANARY.domain}:443 ... FAILED\ntenant ${CANARY.tenant}\nclient secret used: ${CANARY.clientSecret}`;
   const { result, report } = await verifyRun(healthyCluster(), { HELM_STANDIN_TEST_PHASE: 'Failed', HELM_STANDIN_LOGS: logs });
   expect(result.exported).toMatchObject({ CONNECTIVITY: 'failed' });
-  expect(report.connectivity.logs).toContain('checking auth.app.apheris.net ... FAILED');
-  expect(report.connectivity.logs).toContain('(redacted)');
+  // What the operator needs to read the failure: the host it could not reach and the tenant (issue: "(redacted):443").
+  expect(report.connectivity.logs).toContain(`Checking connectivity to ${CANARY.domain}:443 ... FAILED`);
+  expect(report.connectivity.logs).toContain(`tenant ${CANARY.tenant}`);
+  expect(report.connectivity.logs).toContain('client secret used: (redacted)');
+  expect(report.connectivity.logs).not.toContain(CANARY.clientSecret);
   expect(() => evaluateVerification(toResult(result), '0.16.20', bucket)).toThrow(/the connectivity tests did not pass: connectivity test pod Failed/);
 });
 

@@ -1,6 +1,7 @@
 /**
- * values.yaml fixtures in the seed's layout, filled with unique canaries: no error, result, log line or rendered
- * file may ever contain one of them.
+ * values.yaml fixtures in the HOWTO's layout, filled with unique canaries. Only the credentials are redacted from
+ * what a run prints (tenant and auth.domain are identifiers an operator needs); but no error about bad input, and
+ * no rendered file, quotes any value of the secret: the tests that use expectNoCanary check that.
  */
 
 /** Unique canaries, one per value the operator pastes from the Bitwarden link. */
@@ -71,4 +72,12 @@ export const INVALID_YAML = `tenant: "${CANARY.tenant}"\nauth:\n  domain: ${CANA
 export function expectNoCanary(text: string): void {
   for (const canary of ALL_CANARIES) expect(text).not.toContain(canary);
   expect(text.toLowerCase()).not.toContain('canary');
+}
+
+/** The credentials among the canaries: what a run's logs and reports must never hold in clear. */
+export const CREDENTIAL_CANARIES = [CANARY.clientId, CANARY.clientSecret, CANARY.helmRepoUsername, CANARY.helmRepoPassword];
+
+/** No credential in `text`; the tenant and auth.domain may be there (an operator reads them in a failure). */
+export function expectNoCredential(text: string): void {
+  for (const credential of CREDENTIAL_CANARIES) expect(text).not.toContain(credential);
 }

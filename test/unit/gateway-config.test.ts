@@ -109,6 +109,7 @@ describe('parseGatewayConfig: valid configurations', () => {
       notifications: { supportEmails: ['support@apheris.com'], operatorEmails: [] },
       bundle: { releasesPrefix: 'releases/', maxBytes: 50 * 1024 * 1024, maxEntries: 5000, maxUncompressedBytes: 256 * 1024 * 1024 },
       vpcReuse: { minFreeSubnetAddresses: 254 },
+      valuesSecretKeys: [],
     });
   });
 

@@ -38,7 +38,8 @@ const HELM_USER = VALUES.helmRepoUsername;
 const HELM_PASSWORD = VALUES.helmRepoPassword;
 /** What the build passes to redactPlan: the values' strings and the whole values.yaml text. */
 const SECRETS = [...secretStrings(VALUES), VALUES_TEXT];
-const ALL_SECRETS = [TENANT, CLIENT_ID, CLIENT_SECRET, HELM_USER, HELM_PASSWORD, VALUES_TEXT];
+/** Redacted by kind: the credentials and the whole values text. The tenant is an identifier, left readable. */
+const ALL_SECRETS = [CLIENT_ID, CLIENT_SECRET, HELM_USER, HELM_PASSWORD, VALUES_TEXT];
 
 function expectNoSecret(text: string): void {
   for (const secret of ALL_SECRETS) {
@@ -230,10 +231,29 @@ describe('maskSensitive', () => {
 });
 
 describe('secretForms and redactText', () => {
-  test('each secret as is and JSON-escaped up to three times, longest first, empty ones ignored', () => {
+  test('each secret as is, JSON-escaped up to three times, URL-encoded, base64 at every alignment; longest first; empty ones ignored', () => {
     const forms = secretForms(['ab"c', 'plainsecret', '', 'plainsecret']);
-    expect(forms).toEqual(['ab\\\\\\\\\\\\\\\"c', 'plainsecret', 'ab\\\\\\"c', 'ab\\"c', 'ab"c']);
+    for (const form of ['ab"c', 'ab\\"c', 'ab\\\\\\"c', 'ab\\\\\\\\\\\\\\\"c', 'ab%22c', 'plainsecret']) expect(forms).toContain(form);
+    // "plainsecret" in base64 after 0, 1 and 2 other bytes: the characters that encode only its own bytes.
+    for (const core of ['cGxhaW5zZWNy', 'bGFpbnNlY3Jl', 'YWluc2VjcmV0']) expect(forms).toContain(core);
+    expect(forms).not.toContain('');
+    expect(forms.map((f) => f.length)).toEqual([...forms.map((f) => f.length)].sort((a, b) => b - a));
   });
+
+  test("Go's escapes of <, >, &, U+2028 and U+2029 (Terraform's jsonencode), at every nesting level", () => {
+    const secret = 'p&ss<wo>rd\u2028x\u2029';
+    const goEscaped = 'p\\u0026ss\\u003cwo\\u003erd\\u2028x\\u2029';
+    const forms = secretForms([secret]);
+    expect(forms).toContain(goEscaped);
+    // jsonencode(jsonencode(...)), and Go's form inside a JSON log line (JavaScript's escaping on top).
+    expect(forms).toContain(goEscaped.replace(/\\/g, '\\\\'));
+    const printedByTerraform = `values = ${JSON.stringify(JSON.stringify({ password: secret }))}`.replace(/[<>&\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    expect(printedByTerraform).not.toContain(secret);
+    expect(redactText(printedByTerraform, [secret])).toBe(`values = ${JSON.stringify(JSON.stringify({ password: REDACTED }))}`);
+    expect(redactText(`Authorization: Basic ${Buffer.from(`u:${secret}`).toString('base64')}`, [secret])).toContain(REDACTED);
+  });
+
+
 
   test('a secret containing another is replaced whole', () => {
     expect(redactText('x abc123xyz y abc123 z', ['abc123', 'abc123xyz'])).toBe(`x ${REDACTED} y ${REDACTED} z`);
@@ -321,11 +341,12 @@ describe('redactPlan', () => {
       { name: 'agent.clientId', value: REDACTED, type: '' },
       { name: 'auth.orchestrator.clientSecret', value: REDACTED, type: 'string' },
     ]);
-    expect(helmAfter.description).toBe(`Gateway for tenant ${REDACTED}`);
+    // The tenant is an identifier an operator needs: readable (redaction by kind, issue #18).
+    expect(helmAfter.description).toBe(`Gateway for tenant ${TENANT}`);
     expect(helmAfter.repository_username).toBe(REDACTED);
 
     const role = redacted.resource_changes![3].change.after as { name: string; description: string; tags: Record<string, string> };
-    expect(role).toEqual({ name: 'apheris-dal', description: `DAL role, client ${REDACTED}`, tags: { Tenant: REDACTED } });
+    expect(role).toEqual({ name: 'apheris-dal', description: `DAL role, client ${REDACTED}`, tags: { Tenant: TENANT } });
 
     // Drift carries no masks at all: the password and the whole values.yaml are caught by the secrets alone.
     const drift = redacted.resource_drift![0].change.after as { repository_password: string; values: string[] };
@@ -343,7 +364,7 @@ describe('redactPlan', () => {
   test('a plain secret inside a JSON-encoded attribute is replaced', () => {
     const redacted = redactPlan(realisticPlan(), SECRETS);
     const input = (redacted.resource_changes![4].change.after as { input: { values_json: string } }).input;
-    expect(JSON.parse(input.values_json)).toEqual({ tenant: REDACTED, user: REDACTED });
+    expect(JSON.parse(input.values_json)).toEqual({ tenant: TENANT, user: REDACTED });
   });
 
   // Found by these tests and fixed: a secret with a quote or backslash inside an attribute that itself holds

@@ -153,6 +153,12 @@ export const gatewayConfigSchema = z
     valuesSecretName: z.string().check(z.regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'must be a Secrets Manager secret name')),
     /** The customer-managed KMS key of the values secret, if it has one; the default aws/secretsmanager key needs none. */
     valuesSecretKmsKeyArn: z.optional(z.string().check(z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]+$/, 'must be a KMS key ARN'))),
+    /**
+     * Dotted paths in values.yaml that hold secrets besides the built-in ones (the four credentials, and every key
+     * whose name says secret, password, token, key, credential, client id): everything under them is redacted from
+     * logs, plans, reports and notices. Identifiers such as tenant and auth.domain are not redacted.
+     */
+    valuesSecretKeys: z._default(z.array(z.string().check(z.regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a dotted path in values.yaml such as auth.orchestrator.extraKey'))), []),
     module: z._default(moduleInputs, { aws_auth_roles: [], aws_auth_users: [], additional_data_buckets: [], extra_inputs: {} }),
     /** Add the deployer's own Terraform role to aws_auth_roles (system:masters) so later runs can reach the cluster. */
     addDeployerRoleToAwsAuth: z._default(z.boolean(), true),

@@ -61,21 +61,52 @@ export function maskSensitive(value: unknown, mask: unknown): unknown {
   return value;
 }
 
+/** A JSON string's content as JavaScript writes it (quotes, backslashes and control characters escaped). */
+const jsJsonEscape = (text: string): string => JSON.stringify(text).slice(1, -1);
+
 /**
- * Every form in which a secret string can stand in text: as is, and escaped once, twice or three times inside
- * JSON strings (a password inside jsonencode() inside a plan inside a log). Longest first, so a secret that
+ * A JSON string's content as Go writes it (Terraform's jsonencode, the helm and kubernetes providers' errors):
+ * as JavaScript, and also `<`, `>`, `&`, U+2028 and U+2029 as `\u003c`, `\u003e`, `\u0026`, `\u2028`, `\u2029`.
+ */
+const goJsonEscape = (text: string): string =>
+  jsJsonEscape(text).replace(/[<>&\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/**
+ * The base64 text that any encoding of `secret` contains, whatever bytes stand before and after it: for each of
+ * the three alignments, the characters that encode only the secret's own bytes (too short a core would match
+ * by chance, and is left out).
+ */
+export function base64Cores(secret: string): string[] {
+  const bytes = Buffer.from(secret, 'utf-8');
+  return [0, 1, 2]
+    .map((pad) => {
+      const encoded = Buffer.concat([Buffer.alloc(pad), bytes]).toString('base64');
+      const fullGroups = Math.floor((pad + bytes.length) / 3);
+      return encoded.slice(pad === 0 ? 0 : 4, fullGroups * 4);
+    })
+    .filter((core) => core.length >= 8);
+}
+
+/**
+ * Every form in which a secret string can stand in text: as is; escaped inside JSON strings up to three levels
+ * deep (a password inside jsonencode() inside a plan inside a log), each level as JavaScript or as Go escapes it;
+ * URL-encoded; as a YAML single-quoted scalar; and base64-encoded at any alignment. Longest first, so a secret that
  * contains another is replaced whole.
  */
 export function secretForms(secrets: readonly string[]): string[] {
   const forms = new Set<string>();
   for (const secret of secrets) {
-    let form = secret;
-    for (let level = 0; form && level < 4; level += 1) {
-      forms.add(form);
-      form = JSON.stringify(form).slice(1, -1);
+    if (!secret) continue;
+    let level = [secret];
+    for (let depth = 0; depth < 4; depth += 1) {
+      for (const form of level) forms.add(form);
+      level = [...new Set(level.flatMap((form) => [jsJsonEscape(form), goJsonEscape(form)]))];
     }
+    forms.add(encodeURIComponent(secret));
+    forms.add(secret.replace(/'/g, "''"));
+    for (const core of base64Cores(secret)) forms.add(core);
   }
-  return [...forms].sort((a, b) => b.length - a.length);
+  return [...forms].filter((form) => form.length > 0).sort((a, b) => b.length - a.length);
 }
 
 /**

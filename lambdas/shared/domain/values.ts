@@ -115,25 +115,50 @@ const CREDENTIAL_PATHS = [
 ];
 
 /**
- * The strings to redact from anything stored or printed: the credentials, and every other string of the values
- * long enough not to be an ordinary word (`true`, `s3`), since an unknown key may hold a secret too.
+ * Keys that hold credentials by their name, wherever they stand in values.yaml: everything under them is redacted.
+ * Identifiers an operator needs to read a failure (`tenant`, `auth.domain`, hostnames, regions) are not secrets and
+ * stay readable; a key the vendor adds that holds a secret under another name is named in the config
+ * (`valuesSecretKeys`).
  */
-export function secretStrings(values: GatewayValues, minLength = 6): string[] {
-  const out = new Set<string>(CREDENTIAL_PATHS.map((get) => get(values)).filter((s) => s.length >= 3));
-  // A YAML alias is the same object as its anchor: each object is walked once, however often it is referenced.
-  const seen = new Set<object>();
-  const walk = (node: unknown): void => {
+export const SECRET_KEY_NAME = /secret|passw(or)?d|passphrase|token|credential|private.?key|api.?key|access.?key|client.?id|auth.?header|cookie/i;
+
+/** Below this length a string is not redacted: it would redact ordinary text (`pw` in every `upgrade`). */
+const MIN_SECRET_LENGTH = 3;
+
+/**
+ * The strings to redact from anything stored or printed, chosen by kind: the four credentials, every string under
+ * a key whose name says it is a credential (SECRET_KEY_NAME), every string under a dotted path the config marks
+ * secret (`valuesSecretKeys`, e.g. `auth.orchestrator.extraKey`), and the Helm login as `user:password` (the form
+ * basic auth encodes). Not: tenant, auth.domain and the other identifiers a failure must show.
+ */
+export function secretStrings(values: GatewayValues, markedSecret: readonly string[] = []): string[] {
+  const out = new Set<string>(CREDENTIAL_PATHS.map((get) => get(values)).filter((s) => s.length >= MIN_SECRET_LENGTH));
+  out.add(`${values.helmRepoUsername}:${values.helmRepoPassword}`);
+  const marked = new Set(markedSecret);
+  // A YAML alias is the same object as its anchor: each object is walked once (as secret, and as not), however
+  // often it is referenced.
+  const seen = new Set<string>();
+  let ids = 0;
+  const idOf = new WeakMap<object, number>();
+  const walk = (node: unknown, path: string, secret: boolean): void => {
     if (typeof node === 'string') {
-      if (node.length >= minLength) out.add(node);
-    } else if (node && typeof node === 'object' && !seen.has(node)) {
-      seen.add(node);
-      (Array.isArray(node) ? node : Object.values(node)).forEach(walk);
+      if (secret && node.length >= MIN_SECRET_LENGTH) out.add(node);
+      return;
+    }
+    if (!node || typeof node !== 'object') return;
+    if (!idOf.has(node)) idOf.set(node, ++ids);
+    const visit = `${idOf.get(node)} ${secret}`;
+    if (seen.has(visit)) return;
+    seen.add(visit);
+    for (const [key, child] of Object.entries(node)) {
+      const childPath = Array.isArray(node) ? path : path ? `${path}.${key}` : key;
+      walk(child, childPath, secret || (!Array.isArray(node) && (SECRET_KEY_NAME.test(key) || marked.has(childPath))));
     }
   };
-  walk(values);
+  walk(values, '', false);
   // Terraform's output is redacted line by line, so a multi-line secret is also redacted by its lines.
   for (const secret of [...out]) {
-    if (secret.includes('\n')) secret.split('\n').filter((line) => line.trim().length >= minLength).forEach((line) => out.add(line));
+    if (secret.includes('\n')) secret.split('\n').filter((line) => line.trim().length >= MIN_SECRET_LENGTH).forEach((line) => out.add(line));
   }
   return [...out];
 }
