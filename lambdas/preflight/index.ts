@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
@@ -29,9 +30,9 @@ const ports: PreflightPorts = {
       throw error;
     }
   },
-  async getArtifact(key, versionId) {
+  async getArtifact(key, versionId, maxBytes) {
     const out = await s3.send(new GetObjectCommand({ Bucket: artifactsBucket, Key: key, VersionId: versionId }));
-    return Buffer.from(await out.Body!.transformToByteArray());
+    return readAtMost(out.Body as Readable, maxBytes + 1);
   },
   async getValuesSecret(name) {
     try {
@@ -46,6 +47,23 @@ const ports: PreflightPorts = {
   describeSubnets,
   triggerProof: (executionName) => readTriggerProof(tableName, executionName),
 };
+
+/** The stream's first `limit` bytes (all of it when shorter); the rest is never downloaded. */
+async function readAtMost(body: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of body) {
+      chunks.push(chunk as Buffer);
+      length += (chunk as Buffer).length;
+      if (length >= limit) break;
+    }
+  } finally {
+    // Leaving the loop early destroys the stream, which ends the download.
+    body.destroy();
+  }
+  return Buffer.concat(chunks, Math.min(length, limit));
+}
 
 export async function handler(event: PreflightEvent): Promise<PreflightResult> {
   try {

@@ -34,8 +34,11 @@ export interface PreflightPorts {
   callerIdentity(): Promise<CallerIdentity>;
   /** Size and version of an object in the artifacts bucket, or null when it does not exist. */
   headArtifact(key: string): Promise<StoredObject | null>;
-  /** The object's bytes at exactly the given version, so the checked bundle is the one later steps fetch. */
-  getArtifact(key: string, versionId?: string): Promise<Buffer>;
+  /**
+   * The object's bytes at exactly the given version, so the checked bundle is the one later steps fetch; read as a
+   * stream that stops after maxBytes + 1 bytes, so an object larger than its HEAD said is never held whole.
+   */
+  getArtifact(key: string, versionId: string | undefined, maxBytes: number): Promise<Buffer>;
   /** The values secret's current version, or null when there is no such secret. */
   getValuesSecret(name: string): Promise<SecretText | null>;
   /** The last version recorded as deployed for the gateway (the CURRENT item), or null for a first install. */
@@ -151,7 +154,12 @@ export async function runPreflight(event: PreflightEvent, ports: PreflightPorts,
   if (head.sizeBytes > config.bundle.maxBytes) {
     throw new BundleError(`${bundleName} is ${head.sizeBytes} bytes, over the limit of ${config.bundle.maxBytes} (bundle.maxBytes)`);
   }
-  const inspection = await inspectBundle(bundleName, await ports.getArtifact(bundleKey, head.versionId), config.bundle);
+  const zip = await ports.getArtifact(bundleKey, head.versionId, config.bundle.maxBytes);
+  if (zip.length > config.bundle.maxBytes) {
+    throw new BundleError(`${bundleName} is more than ${config.bundle.maxBytes} bytes (bundle.maxBytes), though S3 reported ${head.sizeBytes}`);
+  }
+  // The central directory, then every entry inflated and counted against the limits (never held).
+  const inspection = await inspectBundle(bundleName, zip, config.bundle);
   if (input.bundleSha256 !== undefined && input.bundleSha256 !== inspection.sha256) {
     throw new BundleError(`${bundleName} has sha256 ${inspection.sha256}, not the ${input.bundleSha256} given in the input`);
   }

@@ -1,5 +1,6 @@
 /**
  * `npm run bench`: the performance budget of docs/performance.md, measured. Lambda bundle sizes and cold imports;
+ * Preflight's bundle check of the sample bundle (for information, no budget);
  * `cdk synth` from a fresh process; the state transitions and builds of a successful rehearsed install, and its
  * execution time against an operator's commands on the same sample module (the seed's procedure, and the bare tool
  * calls alone); and the whole `npm test` (skip it with `--skip-npm-test`: then it is reported NOT MEASURED).
@@ -11,12 +12,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { inspectBundle, meterBundleContent } from '../../lambdas/shared/adapters/zip-reader';
 import { parseGatewayConfig } from '../../lambdas/shared/domain/gateway-config';
 import { renderWorkspace, resolveBackend } from '../../lambdas/shared/domain/workspace';
 import { EXAMPLE_CONFIG } from '../../lib/config';
 import { startMoto } from '../integration/support/moto';
 import { SAMPLE_MODULE_DIR, SAMPLE_VALUES_YAML, isolateFromRealAws, rehearse, sampleBundleFile } from '../rehearsal/harness';
 import { agentDeployment, jobPod, node, startKubeStandin } from '../support/kube-standin';
+import { zipDirectory } from '../support/zip-fixtures';
 import { BUNDLE_BUDGET_BYTES, COLD_IMPORT_BUDGET_MS, bundleLambdas, type LambdaBundle } from '../support/lambda-bundles';
 
 const run = promisify(execFile);
@@ -85,6 +88,26 @@ async function coldImports(workDir: string): Promise<ColdImport[]> {
     out.push({ bundle, ms, sdkMs });
   }
   return out;
+}
+
+/**
+ * Preflight's bundle check on the sample module's zip, in process: median ms of inspectBundle (central directory,
+ * every entry inflated and counted, sha256), and of the inflating and counting alone (meterBundleContent).
+ */
+async function preflightBundleCheck(): Promise<{ zipBytes: number; uncompressedBytes: number; ms: number; meterMs: number }> {
+  const zip = await zipDirectory(SAMPLE_MODULE_DIR);
+  const limits = parseGatewayConfig(EXAMPLE_CONFIG).bundle;
+  const median = async (fn: () => Promise<unknown>) => {
+    const times: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const start = performance.now();
+      await fn();
+      times.push(performance.now() - start);
+    }
+    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  };
+  const { uncompressedBytes } = await inspectBundle('gateway-1.0.0.zip', zip, limits);
+  return { zipBytes: zip.length, uncompressedBytes, ms: await median(() => inspectBundle('gateway-1.0.0.zip', zip, limits)), meterMs: await median(() => meterBundleContent('gateway-1.0.0.zip', zip, limits)) };
 }
 
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
@@ -213,6 +236,7 @@ async function main(argv: string[]): Promise<boolean> {
   const workDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gateway-bench-'));
   // One thing at a time, each on an otherwise idle machine: imports and synth before the emulator starts.
   const imports = await coldImports(workDir);
+  const bundleCheck = await preflightBundleCheck();
   const synth = await synthMs(workDir);
   const moto = await startMoto();
   let report: { rehearsal: Awaited<ReturnType<typeof rehearse>>; totalMs: number; seed: number; bare: number; installs: { cold: ProviderInstalls; warm: ProviderInstalls } };
@@ -249,6 +273,10 @@ async function main(argv: string[]): Promise<boolean> {
     const sdk = bundle.externals.map((m) => m.replace('@aws-sdk/client-', '').replace('@aws-sdk/', '')).join(', ');
     console.log(`  ${bundle.handler.padEnd(22)} ${size}   cold import ${cold}   (AWS SDK alone ${sdkMs.toFixed(0)} ms: ${sdk || 'none'})`);
   }
+  console.log(
+    `Preflight's bundle check of the sample bundle (${(bundleCheck.zipBytes / 1024).toFixed(1)} KB, ${(bundleCheck.uncompressedBytes / 1024).toFixed(1)} KB unpacked; median of 50, in process): ` +
+      `${bundleCheck.ms.toFixed(2)} ms, of which inflating and counting every entry ${bundleCheck.meterMs.toFixed(2)} ms`,
+  );
   console.log(`npx cdk synth (example config, fresh process): ${seconds(synth)} (budget ${seconds(MAX_SYNTH_MS)}) ${check(synth <= MAX_SYNTH_MS)}`);
   console.log(`State transitions in a successful install: ${transitions} (budget ${MAX_TRANSITIONS}) ${check(transitions <= MAX_TRANSITIONS)}`);
   console.log(`CodeBuild builds per install: ${builds} (budget ${MAX_BUILDS}) ${check(builds <= MAX_BUILDS)}`);

@@ -19,7 +19,7 @@ import {
   VersionError,
 } from '../../lambdas/shared/domain/errors';
 import { INVALID_YAML, VALUES_YAML, expectNoCanary, placeholderYaml } from '../support/values-fixtures';
-import { SAMPLE_MODULE_FILES, buildZip, renameEntry, sampleModuleZip } from '../support/zip-fixtures';
+import { SAMPLE_MODULE_FILES, buildZip, forgeDeclaredSize, renameEntry, sampleModuleZip } from '../support/zip-fixtures';
 import {
   TEST_REGION,
   createBucket,
@@ -192,6 +192,8 @@ beforeAll(async () => {
     await sampleModuleZip([{ name: 'modules/agent/creds', content: '/root/.aws/credentials', mode: 0o120777 }]),
   );
   await upload('releases/gateway-0.9.4.zip', await buildZip(SAMPLE_MODULE_FILES.filter((f) => f.name !== 'main.tf')));
+  // A zip bomb that hides: 64 MiB of zeros (a 64 KB upload) whose central directory declares 4000 bytes.
+  await upload('releases/gateway-0.9.5.zip', forgeDeclaredSize(await sampleModuleZip([{ name: 'modules/agent/blob.bin', content: Buffer.alloc(64 * 1024 * 1024) }]), 'modules/agent/blob.bin', 4000));
 
   await putDeployedVersion('gw-redeploy', '0.8.1');
   await putDeployedVersion('gw-downgrade', '0.9.0');
@@ -233,9 +235,9 @@ describe('Preflight handler against moto: runs that pass', () => {
       trigger: 'console',
       warnings: [],
     });
-    // The "nothing changed" snapshots compare real content: six object versions and two deployment items.
+    // The "nothing changed" snapshots compare real content: seven object versions and two deployment items.
     const state = await snapshot();
-    expect(state.objects).toHaveLength(6);
+    expect(state.objects).toHaveLength(7);
     expect(state.items).toHaveLength(2);
     expect(logLines.join('\n')).toContain('preflight passed');
     expectNoCanary(logLines.join('\n'));
@@ -278,6 +280,14 @@ describe('Preflight handler against moto: refusals change nothing', () => {
   ])('bundle %s with %s → BundleError naming the problem', async (version, _what, problem) => {
     const error = await refusal(BundleError, event({ version }));
     expect(error.message).toContain(problem);
+  });
+
+  test('a bundle whose central directory understates an entry (64 MiB declared as 4000 bytes) → BundleError naming it and both sizes', async () => {
+    // Under a 32 MiB bundle.maxUncompressedBytes every check on the central directory passes; inflating does not.
+    const error = await refusal(BundleError, event({ version: '0.9.5' }, { bundle: { maxUncompressedBytes: 32 * 1024 * 1024 } }));
+    expect(error.message).toMatch(
+      /^gateway-0\.9\.5\.zip: entry "modules\/agent\/blob\.bin" unpacks to more than the 4000 bytes its central directory declares \(at least \d+ when inflating stopped\)/,
+    );
   });
 
   test('a sha256 that differs from the stored bundle → BundleError naming both digests', async () => {

@@ -68,6 +68,31 @@ export function renameEntry(zip: Buffer, from: string, to: string): Buffer {
   return out;
 }
 
+/**
+ * Makes the zip declare another uncompressed size for one entry, in its central directory record and in its local
+ * header, leaving its data as it is: how a zip bomb hides its size from checks that read the central directory.
+ * (yazl writes no zip64 records for small zips, so the 32-bit fields are the only ones.)
+ */
+export function forgeDeclaredSize(zip: Buffer, entryName: string, uncompressedSize: number): Buffer {
+  const out = Buffer.from(zip);
+  const eocd = out.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  if (eocd < 0) throw new Error('forgeDeclaredSize: no end of central directory record');
+  let at = out.readUInt32LE(eocd + 16);
+  for (let i = 0; i < out.readUInt16LE(eocd + 10); i++) {
+    if (out.readUInt32LE(at) !== 0x02014b50) throw new Error(`forgeDeclaredSize: no central directory record at ${at}`);
+    const nameLength = out.readUInt16LE(at + 28);
+    if (out.toString('utf-8', at + 46, at + 46 + nameLength) === entryName) {
+      out.writeUInt32LE(uncompressedSize, at + 24);
+      const local = out.readUInt32LE(at + 42);
+      // Bit 3: the sizes are in a data descriptor after the data, and the local header holds zeros.
+      if ((out.readUInt16LE(local + 6) & 0x8) === 0) out.writeUInt32LE(uncompressedSize, local + 22);
+      return out;
+    }
+    at += 46 + nameLength + out.readUInt16LE(at + 30) + out.readUInt16LE(at + 32);
+  }
+  throw new Error(`forgeDeclaredSize: no entry "${entryName}" in the zip`);
+}
+
 /** Zips a folder of the repository (such as the sample gateway module) the way the vendor ships it. */
 export async function zipDirectory(dir: string): Promise<Buffer> {
   const files: ZipFixtureFile[] = [];

@@ -1,4 +1,5 @@
 import {
+  BundleContentMeter,
   BundleLimits,
   MAX_COMPRESSION_RATIO,
   RATIO_CHECK_MIN_BYTES,
@@ -260,5 +261,62 @@ describe('inspectBundleEntries', () => {
       expect(err.message).toMatch(/missing at the archive root: main\.tf, variables\.tf, versions\.tf, outputs\.tf$/);
       expect(err.message).not.toMatch(/inside/);
     });
+  });
+});
+
+describe('BundleContentMeter: what inflating really yields', () => {
+  /** Feeds entries as [name, declared size, chunk sizes]; returns the result, or the BundleError's message. */
+  function meter(entries: Array<[string, number, number[]]>, limits: BundleLimits = LIMITS): { entryCount: number; uncompressedBytes: number } | string {
+    const m = new BundleContentMeter(BUNDLE, limits);
+    try {
+      for (const [name, declared, chunks] of entries) {
+        m.startEntry({ name, uncompressedSize: declared });
+        for (const chunk of chunks) m.addBytes(chunk);
+        m.endEntry();
+      }
+      return m.result();
+    } catch (err) {
+      expect(err).toBeInstanceOf(BundleError);
+      return (err as Error).message;
+    }
+  }
+
+  it('counts the entries (directories too) and the real bytes when every entry is as long as declared', () => {
+    expect(meter([['main.tf', 100, [60, 40]], ['modules/', 0, []], ['modules/a.tf', 0, []]])).toEqual({ entryCount: 3, uncompressedBytes: 100 });
+  });
+
+  it('refuses the first chunk past the declared size, naming the entry and both sizes; later chunks are not taken', () => {
+    expect(meter([['modules/agent/blob.bin', 1000, [600, 16_384, 16_384]]])).toBe(
+      'gateway-0.8.1.zip: entry "modules/agent/blob.bin" unpacks to more than the 1000 bytes its central directory declares ' +
+        '(at least 16984 when inflating stopped); refusing a bundle whose sizes lie, the way zip bombs hide',
+    );
+  });
+
+  it('refuses an entry shorter than declared', () => {
+    expect(meter([['main.tf', 6000, [5000]]])).toBe('gateway-0.8.1.zip: entry "main.tf" unpacks to 5000 bytes, but its central directory declares 6000; the archive is damaged or forged');
+  });
+
+  it('refuses the first chunk past maxUncompressedBytes, even with every declared size honest', () => {
+    const limits = { ...LIMITS, maxUncompressedBytes: 1000 };
+    expect(meter([['a.tf', 600, [600]], ['b.tf', 600, [300, 300]]], limits)).toBe(
+      'gateway-0.8.1.zip: unpacks to more than 1000 bytes, the limit (bundle.maxUncompressedBytes): at least 1200 when inflating stopped in entry "b.tf"',
+    );
+    expect(meter([['a.tf', 600, [600]], ['b.tf', 400, [400]]], limits)).toEqual({ entryCount: 2, uncompressedBytes: 1000 });
+  });
+
+  it('refuses the entry past maxEntries as it starts, and accepts exactly maxEntries', () => {
+    const limits = { ...LIMITS, maxEntries: 2 };
+    expect(meter([['a.tf', 1, [1]], ['b.tf', 1, [1]]], limits)).toEqual({ entryCount: 2, uncompressedBytes: 2 });
+    expect(meter([['a.tf', 1, [1]], ['b.tf', 1, [1]], ['c.tf', 1, [1]]], limits)).toBe(
+      'gateway-0.8.1.zip: has more than 2 entries (bundle.maxEntries); entry "c.tf" is the first one past it',
+    );
+  });
+
+  it('refuses to be fed out of order', () => {
+    const m = new BundleContentMeter(BUNDLE, LIMITS);
+    expect(() => m.addBytes(1)).toThrow(/inflated bytes outside any entry/);
+    expect(() => m.endEntry()).toThrow(/ended that never started/);
+    m.startEntry({ name: 'a.tf', uncompressedSize: 1 });
+    expect(() => m.startEntry({ name: 'b.tf', uncompressedSize: 1 })).toThrow(/entry "b.tf" started before entry "a.tf" ended/);
   });
 });

@@ -23,7 +23,7 @@ import {
   TriggerNotProven,
 } from '../../lambdas/shared/domain/errors';
 import { INVALID_YAML, VALUES_YAML, expectNoCanary, placeholderYaml, valuesYaml } from '../support/values-fixtures';
-import { SAMPLE_MODULE_FILES, renameEntry, sampleModuleZip } from '../support/zip-fixtures';
+import { SAMPLE_MODULE_FILES, forgeDeclaredSize, renameEntry, sampleModuleZip } from '../support/zip-fixtures';
 
 const BUCKET = 'gw-artifacts-test';
 const ACCOUNT = '123456789012';
@@ -97,12 +97,13 @@ function fake(change: (world: World) => void = () => {}): Fake {
       if (!object) return null;
       return { sizeBytes: object.sizeBytes ?? object.bytes.length, ...(object.versionId ? { versionId: object.versionId } : {}) };
     },
-    async getArtifact(key, versionId) {
+    async getArtifact(key, versionId, maxBytes) {
       calls.push(`getArtifact ${key} ${versionId ?? '(latest)'}`);
       const object = world.objects.get(key);
       if (!object) throw new Error(`fake: getArtifact of missing ${key}`);
       if (versionId !== object.versionId) throw new Error(`fake: ${key} has no version ${versionId}`);
-      return object.bytes;
+      // As the handler's port: the stream stops one byte past the limit.
+      return object.bytes.subarray(0, maxBytes + 1);
     },
     async getValuesSecret(name) {
       calls.push(`getValuesSecret ${name}`);
@@ -373,6 +374,21 @@ describe('runPreflight: the bundle', () => {
   test('a bundle of exactly bundle.maxBytes passes', async () => {
     const result = await pass(event({ version: '0.8.1' }, config({ bundle: { maxBytes: bundle.length } })), fake());
     expect(result.bundle.sizeBytes).toBe(bundle.length);
+  });
+
+  test('an object larger than its HEAD said (an unversioned key overwritten in between) → BundleError at bundle.maxBytes', async () => {
+    const f = fake((w) => w.objects.set(BUNDLE_KEY, { bytes: bundle, versionId: BUNDLE_VERSION_ID, sizeBytes: 100 }));
+    const error = await refusal(BundleError, event({ version: '0.8.1' }, config({ bundle: { maxBytes: 100 } })), f);
+    expect(error.message).toBe('gateway-0.8.1.zip is more than 100 bytes (bundle.maxBytes), though S3 reported 100');
+    expect(f.calls).toEqual(ALL_READS.slice(0, 4));
+  });
+
+  test('a central directory that understates an entry (a hidden zip bomb) → BundleError naming it and both sizes', async () => {
+    const bomb = forgeDeclaredSize(await sampleModuleZip([{ name: 'modules/agent/blob.bin', content: Buffer.alloc(1024 * 1024) }]), 'modules/agent/blob.bin', 1000);
+    const f = fake((w) => w.objects.set(BUNDLE_KEY, { bytes: bomb, versionId: BUNDLE_VERSION_ID }));
+    const error = await refusal(BundleError, event(), f);
+    expect(error.message).toMatch(/^gateway-0\.8\.1\.zip: entry "modules\/agent\/blob\.bin" unpacks to more than the 1000 bytes its central directory declares \(at least \d+ when inflating stopped\)/);
+    expect(f.calls).toEqual(ALL_READS.slice(0, 4));
   });
 
   test('an unsafe bundle → BundleError naming the entry; the secret is never read', async () => {

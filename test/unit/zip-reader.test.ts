@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { inspectBundle, readZipEntries } from '../../lambdas/shared/adapters/zip-reader';
-import { BundleLimits } from '../../lambdas/shared/domain/bundle';
+import { inspectBundle, meterBundleContent, readZipEntries } from '../../lambdas/shared/adapters/zip-reader';
+import { BundleLimits, inspectBundleEntries } from '../../lambdas/shared/domain/bundle';
 import { BundleError } from '../../lambdas/shared/domain/errors';
-import { SAMPLE_MODULE_FILES, buildZip, renameEntry, sampleModuleZip } from '../support/zip-fixtures';
+import { SAMPLE_MODULE_FILES, buildZip, forgeDeclaredSize, renameEntry, sampleModuleZip } from '../support/zip-fixtures';
 
 const BUNDLE = 'gateway-0.8.1.zip';
 const MiB = 1024 * 1024;
@@ -183,6 +183,53 @@ describe('inspectBundle', () => {
     expect(err.message).toBe(
       'gateway-0.8.1.zip: required module files missing at the archive root: main.tf, variables.tf, versions.tf, outputs.tf; ' +
         'the files are inside "gateway/"; zip the folder\'s contents, not the folder',
+    );
+  });
+});
+
+describe('inspectBundle: every entry inflated and counted, not only the central directory read', () => {
+  /** zlib hands out inflated data in chunks of this size (zlib.constants.Z_DEFAULT_CHUNK). */
+  const CHUNK = 16 * 1024;
+  const BLOB = 'modules/agent/blob.bin';
+
+  describe('GIVEN 8 MiB of zeros whose central directory (and local header) declares 1000 bytes', () => {
+    let bomb: Buffer;
+    beforeAll(async () => {
+      bomb = forgeDeclaredSize(await sampleModuleZip([{ name: BLOB, content: Buffer.alloc(8 * MiB) }]), BLOB, 1000);
+    });
+
+    it('passes every check on the central directory (what Preflight did before)', async () => {
+      const entries = await readZipEntries(BUNDLE, bomb);
+      expect(entries.find((e) => e.name === BLOB)).toMatchObject({ uncompressedSize: 1000 });
+      expect(() => inspectBundleEntries(BUNDLE, entries, { ...LIMITS, maxUncompressedBytes: 4 * MiB })).not.toThrow();
+    });
+
+    it('is refused by name with both sizes, after inflating no more than one chunk past the declared size', async () => {
+      const err = await bundleErrorOf(bomb, { ...LIMITS, maxUncompressedBytes: 4 * MiB });
+      const [, atLeast] = /^gateway-0\.8\.1\.zip: entry "modules\/agent\/blob\.bin" unpacks to more than the 1000 bytes its central directory declares \(at least (\d+) when inflating stopped\)/.exec(err.message) ?? [];
+      expect(Number(atLeast)).toBeGreaterThan(1000);
+      expect(Number(atLeast)).toBeLessThanOrEqual(1000 + CHUNK);
+    });
+  });
+
+  it('refuses an entry whose central directory overstates it', async () => {
+    const zip = forgeDeclaredSize(await sampleModuleZip([{ name: BLOB, content: 'x'.repeat(5000) }]), BLOB, 6000);
+    expect((await bundleErrorOf(zip)).message).toBe(`gateway-0.8.1.zip: entry "${BLOB}" unpacks to 5000 bytes, but its central directory declares 6000; the archive is damaged or forged`);
+  });
+
+  it('counts real bytes and entries (directories included) equal to the declared ones for an honest zip', async () => {
+    const zip = await sampleModuleZip([{ name: 'modules/', directory: true }, { name: BLOB, content: randomBytes(300 * 1024) }]);
+    const declared = await readZipEntries(BUNDLE, zip);
+    expect(await meterBundleContent(BUNDLE, zip, LIMITS)).toEqual({
+      entryCount: declared.length,
+      uncompressedBytes: declared.reduce((sum, e) => sum + e.uncompressedSize, 0),
+    });
+  });
+
+  it('stops at the first chunk past maxUncompressedBytes, even when every declared size is honest', async () => {
+    const zip = await sampleModuleZip([{ name: BLOB, content: randomBytes(300 * 1024) }]);
+    await expect(meterBundleContent(BUNDLE, zip, { ...LIMITS, maxUncompressedBytes: 100 * 1024 })).rejects.toThrow(
+      /^gateway-0\.8\.1\.zip: unpacks to more than 102400 bytes, the limit \(bundle\.maxUncompressedBytes\): at least \d+ when inflating stopped in entry "modules\/agent\/blob\.bin"$/,
     );
   });
 });

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import yauzl from 'yauzl';
-import { BundleInspection, BundleLimits, ZipEntryInfo, inspectBundleEntries } from '../domain/bundle';
+import { BundleContent, BundleContentMeter, BundleInspection, BundleLimits, ZipEntryInfo, inspectBundleEntries } from '../domain/bundle';
 import { BundleError } from '../domain/errors';
 
 const UNIX_HOST = 3;
@@ -29,7 +29,11 @@ export async function readZipEntries(bundleName: string, zip: Buffer): Promise<Z
   }
 }
 
-/** Proves the bundle safe and complete, and fingerprints it so later steps can tell it was not swapped. */
+/**
+ * Proves the bundle safe and complete, and fingerprints it so later steps can tell it was not swapped: the
+ * central directory first, then every entry inflated and counted (meterBundleContent), so that a bundle whose
+ * central directory lies about its sizes is refused here and not only when the Plan build unpacks it.
+ */
 export async function inspectBundle(
   bundleName: string,
   zip: Buffer,
@@ -37,7 +41,64 @@ export async function inspectBundle(
 ): Promise<BundleInspection & { sha256: string; sizeBytes: number }> {
   const entries = await readZipEntries(bundleName, zip);
   const inspection = inspectBundleEntries(bundleName, entries, limits);
+  await meterBundleContent(bundleName, zip, limits);
   return { ...inspection, sha256: createHash('sha256').update(zip).digest('hex'), sizeBytes: zip.length };
+}
+
+/**
+ * Inflates every file entry and counts what really comes out (domain/bundle.ts BundleContentMeter), one entry at
+ * a time, keeping none of it: memory stays at the zip plus zlib's window and one chunk. The first chunk past a
+ * limit or past the entry's declared size stops inflating. Directory entries are counted, not inflated: the
+ * unpacker writes no content for them.
+ */
+export async function meterBundleContent(bundleName: string, zip: Buffer, limits: BundleLimits): Promise<BundleContent> {
+  const meter = new BundleContentMeter(bundleName, limits);
+  // yauzl's own size check would stop at the same chunk with a message naming no entry; the meter names it.
+  const zipfile = await open(bundleName, zip, { validateEntrySizes: false });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const fail = (err: unknown) => reject(err instanceof BundleError ? err : translate(bundleName, err as Error));
+      zipfile.on('error', fail);
+      zipfile.on('end', () => resolve());
+      zipfile.on('entry', (entry: yauzl.Entry) => {
+        try {
+          meter.startEntry({ name: entry.fileName, uncompressedSize: entry.uncompressedSize });
+          if (entry.fileName.endsWith('/')) {
+            meter.endEntry();
+            zipfile.readEntry();
+            return;
+          }
+        } catch (err) {
+          return fail(err);
+        }
+        zipfile.openReadStream(entry, (err, stream) => {
+          if (err) return fail(err);
+          stream.on('data', (chunk: Buffer) => {
+            try {
+              meter.addBytes(chunk.length);
+            } catch (e) {
+              // Stops the inflation at this chunk; nothing more of the entry is read.
+              stream.destroy();
+              fail(e);
+            }
+          });
+          stream.on('error', fail);
+          stream.on('end', () => {
+            try {
+              meter.endEntry();
+              zipfile.readEntry();
+            } catch (e) {
+              fail(e);
+            }
+          });
+        });
+      });
+      zipfile.readEntry();
+    });
+  } finally {
+    zipfile.close();
+  }
+  return meter.result();
 }
 
 /**
@@ -113,9 +174,9 @@ async function writeEntry(zipfile: yauzl.ZipFile, entry: yauzl.Entry, target: st
   await pipeline(stream, fs.createWriteStream(target, { mode: 0o644, flags: 'wx' }));
 }
 
-function open(bundleName: string, zip: Buffer): Promise<yauzl.ZipFile> {
+function open(bundleName: string, zip: Buffer, options: yauzl.Options = {}): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(zip, { ...OPTIONS }, (err, zipfile) => {
+    yauzl.fromBuffer(zip, { ...OPTIONS, ...options }, (err, zipfile) => {
       if (err) reject(new BundleError(`${bundleName} is not a valid zip archive (${err.message})`));
       else resolve(zipfile);
     });

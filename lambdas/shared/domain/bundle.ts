@@ -1,8 +1,10 @@
 import { BundleError } from './errors';
 
 /**
- * Safety and completeness checks on the vendor's gateway-<version>.zip, run on its central directory alone so
- * that nothing is unpacked before the bundle is known to be harmless. The reader lives in adapters/zip-reader.ts.
+ * Safety and completeness checks on the vendor's gateway-<version>.zip. First on its central directory alone
+ * (inspectBundleEntries), so that nothing is inflated before the declared bundle is known to be harmless; then on
+ * what inflating every entry really yields (BundleContentMeter), since the central directory is only the archive's
+ * own word. The reader lives in adapters/zip-reader.ts.
  */
 
 /** One central-directory record, as the zip reader reports it. */
@@ -86,6 +88,81 @@ export function inspectBundleEntries(bundleName: string, entries: ZipEntryInfo[]
   checkRequiredFiles(paths, entries, fail);
 
   return { entryCount: entries.length, uncompressedBytes, files: topLevelNames(paths, entries) };
+}
+
+export interface BundleContent {
+  /** Entries read, directories included. */
+  entryCount: number;
+  /** Bytes that inflating the file entries yielded. */
+  uncompressedBytes: number;
+}
+
+/**
+ * Counts what inflating the bundle really yields, chunk by chunk, against the limits and against each entry's
+ * size in the central directory, and throws a BundleError at the first chunk that crosses one: the caller stops
+ * inflating there, so no more than a limit plus one chunk is ever inflated. It holds counts, never content.
+ *
+ * A zip whose central directory understates an entry (small declared, large real) passes every check on the
+ * central directory, ratio included, and would unpack to whatever its deflate stream holds; one that overstates
+ * it is damaged. Both are refused by name, with both sizes.
+ */
+export class BundleContentMeter {
+  private entries = 0;
+  private total = 0;
+  private current: { name: string; declared: number; real: number } | undefined;
+
+  constructor(
+    private readonly bundleName: string,
+    private readonly limits: BundleLimits,
+  ) {}
+
+  /** An entry, as the central directory declares it, whose content follows. */
+  startEntry(entry: Pick<ZipEntryInfo, 'name' | 'uncompressedSize'>): void {
+    if (this.current) this.fail(`entry ${show(entry.name)} started before entry ${show(this.current.name)} ended`);
+    this.entries++;
+    if (this.entries > this.limits.maxEntries) {
+      this.fail(`has more than ${this.limits.maxEntries} entries (bundle.maxEntries); entry ${show(entry.name)} is the first one past it`);
+    }
+    this.current = { name: entry.name, declared: entry.uncompressedSize, real: 0 };
+  }
+
+  /** One inflated chunk of the current entry. */
+  addBytes(count: number): void {
+    const entry = this.current ?? this.fail('inflated bytes outside any entry');
+    entry.real += count;
+    this.total += count;
+    if (entry.real > entry.declared) {
+      this.fail(
+        `entry ${show(entry.name)} unpacks to more than the ${entry.declared} bytes its central directory declares ` +
+          `(at least ${entry.real} when inflating stopped); refusing a bundle whose sizes lie, the way zip bombs hide`,
+      );
+    }
+    if (this.total > this.limits.maxUncompressedBytes) {
+      this.fail(
+        `unpacks to more than ${this.limits.maxUncompressedBytes} bytes, the limit (bundle.maxUncompressedBytes): ` +
+          `at least ${this.total} when inflating stopped in entry ${show(entry.name)}`,
+      );
+    }
+  }
+
+  /** The current entry's content ended: it must be exactly as long as declared. */
+  endEntry(): void {
+    const entry = this.current ?? this.fail('an entry ended that never started');
+    this.current = undefined;
+    if (entry.real !== entry.declared) {
+      this.fail(`entry ${show(entry.name)} unpacks to ${entry.real} bytes, but its central directory declares ${entry.declared}; the archive is damaged or forged`);
+    }
+  }
+
+  /** What was counted; call it once every entry has ended. */
+  result(): BundleContent {
+    if (this.current) this.fail(`entry ${show(this.current.name)} never ended`);
+    return { entryCount: this.entries, uncompressedBytes: this.total };
+  }
+
+  private fail(problem: string): never {
+    throw new BundleError(`${this.bundleName}: ${problem}`);
+  }
 }
 
 /** Why a name could write outside the unpack folder or confuse the unpacker, or undefined when it is safe. */
