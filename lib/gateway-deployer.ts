@@ -1,7 +1,8 @@
-import { ArnFormat, Aws, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Aws, CfnOutput, Duration, Fn, Stack } from 'aws-cdk-lib';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { checkKnownRegions, type GatewayConfig } from './config';
@@ -18,6 +19,7 @@ import { stateMachineName, Workflow } from './constructs/workflow';
 import { principalArnPatterns } from '../lambdas/shared/domain/approvers';
 import { DECISION_PARTITION_PREFIX } from '../lambdas/shared/domain/decision';
 import { TRIGGER_PARTITION_PREFIX } from '../lambdas/shared/domain/release-trigger';
+import { resolveBackend } from '../lambdas/shared/domain/workspace';
 
 export interface GatewayDeployerProps {
   /**
@@ -59,6 +61,7 @@ export class GatewayDeployer extends Construct {
       artifactsBucket,
       stateBucket,
       key,
+      lockTable: table,
       valuesSecret,
       ...(valuesSecretKey ? { valuesSecretKey } : {}),
       terraformVersion: config.terraform.version,
@@ -113,7 +116,8 @@ export class GatewayDeployer extends Construct {
     const preflight = new DeployerFunction(this, 'Preflight', {
       handlerDir: 'preflight',
       description: 'Checks the execution input, bundle, values secret, caller identity and version before any Terraform run',
-      // The bundle is read into memory (bundle.maxBytes, 50 MiB by default) to hash and list it.
+      // The bundle is read into memory (at most bundle.maxBytes, 50 MiB by default) to hash and list it; its entries
+      // are inflated one at a time and only counted (about 35 MB more at the 256 MiB unpacked limit).
       memorySize: 1024,
       timeout: Duration.minutes(2),
       environment: { ARTIFACTS_BUCKET: artifactsBucket.bucketName, DEPLOYMENTS_TABLE: table.tableName },
@@ -281,28 +285,33 @@ export class GatewayDeployer extends Construct {
         (this.node.findChild(id) as DeployerFunction).logGroup.logGroupName,
       ]),
     );
+    const notifyEnvironment = {
+      ARTIFACTS_BUCKET: artifactsBucket.bucketName,
+      DEPLOYMENTS_TABLE: table.tableName,
+      SUPPORT_TOPIC_ARN: this.notifications.supportTopic.topicArn,
+      OPERATORS_TOPIC_ARN: this.notifications.operatorsTopic.topicArn,
+      ACCOUNT_ID: stack.account,
+      STATE_BUCKET: stateBucket.bucketName,
+      STEP_LOG_GROUPS: stack.toJsonString(stepLogGroups),
+    };
     const notify = new DeployerFunction(this, 'Notify', {
       handlerDir: 'notify',
       description: 'Completion report to support and operators; failure report to operators; records failed runs',
-      environment: {
-        ARTIFACTS_BUCKET: artifactsBucket.bucketName,
-        DEPLOYMENTS_TABLE: table.tableName,
-        SUPPORT_TOPIC_ARN: this.notifications.supportTopic.topicArn,
-        OPERATORS_TOPIC_ARN: this.notifications.operatorsTopic.topicArn,
-        ACCOUNT_ID: stack.account,
-        STATE_BUCKET: stateBucket.bucketName,
-        STEP_LOG_GROUPS: stack.toJsonString(stepLogGroups),
-      },
+      environment: notifyEnvironment,
     }).function;
-    notify.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [artifactsBucket.arnForObjects('reports/*')] }));
-    acknowledgeObjectPrefixes(notify, 'Reads the build reports, reports/<gateway>/<run>/', 'reports/*');
-    // Without it S3 answers 403 instead of 404 for a report a failed build never wrote.
-    notify.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [artifactsBucket.bucketArn] }));
-    notify.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.notifications.supportTopic.topicArn, this.notifications.operatorsTopic.topicArn] }),
-    );
-    table.grant(notify, 'dynamodb:PutItem');
-    key.grant(notify, 'kms:GenerateDataKey', 'kms:Decrypt');
+    /** What a function needs to tell and record a run: Notify, and RunEnded for the ends no Catch sees. */
+    const grantNotify = (fn: lambda.Function) => {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [artifactsBucket.arnForObjects('reports/*')] }));
+      acknowledgeObjectPrefixes(fn, 'Reads the build reports, reports/<gateway>/<run>/', 'reports/*');
+      // Without it S3 answers 403 instead of 404 for a report a failed build never wrote.
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [artifactsBucket.bucketArn] }));
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.notifications.supportTopic.topicArn, this.notifications.operatorsTopic.topicArn] }),
+      );
+      table.grant(fn, 'dynamodb:PutItem');
+      key.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
+    };
+    grantNotify(notify);
 
     this.workflow = new Workflow(this, 'Workflow', {
       config,
@@ -344,6 +353,48 @@ export class GatewayDeployer extends Construct {
       ),
     );
 
+    // Ends no Catch sees (timed out, stopped, failed outside the failure path): recorded, told, lock released, and a
+    // Terraform state lock left by the stopped build reported (domain/run-end.ts).
+    const backend = resolveBackend(config, stateBucket.bucketName);
+    const terraformProjects = [this.terraform.planProject, this.terraform.applyProject, this.terraform.verifyProject];
+    const runEnded = new DeployerFunction(this, 'RunEnded', {
+      handlerDir: 'run-ended',
+      description: 'Records, tells and unlocks a run that timed out, was stopped, or failed outside its own error handling',
+      environment: {
+        ...notifyEnvironment,
+        GATEWAY: config.gatewayName,
+        RUN_TIMEOUT_HOURS: String(this.workflow.timeoutHours),
+        TF_STATE_BUCKET: backend.bucket,
+        TF_STATE_KEY: backend.key,
+        TF_USE_LOCKFILE: String(backend.useLockfile),
+        ...(backend.dynamodbTable ? { TF_LOCK_TABLE: backend.dynamodbTable } : {}),
+        TERRAFORM_PROJECTS: Fn.join(',', terraformProjects.map((p) => p.projectName)),
+      },
+    }).function;
+    grantNotify(runEnded);
+    table.grant(runEnded, 'dynamodb:DeleteItem');
+    const executions = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName(config.gatewayName)}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    runEnded.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:GetExecutionHistory'], resources: [executions] }));
+    acknowledge(runEnded.role!, 'AwsSolutions-IAM5', "The executions of this stack's state machine, by its fixed name: the one that ended is read, read-only.", [nagResource(this, executions)]);
+    // Reading Terraform's lock, never removing it: the notice gives operators the command.
+    const stateBucketArn = config.backend.bucket ? stack.formatArn({ service: 's3', region: '', account: '', resource: config.backend.bucket }) : stateBucket.bucketArn;
+    runEnded.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [`${stateBucketArn}/${backend.key}.tflock`] }));
+    runEnded.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [stateBucketArn] }));
+    if (backend.dynamodbTable) {
+      runEnded.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [stack.formatArn({ service: 'dynamodb', region: backend.region, resource: 'table', resourceName: backend.dynamodbTable })] }),
+      );
+    }
+    new events.Rule(this, 'RunEndedRule', {
+      description: `Compute Gateway ${config.gatewayName}: executions that timed out, were stopped or failed, to RunEnded`,
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { stateMachineArn: [this.workflow.stateMachine.stateMachineArn], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
+      },
+      targets: [new targets.LambdaFunction(runEnded, { retryAttempts: 8, maxEventAge: Duration.hours(24) })],
+    });
+
     if (config.drift) {
       new events.Rule(this, 'DriftSchedule', {
         description: `Plan-only drift check of Compute Gateway ${config.gatewayName}; operators hear of a plan that is not empty`,
@@ -361,6 +412,7 @@ export class GatewayDeployer extends Construct {
       gatewayName: config.gatewayName,
       artifactsBucket,
       releasesPrefix: config.bundle.releasesPrefix,
+      policy: config.releaseTrigger,
       stateMachine: this.workflow.stateMachine,
       table,
       operatorsTopic: this.notifications.operatorsTopic,

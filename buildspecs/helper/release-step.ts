@@ -11,6 +11,9 @@
  *   the release is unmanaged, then `helm uninstall apheris-gateway -n apheris --wait`; writes
  *   reports/<gateway>/<runId>/release-uninstall.json and exports RELEASE_UNINSTALLED.
  *
+ * Both act on the gateway's own release only (the constants, never a name from the run): the state machine runs them
+ * only when the Apply error is about that release (lambdas/shared/domain/remediation.ts, `remediationFor`).
+ *
  * The cluster is reached as Verify reaches it (verify-step's `connect`: the kubeconfig, and the EKS token minted
  * in-process and cached for kubectl's credential plugin, so neither kubectl nor helm waits for the AWS CLI), from
  * the run's Terraform outputs. After a failed apply there is no Apply report, and on a first install the Plan's

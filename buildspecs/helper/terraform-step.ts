@@ -7,6 +7,7 @@
  * The buildspecs stay a few lines; everything that can leak a secret or misjudge a plan is here, in
  * TypeScript, with tests.
  */
+import { confirmRunHoldsLock } from './run-lock';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -22,6 +23,7 @@ import {
   type DetachListReport,
   type DetachResultReport,
 } from '../../lambdas/shared/domain/detach-vpc';
+import { mentionsNameReuse } from '../../lambdas/shared/domain/helm-name-reuse';
 import { diagnoseTerraformFailure } from '../../lambdas/shared/domain/terraform-failures';
 import { readZipEntry } from '../../lambdas/shared/adapters/zip-reader';
 import { runCommand, type CommandResult as TerraformResult } from './run-command';
@@ -53,6 +55,19 @@ async function run(ws: PreparedWorkspace, args: string[], opts: { echo?: boolean
   });
 }
 
+/**
+ * The redacted plan.json Plan stored beside the approved plan binary, or null when it cannot be read. Only the name
+ * reuse needs it: its resource_changes give the failing helm_release's name and namespace.
+ */
+export async function storedPlan(bucket: string, prefix: string): Promise<TerraformPlan | null> {
+  try {
+    return JSON.parse((await getBytes(bucket, `${prefix}plan.json`)).toString('utf-8')) as TerraformPlan;
+  } catch (error) {
+    console.error(`the plan s3://${bucket}/${prefix}plan.json could not be read: ${(error as Error).message}`);
+    return null;
+  }
+}
+
 /** Fails the step with a diagnosis written where the state machine and operators can read it. */
 async function failWith(
   ctx: StepContext,
@@ -60,8 +75,11 @@ async function failWith(
   result: TerraformResult,
   exportsFile: string,
   extra: Record<string, string> = {},
+  planOf?: () => Promise<TerraformPlan | null>,
 ): Promise<never> {
-  const diagnosis = diagnoseTerraformFailure(result.output);
+  // The name reuse is about the release the failing resource installs: the plan says which one.
+  const plan = planOf && mentionsNameReuse(result.output) ? await planOf() : undefined;
+  const diagnosis = diagnoseTerraformFailure(result.output, { plan });
   const key = `${reportPrefix(ctx)}${step}-failure.json`;
   await putBytes(ctx.bucket, key, JSON.stringify({ step, status: 'failed', exitCode: result.code, ...diagnosis, ...extra }, null, 2), 'application/json');
   await writeExports(exportsFile, { STEP_STATUS: 'failed', FAILURE_CLASS: diagnosis.failure, FAILURE_REPORT_KEY: key, ...extra });
@@ -202,7 +220,7 @@ export async function apply(ctx: StepContext, planPrefixKey: string, exportsFile
   if (init.code !== 0) await failWith(ctx, 'apply', init, exportsFile);
   // Exactly the reviewed plan: applying a saved plan never re-plans, and Terraform refuses it if the state moved.
   const applied = await run(ws, ['apply', '-input=false', '-no-color', PLAN_FILE]);
-  if (applied.code !== 0) await failWith(ctx, 'apply', applied, exportsFile);
+  if (applied.code !== 0) await failWith(ctx, 'apply', applied, exportsFile, {}, () => storedPlan(ctx.bucket, planPrefixKey));
 
   const out = await run(ws, ['output', '-json', '-no-color'], { echo: false, raw: true });
   if (out.code !== 0) await failWith(ctx, 'apply', out, exportsFile);
@@ -371,6 +389,7 @@ async function main(argv: string[]): Promise<number> {
   const exportsFile = process.env.STEP_EXPORTS || path.join(path.dirname(path.resolve(ctx.workDir)), 'step-exports.env');
   try {
     const command = parseCommand(argv[2]);
+    await confirmRunHoldsLock(process.env);
     if (command === 'plan') await plan(ctx, exportsFile);
     else if (command === 'apply') await apply(ctx, process.env.PLAN_PREFIX || planPrefix(ctx), exportsFile);
     else if (command === 'list-vpc') await listVpc(ctx, exportsFile);

@@ -8,6 +8,7 @@
  * CLUSTER_ACTION=inspect-release | uninstall-release runs the HOWTO's FAQ on the same cluster access instead
  * (release-step.ts).
  */
+import { confirmRunHoldsLock } from './run-lock';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -287,6 +288,7 @@ async function main(): Promise<number> {
   try {
     // verify (default), or the HOWTO's FAQ as operations: inspect-release, uninstall-release (release-step.ts).
     const action = clusterActionOf(process.env.CLUSTER_ACTION);
+    await confirmRunHoldsLock(process.env);
     await fs.promises.mkdir(ctx.workDir, { recursive: true, mode: 0o700 });
     const { secrets } = await readValuesSecret(ctx.valuesSecretArn, ctx.valuesSecretVersionId);
     const connect = async (access: ClusterAccess) => {

@@ -10,7 +10,7 @@ import { notify, type NotifyEvent, type NotifyPorts } from './notify';
 const artifactsBucket = env('ARTIFACTS_BUCKET');
 const table = env('DEPLOYMENTS_TABLE');
 const topics = { support: env('SUPPORT_TOPIC_ARN'), operators: env('OPERATORS_TOPIC_ARN') };
-const settings = {
+export const settings = {
   artifactsBucket,
   accountId: env('ACCOUNT_ID'),
   region: env('AWS_REGION'),
@@ -18,7 +18,7 @@ const settings = {
   stepLogGroups: JSON.parse(process.env.STEP_LOG_GROUPS || '{}') as Record<string, string>,
 };
 
-const ports: NotifyPorts = {
+export const ports: NotifyPorts = {
   async readJson(key) {
     try {
       const out = await s3.send(new GetObjectCommand({ Bucket: artifactsBucket, Key: key }));

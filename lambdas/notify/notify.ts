@@ -107,7 +107,23 @@ export async function notify(event: NotifyEvent, ports: NotifyPorts, settings: N
     return { notified: ['operators'] };
   }
 
-  const step = failedStep(s);
+  return reportFailure(event, ports, settings);
+}
+
+/** For the failure notice of a run that ended outside its own catch (run-end.ts): the step it was in, and notes. */
+export interface FailureContext {
+  /** The state the run was in; without it, the first step whose result is missing. */
+  readonly step?: string;
+  /** Lines for operators before the log location: the locks, a Terraform state lock left behind, redrive advice. */
+  readonly notes?: readonly string[];
+}
+
+/** The failure path: record the failed run (applied but not verified, when Apply finished) and tell operators. */
+export async function reportFailure(event: NotifyEvent, ports: NotifyPorts, settings: NotifySettings, context: FailureContext = {}): Promise<{ notified: string[] }> {
+  const s = event.state;
+  const p = s.preflight;
+  const now = ports.now().toISOString();
+  const step = context.step ?? failedStep(s);
   const cause = describeCause(s.error?.Cause);
   const buildStep = step === 'Plan' || step === 'Apply' ? step.toLowerCase() : null;
   // Best effort: a report that cannot be read must not stop the failure notice.
@@ -123,7 +139,7 @@ export async function notify(event: NotifyEvent, ports: NotifyPorts, settings: N
   // The history must not hide the failure notice: a failed write is reported in the message instead.
   // A run refused at AcquireLock never started: the running deployment's history is the one that counts.
   let recorded = true;
-  const unverified = appliedButNotVerified(s);
+  const unverified = appliedButNotVerified(s, step);
   if (step !== 'AcquireLock') {
     await (unverified ? ports.recordApplied(record, unverified) : ports.recordRun(record)).catch(() => {
       recorded = false;
@@ -141,6 +157,7 @@ export async function notify(event: NotifyEvent, ports: NotifyPorts, settings: N
     toVersion: p?.version ?? null,
     applied: step === 'Apply' ? 'partly' : s.apply !== undefined ? 'all' : 'nothing',
     ...(unverified && recorded ? { recordedUnverified: true } : {}),
+    ...(context.notes?.length ? { notes: context.notes } : {}),
   });
   await ports.publish('operators', message.subject, recorded ? message.text : `${message.text}\n(The deployment history could not be written.)`);
   return { notified: ['operators'] };

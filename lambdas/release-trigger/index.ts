@@ -1,20 +1,33 @@
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { env } from '../shared/adapters/aws';
+import { s3 } from '../shared/adapters/clients/s3';
 import { sfn } from '../shared/adapters/clients/sfn';
 import { sns } from '../shared/adapters/clients/sns';
 import { readDeployedVersion } from '../shared/adapters/deployment-table';
 import { logger } from '../shared/adapters/logger';
 import { writeTriggerProof } from '../shared/adapters/trigger-proof';
-import { decideTrigger, type TriggerDecision } from '../shared/domain/release-trigger';
+import { decideTrigger, type TriggerDecision, type TriggerPolicy } from '../shared/domain/release-trigger';
 
 const settings = {
   stateMachineArn: env('STATE_MACHINE_ARN'),
   table: env('DEPLOYMENTS_TABLE'),
   topicArn: env('OPERATORS_TOPIC_ARN'),
+  bucket: env('ARTIFACTS_BUCKET'),
+};
+const policy: TriggerPolicy = {
   gateway: env('GATEWAY_NAME'),
   releasesPrefix: env('RELEASES_PREFIX'),
+  allowPrereleases: process.env.ALLOW_PRERELEASES === 'true',
+  maxMajorStep: Number(env('MAX_MAJOR_STEP')),
 };
+
+/** The upload's user metadata (expected-agent-version, sha256), of exactly the version the event names. */
+async function metadataOf(key: string, versionId: string | undefined): Promise<Record<string, string>> {
+  const out = await s3.send(new HeadObjectCommand({ Bucket: settings.bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }));
+  return out.Metadata ?? {};
+}
 
 /** The EventBridge "Object Created" event of the artifacts bucket (only the fields read here). */
 export interface ObjectCreatedEvent {
@@ -23,8 +36,11 @@ export interface ObjectCreatedEvent {
 
 export async function handler(event: ObjectCreatedEvent): Promise<TriggerDecision & { executionArn?: string; duplicate?: boolean }> {
   const object = event.detail.object;
-  const deployed = await readDeployedVersion(settings.table, settings.gateway);
-  const decision = decideTrigger({ key: object.key, versionId: object['version-id'], etag: object.etag }, settings.releasesPrefix, settings.gateway, deployed);
+  const deployed = await readDeployedVersion(settings.table, policy.gateway);
+  // Only a bundle's metadata is read: anything else under the prefix is ignored before any S3 call.
+  const isBundle = decideTrigger({ key: object.key }, policy, null).action !== 'ignore';
+  const metadata = isBundle ? await metadataOf(object.key, object['version-id']) : {};
+  const decision = decideTrigger({ key: object.key, versionId: object['version-id'], etag: object.etag, metadata }, policy, deployed);
   if (decision.action === 'ignore') {
     logger.info('not a bundle; ignored', { key: object.key, reason: decision.reason });
     return decision;
@@ -33,7 +49,7 @@ export async function handler(event: ObjectCreatedEvent): Promise<TriggerDecisio
     await sns.send(
       new PublishCommand({
         TopicArn: settings.topicArn,
-        Subject: `Compute Gateway ${settings.gateway}: upload of ${decision.version} did not start an upgrade`,
+        Subject: `Compute Gateway ${policy.gateway}: upload of ${decision.version} did not start an upgrade`,
         Message: `${decision.reason}.\nObject: ${object.key}`,
       }),
     );

@@ -7,6 +7,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { acknowledge, nagResource } from '../nag';
 import { DeployerFunction } from './deployer-function';
 
 export interface ReleaseTriggerProps {
@@ -14,6 +15,8 @@ export interface ReleaseTriggerProps {
   readonly artifactsBucket: s3.IBucket;
   /** Where bundles land, e.g. `releases/`. */
   readonly releasesPrefix: string;
+  /** What an upload may start by itself: the config's releaseTrigger. */
+  readonly policy: { readonly allowPrereleases: boolean; readonly maxMajorStep: number };
   readonly stateMachine: sfn.IStateMachine;
   readonly table: dynamodb.ITable;
   readonly operatorsTopic: sns.ITopic;
@@ -39,6 +42,9 @@ export class ReleaseTrigger extends Construct {
         OPERATORS_TOPIC_ARN: props.operatorsTopic.topicArn,
         GATEWAY_NAME: props.gatewayName,
         RELEASES_PREFIX: props.releasesPrefix,
+        ARTIFACTS_BUCKET: props.artifactsBucket.bucketName,
+        ALLOW_PRERELEASES: String(props.policy.allowPrereleases),
+        MAX_MAJOR_STEP: String(props.policy.maxMajorStep),
       },
     });
     const fn = this.function.function;
@@ -54,6 +60,16 @@ export class ReleaseTrigger extends Construct {
     );
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [props.operatorsTopic.topicArn] }));
     props.key.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
+    // HeadObject of the uploaded bundle, for its metadata (expected-agent-version, sha256); never its bytes' use.
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [props.artifactsBucket.arnForObjects(`${props.releasesPrefix}*`)] }),
+    );
+    acknowledge(
+      fn.role!,
+      'AwsSolutions-IAM5',
+      'The uploaded bundles gateway-<version>.zip under the releases prefix of this stack\'s artifacts bucket (their names are unknown at deploy time): read for their metadata only.',
+      [nagResource(this, props.artifactsBucket.arnForObjects(`${props.releasesPrefix}*`))],
+    );
 
     this.rule = new events.Rule(this, 'BundleUploaded', {
       description: 'A gateway bundle was uploaded under the releases prefix',

@@ -1,5 +1,6 @@
 import { ArnFormat, AssetHashType, DockerImage, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -12,11 +13,14 @@ import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { acknowledge, nagAction, nagPolicy, nagResource } from '../nag';
 import { buildStepSource } from '../step-source';
+import { APPLY_BUILD_MINUTES, PLAN_BUILD_MINUTES, QUEUED_BUILD_MINUTES, clusterBuildMinutes } from '../../lambdas/shared/domain/run-budget';
 
 export interface TerraformRunnerProps {
   readonly artifactsBucket: s3.IBucket;
   readonly stateBucket: s3.IBucket;
   readonly key: kms.IKey;
+  /** The deployments table: every build first checks that its execution still holds the gateway's lock. */
+  readonly lockTable: dynamodb.ITable;
   readonly valuesSecret: secretsmanager.ISecret;
   /** The values secret's own KMS key, when it has one. */
   readonly valuesSecretKey?: kms.IKey;
@@ -124,10 +128,14 @@ export class TerraformRunner extends Construct {
             BUNDLE_MAX_UNCOMPRESSED_BYTES: { value: String(props.bundleLimits.maxUncompressedBytes) },
             DATA_BUCKETS: { value: props.dataBuckets.join(',') },
             VALUES_SECRET_KEYS: { value: props.valuesSecretKeys.join(',') },
+            // With EXECUTION_ARN (the state machine's override): a build acts only while its run holds the lock.
+            DEPLOYMENTS_TABLE: { value: props.lockTable.tableName },
             ...Object.fromEntries(Object.entries(extraEnv).map(([k, value]) => [k, { value }])),
           },
         },
-        timeout: Duration.minutes(name === 'Apply' ? 90 : name === 'Plan' ? 30 : 20 + props.verify.rolloutTimeoutMinutes + props.verify.helmTestTimeoutMinutes),
+        timeout: Duration.minutes(name === 'Apply' ? APPLY_BUILD_MINUTES : name === 'Plan' ? PLAN_BUILD_MINUTES : clusterBuildMinutes(props.verify)),
+        // The state machine's timeout counts this wait for every build of the longest path (domain/run-budget.ts).
+        queuedTimeout: Duration.minutes(QUEUED_BUILD_MINUTES),
         logging: { cloudWatch: { logGroup: this.logGroup, prefix: name.toLowerCase() } },
         // The buildspecs publish no test or coverage reports: no codebuild:CreateReport* on <project>-* report groups.
         grantReportGroupPermissions: false,
@@ -175,6 +183,8 @@ export class TerraformRunner extends Construct {
         }),
       );
       props.key.grantEncryptDecrypt(role);
+      // The lock item only is read (buildspecs/helper/run-lock.ts); the table is encrypted with props.key (above).
+      props.lockTable.grant(role, 'dynamodb:GetItem');
       props.valuesSecret.grantRead(role);
       props.valuesSecretKey?.grantDecrypt(role);
     }

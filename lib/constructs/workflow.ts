@@ -7,6 +7,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { GatewayConfig } from '../config';
+import { APPLY_BUILD_MINUTES, PLAN_BUILD_MINUTES, QUEUED_BUILD_MINUTES, clusterBuildMinutes, runTimeoutHours } from '../../lambdas/shared/domain/run-budget';
 
 export interface WorkflowProps {
   readonly config: GatewayConfig;
@@ -26,7 +27,7 @@ export interface WorkflowProps {
   readonly planProject: codebuild.IProject;
   readonly applyProject: codebuild.IProject;
   readonly verifyProject: codebuild.IProject;
-  /** @default Duration.hours(48): room for the approval wait plus the Terraform runs */
+  /** @default the longest path (three approval waits, every build at its limit): domain/run-budget.ts */
   readonly timeout?: Duration;
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
@@ -61,6 +62,8 @@ export const TRANSIENT_CODEBUILD_ERRORS = ['CodeBuild.AccountLimitExceededExcept
 export class Workflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly logGroup: logs.LogGroup;
+  /** The state machine's timeout: RunEnded names it in a timed-out run's notice. */
+  readonly timeoutHours: number;
 
   constructor(scope: Construct, id: string, props: WorkflowProps) {
     super(scope, id);
@@ -144,6 +147,8 @@ export class Workflow extends Construct {
     const runOverrides = {
       GATEWAY: { value: config.gatewayName },
       RUN_ID: { value: sfn.JsonPath.stringAt('$$.Execution.Name') },
+      // The build checks that this execution still holds the lock: a redriven run resumes past AcquireLock.
+      EXECUTION_ARN: { value: sfn.JsonPath.stringAt('$$.Execution.Id') },
       WORKSPACE_PREFIX: { value: sfn.JsonPath.stringAt('$.workspace.workspacePrefix') },
       BUNDLE_KEY: { value: sfn.JsonPath.stringAt('$.preflight.bundle.key') },
       BUNDLE_VERSION_ID: { value: sfn.JsonPath.stringAt('$.preflight.bundle.versionId') },
@@ -154,6 +159,7 @@ export class Workflow extends Construct {
     const clusterOverrides = (action: string) => ({
       GATEWAY: runOverrides.GATEWAY,
       RUN_ID: runOverrides.RUN_ID,
+      EXECUTION_ARN: runOverrides.EXECUTION_ARN,
       VALUES_SECRET_ARN: runOverrides.VALUES_SECRET_ARN,
       VALUES_SECRET_VERSION_ID: runOverrides.VALUES_SECRET_VERSION_ID,
       CLUSTER_ACTION: { value: action },
@@ -221,7 +227,7 @@ export class Workflow extends Construct {
     });
     applyFailed.next(notifyFailure);
     const diagnose = this.lambdaStep('DiagnoseApplyFailure', props.remediate, {
-      comment: 'Is this the HOWTO\'s known name-reuse failure, met for the first time in this run?',
+      comment: 'Is this the HOWTO\'s known name-reuse failure, about the gateway\'s own release, met for the first time in this run?',
       payload: { kind: 'diagnose', gateway: config.gatewayName, 'executionName.$': '$$.Execution.Name', 'state.$': '$' },
       resultPath: '$.applyFailure',
     });
@@ -250,7 +256,7 @@ export class Workflow extends Construct {
       overrides: clusterOverrides('uninstall-release'),
       resultPath: '$.uninstall',
     });
-    const remediable = new sfn.Choice(this, 'Remediable', { comment: 'Only the name reuse, and only once a run.' })
+    const remediable = new sfn.Choice(this, 'Remediable', { comment: 'Only the name reuse of the gateway\'s own release, and only once a run.' })
       .when(sfn.Condition.stringEquals('$.applyFailure.action', 'inspect-release'), inspectRelease)
       .otherwise(applyFailed);
     diagnose.next(remediable);
@@ -332,6 +338,14 @@ export class Workflow extends Construct {
       .when(operationIs('detach-vpc'), listVpcState)
       .otherwise(plan);
 
+    this.timeoutHours =
+      props.timeout?.toHours() ??
+      runTimeoutHours(config.approval.timeoutHours, {
+        planMinutes: PLAN_BUILD_MINUTES,
+        applyMinutes: APPLY_BUILD_MINUTES,
+        clusterMinutes: clusterBuildMinutes(config.verify),
+        queuedMinutes: QUEUED_BUILD_MINUTES,
+      });
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       // Under /aws/vendedlogs/, as Step Functions recommends: log delivery then needs no entry in the account's
       // CloudWatch Logs resource policy, whose size is limited.
@@ -344,7 +358,7 @@ export class Workflow extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       queryLanguage: sfn.QueryLanguage.JSON_PATH,
       definitionBody: sfn.DefinitionBody.fromChainable(receive.next(acquireLock).next(preflight).next(renderWorkspace).next(operation)),
-      timeout: props.timeout ?? Duration.hours(config.approval.timeoutHours + 24),
+      timeout: Duration.hours(this.timeoutHours),
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });

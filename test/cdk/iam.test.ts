@@ -88,9 +88,9 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
   const valuesSecretArn = `arn:aws:secretsmanager:${region}:${account}:secret:gateway/values.yaml-??????`;
 
   describe('Lambda roles', () => {
-    test('there are the twelve deployer handlers, each with its own role, and CDK\'s S3 notifications handler', () => {
-      expect(deployerFunctions).toHaveLength(12);
-      expect(new Set(deployerFunctions.map(([, fn]) => roleOf(fn))).size).toBe(12);
+    test('there are the thirteen deployer handlers, each with its own role, and CDK\'s S3 notifications handler', () => {
+      expect(deployerFunctions).toHaveLength(13);
+      expect(new Set(deployerFunctions.map(([, fn]) => roleOf(fn))).size).toBe(13);
       expect(functions.filter(([, fn]) => !handlerName(fn)).map(([id]) => id)).toEqual([expect.stringMatching(/^BucketNotificationsHandler/)]);
     });
 
@@ -126,6 +126,8 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
             if (resource === '*' && actions.every((a) => ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'ec2:DescribeSubnets'].includes(a))) continue;
             // AcquireLock: the executions of this stack's state machine, by its name (the machine depends on the function).
             if (resource === `arn:aws:states:${region}:${account}:execution:${machineName}:*` && actions.join() === 'states:DescribeExecution') continue;
+            // RunEnded: the history of the execution that ended, to tell how far it got.
+            if (resource === `arn:aws:states:${region}:${account}:execution:${machineName}:*` && actions.join() === 'states:GetExecutionHistory' && handlerName(fn) === 'run-ended') continue;
             // The configured values secret (and its own KMS key), which the stack reads but does not own.
             if (resource === valuesSecretArn && actions.every((a) => ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'].includes(a))) continue;
             if (resource === KEY_ARN && actions.join() === 'kms:Decrypt') continue;
@@ -308,9 +310,10 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
       const writes = statements.filter((s) => list(s.Action).some((a) => /Put|Update|Delete|BatchWrite/.test(a)));
       expect(writes).toEqual([expect.objectContaining({ Action: 'dynamodb:PutItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['DECISION#*'] } } })]);
       const anyUpdate = allStatements(template).filter(({ statement }) => list(statement.Action).some((a) => covers(a, 'dynamodb:UpdateItem') || covers(a, 'dynamodb:DeleteItem')));
-      // Only the state machine deletes an item: the lock, at ReleaseLock. The table policy denies it DECISION# keys.
-      expect(anyUpdate.map(({ where }) => where.replace(/[0-9A-F]{8}$/, ''))).toEqual(['WorkflowStateMachineRoleDefaultPolicy']);
-      expect(anyUpdate.flatMap(({ statement }) => list(statement.Action))).toEqual(['dynamodb:DeleteItem']);
+      // Only the state machine (ReleaseLock) and RunEnded (a run that ended outside its catch) delete an item: the
+      // lock, conditionally on the execution holding it. The table policy denies both DECISION# keys.
+      expect(anyUpdate.map(({ where }) => where.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['RunEndedRoleDefaultPolicy', 'WorkflowStateMachineRoleDefaultPolicy']);
+      expect(anyUpdate.flatMap(({ statement }) => list(statement.Action))).toEqual(['dynamodb:DeleteItem', 'dynamodb:DeleteItem']);
     });
   });
 

@@ -1,4 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
+import type { Construct } from 'constructs';
 import { definitionOf, synth } from './support';
 import { EXAMPLE_CONFIG } from '../../lib/config';
 
@@ -84,7 +85,7 @@ describe('lambdas', () => {
   test('every handler runs on Node 24, arm64, with tracing and a retained log group', () => {
     const handlers = Object.values(functions).filter((f) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME);
     expect(handlers.map((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).sort()).toEqual(
-      ['acquire-lock', 'analyze-plan', 'check-approval', 'decide-approval', 'evaluate-verification', 'notify', 'preflight', 'record-deployment', 'release-trigger', 'remediate', 'render-workspace', 'request-approval'].map(
+      ['acquire-lock', 'analyze-plan', 'check-approval', 'decide-approval', 'evaluate-verification', 'notify', 'preflight', 'record-deployment', 'release-trigger', 'remediate', 'render-workspace', 'request-approval', 'run-ended'].map(
         (h) => `gateway-deployer-${h}`,
       ),
     );
@@ -335,8 +336,25 @@ describe('state machine', () => {
       TracingConfiguration: { Enabled: true },
       LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
     });
-    expect(def.TimeoutSeconds).toBe(48 * 3600);
     expect(def.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+  });
+
+  test('its timeout covers the longest path: three approval waits, two Plans, two Applies, three cluster builds, each at its limit', () => {
+    // Read from the template itself, so a longer build or approval timeout that outgrows the machine's fails here.
+    const projects = template.findResources('AWS::CodeBuild::Project');
+    const projectOf: Record<string, Construct> = { Plan: stack.terraform.planProject, Apply: stack.terraform.applyProject };
+    const buildMinutes = (state: string) => {
+      const project = projects[stack.getLogicalId((projectOf[state] ?? stack.terraform.verifyProject).node.defaultChild as never)].Properties;
+      expect(project.QueuedTimeoutInMinutes).toBeGreaterThan(0);
+      return (project.TimeoutInMinutes as number) + (project.QueuedTimeoutInMinutes as number);
+    };
+    const waits = ['RequestApproval', 'ApproveUninstall', 'RequestApproval'].map((s) => def.States[s].TimeoutSeconds as number);
+    const builds = ['Plan', 'Apply', 'InspectRelease', 'UninstallRelease', 'Plan', 'Apply', 'Verify'].map((s) => buildMinutes(s) * 60);
+    const longestPath = [...waits, ...builds].reduce((a: number, b: number) => a + b, 0);
+    expect(longestPath).toBeGreaterThan(3 * 24 * 3600);
+    expect(def.TimeoutSeconds).toBeGreaterThanOrEqual(longestPath);
+    // And not absurdly more: the margin is for the Lambda steps and transitions.
+    expect(def.TimeoutSeconds! - longestPath).toBeLessThanOrEqual(3 * 3600);
   });
 
   test('runs ReceiveRequest → AcquireLock → Preflight → RenderWorkspace → Operation (Plan, or ListVpcState for detach-vpc) → AnalyzePlan → ApprovalGate', () => {
@@ -510,6 +528,42 @@ describe('state machine', () => {
   test('the approval timeout comes from the config', () => {
     const t = synth({ approval: { approvers: ['arn:aws:iam::123456789012:role/GatewayOperator'], timeoutHours: 4 } }).template;
     expect(definitionOf(t).States.RequestApproval.TimeoutSeconds).toBe(4 * 3600);
+  });
+
+  test('every build knows its execution and the lock table, and its role may read the lock: a redriven run cannot act beside a newer one', () => {
+    const buildStates = Object.entries(def.States).filter(([, s]) => String(s.Resource).endsWith(':states:::codebuild:startBuild.sync'));
+    expect(buildStates.map(([n]) => n).sort()).toEqual(['Apply', 'DetachVpc', 'InspectRelease', 'ListVpcState', 'Plan', 'UninstallRelease', 'Verify']);
+    for (const [name, state] of buildStates) {
+      const overrides = state.Parameters!.EnvironmentVariablesOverride as Array<{ Name: string; 'Value.$'?: string }>;
+      expect({ name, executionArn: overrides.find((o) => o.Name === 'EXECUTION_ARN')?.['Value.$'] }).toEqual({ name, executionArn: '$$.Execution.Id' });
+    }
+    const table = { Ref: stack.getLogicalId(stack.artifacts.table.node.defaultChild as never) };
+    const projects = template.findResources('AWS::CodeBuild::Project');
+    for (const [id, p] of Object.entries(projects)) {
+      expect({ id, env: p.Properties.Environment.EnvironmentVariables }).toEqual({ id, env: expect.arrayContaining([{ Name: 'DEPLOYMENTS_TABLE', Type: 'PLAINTEXT', Value: table }]) });
+    }
+    for (const role of [stack.terraform.role, stack.terraform.planRole]) {
+      const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p) =>
+        p.Properties.Roles.some((r: { Ref: string }) => r.Ref === stack.getLogicalId(role.node.defaultChild as never)),
+      )!;
+      expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({ Action: 'dynamodb:GetItem', Resource: { 'Fn::GetAtt': [table.Ref, 'Arn'] } }),
+      );
+    }
+  });
+
+  test('an EventBridge rule hands every timed-out, stopped or failed execution of this machine to RunEnded', () => {
+    const machine = { Ref: stack.getLogicalId(stack.workflow.stateMachine.node.defaultChild as never) };
+    const rules = Object.values(template.findResources('AWS::Events::Rule')).filter((r) => r.Properties.EventPattern?.source?.[0] === 'aws.states');
+    expect(rules).toHaveLength(1);
+    expect(rules[0].Properties.EventPattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { stateMachineArn: [machine], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
+    });
+    const [target] = rules[0].Properties.Targets;
+    expect(target.Arn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^RunEndedFunction/), 'Arn'] });
+    expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 24 * 3600 });
   });
 
   test.each(['Plan', 'Apply'])('%s runs its CodeBuild project synchronously with the run as overrides, keeping only the exported variables', (name) => {

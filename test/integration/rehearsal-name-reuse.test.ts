@@ -1,7 +1,8 @@
 /**
- * The seed's FAQ "cannot re-use a name that is still in use", rehearsed: a Helm release apheris-gateway that
+ * The HOWTO's FAQ "cannot re-use a name that is still in use", rehearsed: a Helm release apheris-gateway that
  * Terraform does not know is on the cluster when the first install applies. Unmanaged, it is uninstalled after
- * an approval and the install re-planned and applied; managed by Flux, the run stops with that finding.
+ * an approval and the install re-planned and applied; managed by Flux, the run stops with that finding. The same
+ * error about another release (prometheus in monitoring) is never answered with an uninstall of the gateway.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -58,4 +59,28 @@ test('a release managed by Flux is left alone: the run stops with the finding an
   const failure = report.notifications.find((n) => n.subject.includes('failed'))!;
   expect(failure.message).toContain('managed-by-flux');
   expect(failure.message).toContain('not managed by another system');
+});
+
+// The control attacked: the error is about prometheus in monitoring, which the module installs before the gateway's
+// release; the gateway's own release is on the cluster too, unmanaged. Before the release was read from the error,
+// the run inspected apheris-gateway, found it unmanaged and asked to uninstall it.
+test('the error about another release (prometheus in monitoring) stops the run naming it; the gateway\'s release is not inspected or uninstalled', async () => {
+  const gatewayName = 'other-release';
+  const config = { ...EXAMPLE_CONFIG, gatewayName, module: { ...EXAMPLE_CONFIG.module, extra_inputs: { simulate_other_helm_release: { name: 'prometheus', namespace: 'monitoring' } } } };
+  const report = await run(gatewayName, { config, preexistingRelease: 'unmanaged', otherReleases: [{ release: 'prometheus', namespace: 'monitoring' }] });
+  expect(report.status).toBe('FAILED');
+  const states = order(report);
+  const from = states.findIndex((s) => s.startsWith('Apply:'));
+  expect(states.slice(from, from + 4)).toEqual(['Apply:failed', 'DiagnoseApplyFailure:succeeded', 'Remediable:succeeded', 'ApplyFailed:succeeded']);
+  const names = report.states.map((s) => s.name);
+  for (const state of ['InspectRelease', 'ApproveUninstall', 'UninstallRelease']) expect(names).not.toContain(state);
+  expect(report.notifications.filter((n) => n.subject.includes('approve'))).toHaveLength(1);
+
+  const failure = report.notifications.find((n) => n.subject.includes('failed'))!;
+  expect(failure.message).toContain('the Helm release prometheus (namespace monitoring)');
+  expect(failure.message).toContain('helm uninstall prometheus -n monitoring');
+  expect(failure.message).not.toContain('helm uninstall apheris-gateway');
+  expect(failure.message).not.toMatch(/seed/i);
+  // Both releases are still on the cluster.
+  expect(report.clusterReleases).toEqual(expect.arrayContaining(['apheris/sh.helm.release.v1.apheris-gateway.v1', 'monitoring/sh.helm.release.v1.prometheus.v1']));
 });

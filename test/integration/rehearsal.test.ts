@@ -4,6 +4,7 @@
  * that must stop. Every assertion is on the report (states, error, notifications) or on what AWS holds.
  */
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -129,12 +130,30 @@ test('a bad bundle is refused at Preflight: no plan, no approval request, a name
 
 test('--trigger s3: an uploaded newer bundle starts its own run through the release trigger', async () => {
   // The chart deployed by the upgrade above: nothing to apply, so the run is short.
-  const report = await run({ bundlePath: await bundle('1.2.1', '0.16.21'), trigger: 's3' });
+  const bundlePath = await bundle('1.2.1', '0.16.21');
+  const sha256 = createHash('sha256').update(await fs.promises.readFile(bundlePath)).digest('hex');
+  // What the vendor communicated, attached by the uploader: the run checks both (the stand-in cluster runs agent 1.2.1).
+  const report = await run({ bundlePath, trigger: 's3', uploadMetadata: { 'expected-agent-version': '1.2.1', sha256 } });
   expect(report.status).toBe('SUCCEEDED');
+  const success = report.notifications.find((n) => n.subject.includes('verified'))!;
+  expect(success.message).toContain('Agent version: 1.2.1, as communicated (1.2.1)');
+  expect(success.message).not.toContain('not compared');
   expect(report.executionName).toMatch(/^gateway-s3-1-2-1-[0-9a-f]{12}$/);
   // Verified all the same, reaching the cluster through the plan's outputs (no Apply report).
   expect(visited(report)).toEqual(expect.arrayContaining(['NothingToApply', 'Verify', 'RecordDeployment']));
   expect(visited(report)).not.toContain('Apply');
+  expect(await deployedVersion()).toBe('1.2.1');
+});
+
+test.each([
+  ['a pre-release', '1.3.0-rc.1', 'is a pre-release, which an upload does not start'],
+  ['a mistaken gateway-999.0.0.zip', '999.0.0', 'so it waits for an operator'],
+])('--trigger s3: %s starts nothing, and operators hear why and how to start it by hand', async (_, version, says) => {
+  const report = await run({ bundlePath: await bundle(version, '0.16.30'), trigger: 's3' });
+  expect(report.status).toBe('NOT_STARTED');
+  expect(report.notifications.map((n) => n.subject)).toEqual([`Compute Gateway gateway: upload of ${version} did not start an upgrade`]);
+  expect(report.notifications[0].message).toContain(says);
+  expect(report.notifications[0].message).toContain(`npx gateway-deployer start --version ${version}`);
   expect(await deployedVersion()).toBe('1.2.1');
 });
 

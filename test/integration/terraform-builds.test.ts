@@ -4,6 +4,7 @@
  * Manager (terraform's S3 backend follows AWS_ENDPOINT_URL there too). The bundle is the sample module zipped;
  * providers.tf.json is left out of the workspace since providers cannot be downloaded offline.
  */
+import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -16,7 +17,7 @@ import { stepSourceInto } from '../support/build-cache';
 import { runBuildspec, type BuildspecRunResult } from '../support/buildspec-runner';
 import { ALL_CANARIES, VALUES_YAML } from '../support/values-fixtures';
 import { zipDirectory } from '../support/zip-fixtures';
-import { createBucket, createSecret, getObjectText, listKeys, putObject, s3Client } from './support/aws-clients';
+import { createBucket, createSecret, createTable, dynamoDbClient, getObjectText, listKeys, putObject, s3Client } from './support/aws-clients';
 
 jest.setTimeout(180_000);
 
@@ -219,6 +220,42 @@ describe('known failures', () => {
     expect(plan.exported).toMatchObject({ STEP_STATUS: 'failed', FAILURE_CLASS: 'setup' });
     expect(plan.exported.FAILURE_MESSAGE).toContain('changed since Preflight checked it');
     expect(plan.log).not.toContain('$ terraform');
+  });
+});
+
+describe('the deployment lock', () => {
+  const table = `deployments-builds-${suffix}`;
+  const me = 'arn:aws:states:eu-central-1:123456789012:execution:GatewayDeployment-gw-builds:redriven';
+  const lockItem = (executionArn: string) => ({
+    TableName: table,
+    Item: { pk: { S: 'GATEWAY#gw-builds' }, sk: { S: 'LOCK' }, executionArn: { S: executionArn }, acquiredAt: { S: '2026-12-05T07:00:00.000Z' } },
+  });
+  beforeAll(async () => {
+    await createTable(table);
+  });
+
+  // A redriven execution resumes at the step that failed, past AcquireLock: the build is what must refuse.
+  test('a build whose execution does not hold the lock (a newer run does) refuses before terraform runs', async () => {
+    await dynamoDbClient().send(new PutItemCommand(lockItem('arn:aws:states:eu-central-1:123456789012:execution:GatewayDeployment-gw-builds:newer')));
+    await renderRun('redriven');
+    const plan = await build('plan', 'redriven', { DEPLOYMENTS_TABLE: table, EXECUTION_ARN: me });
+    expect(plan.status).toBe('FAILED');
+    expect(plan.exported).toMatchObject({ STEP_STATUS: 'failed', FAILURE_CLASS: 'setup' });
+    expect(plan.exported.FAILURE_MESSAGE).toContain("this execution does not hold the gateway's deployment lock; another execution holds it: arn:aws:states:eu-central-1:123456789012:execution:GatewayDeployment-gw-builds:newer");
+    expect(plan.log).not.toContain('$ terraform');
+  });
+
+  test('nobody holds it (released when the run ended): refused as well', async () => {
+    await dynamoDbClient().send(new DeleteItemCommand({ TableName: table, Key: { pk: { S: 'GATEWAY#gw-builds' }, sk: { S: 'LOCK' } } }));
+    const plan = await build('plan', 'redriven', { DEPLOYMENTS_TABLE: table, EXECUTION_ARN: me });
+    expect(plan.exported.FAILURE_MESSAGE).toContain('nobody holds it');
+    expect(plan.log).not.toContain('$ terraform');
+  });
+
+  test('the execution that holds it plans as usual', async () => {
+    await dynamoDbClient().send(new PutItemCommand(lockItem(me)));
+    const plan = await build('plan', 'redriven', { DEPLOYMENTS_TABLE: table, EXECUTION_ARN: me });
+    expectSucceeded(plan);
   });
 });
 

@@ -62,6 +62,8 @@ export interface RehearsalOptions {
   readonly trigger?: 'console' | 's3';
   /** With trigger s3: how many times EventBridge delivers the upload's event (it delivers at least once). */
   readonly deliveries?: number;
+  /** The upload's S3 user metadata (x-amz-meta-*), e.g. expected-agent-version and sha256 for the release trigger. */
+  readonly uploadMetadata?: Readonly<Record<string, string>>;
   /** What the stand-in cluster runs; default the bundle version. */
   readonly agentVersion?: string;
   readonly connectivity?: 'pass' | 'fail';
@@ -74,6 +76,12 @@ export interface RehearsalOptions {
    * Default: none.
    */
   readonly preexistingRelease?: 'unmanaged' | 'flux' | 'argocd';
+  /**
+   * Helm releases of other names already on the stand-in cluster (their release secrets, nothing else), e.g.
+   * prometheus in monitoring: with the sample module's test-only input simulate_other_helm_release of the same
+   * name, the apply fails with "cannot re-use a name that is still in use" about that release. Default: none.
+   */
+  readonly otherReleases?: ReadonlyArray<{ readonly release: string; readonly namespace: string }>;
   /**
    * The config targets another account than the emulator answers as, on purpose: Preflight's identity check is
    * what is rehearsed. The stack is then resolved in the emulator's account. Default: such a mismatch is refused
@@ -174,6 +182,8 @@ export interface RehearsalReport {
   readonly triggerDecisions?: string[];
   /** What the emulator stood in for, for this config (its account, region, network, values secret). */
   readonly standIns: string[];
+  /** The Helm release secrets on the stand-in cluster when the run ended, as `<namespace>/<secret>`. */
+  readonly clusterReleases?: string[];
 }
 
 const stepError = (name: string, cause: string) => Object.assign(new Error(cause), { name });
@@ -282,7 +292,9 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   const bundlePath = options.bundlePath ?? (await sampleBundle(options.workDir));
   const version = bundleVersionOf(bundlePath);
   const bundleKey = `${config.bundle.releasesPrefix}gateway-${version}.zip`;
-  const put = await clients.s3.send(new PutObjectCommand({ Bucket: artifactsBucket, Key: bundleKey, Body: fs.readFileSync(bundlePath) }));
+  const put = await clients.s3.send(
+    new PutObjectCommand({ Bucket: artifactsBucket, Key: bundleKey, Body: fs.readFileSync(bundlePath), ...(options.uploadMetadata ? { Metadata: { ...options.uploadMetadata } } : {}) }),
+  );
 
   let executionName = `rehearsal-${Date.now()}-${randomUUID().slice(0, 8)}`;
   let input: unknown = options.input ?? { version };
@@ -325,7 +337,10 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     nodes: [node({ name: 'node-a', allocatableMemory: '16Gi' }), node({ name: 'node-b', allocatableMemory: '16Gi' })],
     pods: [jobPod({ name: 'job-1', jobId: 'j1', memoryRequest: '4Gi' }), jobPod({ name: 'job-2', jobId: 'j2', memoryRequest: '4Gi' })],
     // Installed by hand (or by another system) before this deployer ran: in the cluster, not in the Terraform state.
-    secrets: owner ? [helmReleaseSecret({ chartVersion: agentVersion })] : [],
+    secrets: [
+      ...(owner ? [helmReleaseSecret({ chartVersion: agentVersion })] : []),
+      ...(options.otherReleases ?? []).map((r) => helmReleaseSecret({ release: r.release, namespace: r.namespace, chart: r.release, chartVersion: '1.0.0' })),
+    ],
   });
 
   // The trigger's execution in the emulator, when it started one: the lock then holds an ARN DescribeExecution knows.
@@ -385,7 +400,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
     const notifications = await drain(queues, clients.sqs);
     if (options.dumpDir) await dump(options.dumpDir, { history, notifications, workDir: options.workDir, s3: clients.s3, buckets });
     if (options.stateDir) await saveState(options.stateDir, buckets, tables, clients.s3);
-    return { status, resources, standIns, ...(triggerDecisions ? { triggerDecisions } : {}), executionName, ...(error ? { error } : {}), ...(cause ? { cause } : {}), states, executionMs, notifications, ...(output !== undefined ? { output } : {}) };
+    const clusterReleases = cluster.state.secrets.filter((secret) => secret.metadata.labels?.owner === 'helm').map((secret) => `${secret.metadata.namespace}/${secret.metadata.name}`);
+    return { status, resources, standIns, ...(triggerDecisions ? { triggerDecisions } : {}), executionName, ...(error ? { error } : {}), ...(cause ? { cause } : {}), states, executionMs, notifications, ...(output !== undefined ? { output } : {}), clusterReleases };
   } finally {
     await cluster.stop();
   }

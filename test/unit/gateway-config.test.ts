@@ -110,6 +110,7 @@ describe('parseGatewayConfig: valid configurations', () => {
       bundle: { releasesPrefix: 'releases/', maxBytes: 50 * 1024 * 1024, maxEntries: 5000, maxUncompressedBytes: 256 * 1024 * 1024 },
       vpcReuse: { minFreeSubnetAddresses: 254 },
       valuesSecretKeys: [],
+      releaseTrigger: { allowPrereleases: false, maxMajorStep: 1 },
     });
   });
 

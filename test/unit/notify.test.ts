@@ -307,8 +307,21 @@ describe('notify: failure', () => {
     });
   const DEEP_LINK = 'https://console.aws.amazon.com/cloudwatch/home?region=eu-central-1#logEvent:group=/aws/codebuild/gw-prod-apply;stream=77';
 
-  test.each(['plan', 'apply'] as const)('%s failure: reads reports/<gw>/<exec>/<step>-failure.json and uses its summary and the seed\'s advice', async (step) => {
-    const diagnosis = diagnoseTerraformFailure(HELM_NAME_IN_USE);
+  /** The plan.json Plan stored: the failing helm_release's name and namespace. */
+  const planInstalling = (name: string, namespace: string) => ({
+    resource_changes: [
+      {
+        address: 'module.gateway.module.gateway_agent[0].helm_release.gateway_agent[0]',
+        mode: 'managed',
+        type: 'helm_release',
+        name: 'gateway_agent',
+        change: { actions: ['create' as const], after: { name, namespace } },
+      },
+    ],
+  });
+
+  test.each(['plan', 'apply'] as const)('%s failure: reads reports/<gw>/<exec>/<step>-failure.json and uses its summary and the HOWTO\'s advice', async (step) => {
+    const diagnosis = diagnoseTerraformFailure(HELM_NAME_IN_USE, { plan: planInstalling('apheris-gateway', 'apheris') });
     const key = `reports/gw-prod/${EXEC}/${step}-failure.json`;
     const fake = fakePorts({ [key]: { step, status: 'failed', exitCode: 1, ...diagnosis } });
     await notify(event('failure', failedAt(step, { Error: 'States.TaskFailed', Cause: buildCause({ DeepLink: DEEP_LINK }) })), fake.ports, SETTINGS);
@@ -318,15 +331,28 @@ describe('notify: failure', () => {
     const State = step === 'plan' ? 'Plan' : 'Apply';
     expect(subject).toBe(`Compute Gateway gw-prod: deployment failed at ${State} (States.TaskFailed)`);
     expect(text).toContain(
-      'What happened: a Helm release of that name exists on the cluster but not in the Terraform state ' +
+      "What happened: the gateway's Helm release apheris-gateway (namespace apheris) exists on the cluster but not in the Terraform state " +
         '(build gw-prod-apply:77 FAILED in phase BUILD: Error while executing command: node terraform-step.js apply. Reason: exit status 1)',
     );
     expect(text).toContain(
-      'What to do: Make sure the Helm release is not managed by another system first. Then uninstall it ' +
-        '(helm uninstall apheris-gateway -n apheris) and run the deployment again.',
+      'What to do: As the FAQ of the HOWTO "Deploying on AWS EKS" says: make sure the Helm release apheris-gateway is not managed by another system first. ' +
+        'Then uninstall it (helm uninstall apheris-gateway -n apheris) and run the deployment again',
     );
     expect(text).toContain(`Log: ${DEEP_LINK}`);
     expect(text).toContain(step === 'plan' ? 'Nothing was applied.' : 'Terraform may have applied part of the plan before it failed');
+  });
+
+  test('the name reuse of another release: the notice names it and its own command, never the gateway\'s uninstall', async () => {
+    const diagnosis = diagnoseTerraformFailure(HELM_NAME_IN_USE, { plan: planInstalling('prometheus', 'monitoring') });
+    const key = `reports/gw-prod/${EXEC}/apply-failure.json`;
+    const fake = fakePorts({ [key]: { step: 'apply', status: 'failed', exitCode: 1, ...diagnosis } });
+    await notify(event('failure', failedAt('apply', { Error: 'States.TaskFailed', Cause: buildCause({ DeepLink: DEEP_LINK }) })), fake.ports, SETTINGS);
+
+    const { text } = fake.published[0];
+    expect(text).toContain('What happened: the Helm release prometheus (namespace monitoring)');
+    expect(text).toContain('helm uninstall prometheus -n monitoring');
+    expect(text).not.toContain('helm uninstall apheris-gateway');
+    expect(text).not.toMatch(/seed/i);
   });
 
   test('a Plan failure without a failure report (setup failed): the build\'s own message and the generic advice', async () => {

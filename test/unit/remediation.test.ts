@@ -1,37 +1,43 @@
 /**
- * The seed's FAQ "cannot re-use a name that is still in use" as an operation: which Apply failure has a
- * remediation, what the release inspection's finding means, and the Remediate function reading its reports
- * from S3 (mocked with aws-sdk-client-mock).
+ * The HOWTO's FAQ "cannot re-use a name that is still in use" as an operation: which Apply failure has a
+ * remediation (only the gateway's own release), what the release inspection's finding means, and the Remediate
+ * function reading its reports from S3 (mocked with aws-sdk-client-mock).
  */
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { RemediateEvent } from '../../lambdas/remediate/index';
 import { DeploymentError } from '../../lambdas/shared/domain/errors';
+import type { FailingRelease } from '../../lambdas/shared/domain/helm-name-reuse';
+import type { TerraformPlan } from '../../lambdas/shared/domain/plan';
+import { diagnoseTerraformFailure } from '../../lambdas/shared/domain/terraform-failures';
 import {
   RELEASE_NAME,
   RELEASE_NAMESPACE,
   ReleaseManagedElsewhere,
   decideUninstall,
+  isGatewayReleaseOnly,
   remediationFor,
   type ReleaseInspection,
 } from '../../lambdas/shared/domain/remediation';
 
 const REPORT_KEY = 'reports/gw-prod/run-42/release-inspection.json';
 const REPORT_SHA256 = 'a'.repeat(64);
-const SEED_ADVICE =
+const HOWTO_ADVICE =
   'The HOWTO: make sure the Helm release is not managed by another system before you uninstall it. ' +
   'Hand it over from that system first (or remove it there), then start the deployment again.';
 
+const GATEWAY: FailingRelease = { kind: 'gateway', name: 'apheris-gateway', namespace: 'apheris', address: 'module.gateway.module.gateway_agent[0].helm_release.gateway_agent[0]' };
+const PROMETHEUS: FailingRelease = { kind: 'other', name: 'prometheus', namespace: 'monitoring', address: 'module.monitoring.helm_release.prometheus' };
+const UNIDENTIFIED: FailingRelease = { kind: 'unidentified', address: 'helm_release.x', reason: 'the plan shows no release name for helm_release.x' };
+const nameReuse = (...releases: FailingRelease[]) => ({ failure: 'helm-release-name-in-use', summary: 'a Helm release exists', releases });
+
 describe('remediationFor', () => {
-  test('the name reuse, first time in this run: inspect the release', () => {
-    expect(remediationFor({ failure: 'helm-release-name-in-use', summary: 'a Helm release of that name exists' }, false)).toEqual({
-      failure: 'helm-release-name-in-use',
-      action: 'inspect-release',
-    });
+  test("the name reuse of the gateway's release, first time in this run: inspect the release", () => {
+    expect(remediationFor(nameReuse(GATEWAY), false)).toEqual({ failure: 'helm-release-name-in-use', action: 'inspect-release' });
   });
 
   test('the name reuse again after the uninstall: no second remediation', () => {
-    expect(remediationFor({ failure: 'helm-release-name-in-use' }, true)).toEqual({ failure: 'helm-release-name-in-use', action: 'none' });
+    expect(remediationFor(nameReuse(GATEWAY), true)).toEqual({ failure: 'helm-release-name-in-use', action: 'none', because: 'the remediation already ran once in this run' });
   });
 
   test.each(['state-lock-held', 'stale-plan', 'credentials', 'unknown'])('any other failure (%s): none, naming it', (failure) => {
@@ -41,6 +47,64 @@ describe('remediationFor', () => {
   test('no report, or a report without a failure class: unknown, none', () => {
     expect(remediationFor(null, false)).toEqual({ failure: 'unknown', action: 'none' });
     expect(remediationFor({ summary: 'something' }, false)).toEqual({ failure: 'unknown', action: 'none' });
+  });
+
+  test('another release (prometheus in monitoring): none, saying which release the error is about', () => {
+    expect(remediationFor(nameReuse(PROMETHEUS), false)).toEqual({
+      failure: 'helm-release-name-in-use',
+      action: 'none',
+      because: "the error is about prometheus in monitoring, not only the gateway's release apheris-gateway in apheris",
+    });
+  });
+
+  test('an unidentified release: none, with the reason', () => {
+    const result = remediationFor(nameReuse(UNIDENTIFIED), false);
+    expect(result.action).toBe('none');
+    expect(result.because).toContain('the plan shows no release name');
+  });
+
+  test("the gateway's release and another at once: none (the re-apply would fail on the other anyway)", () => {
+    expect(remediationFor(nameReuse(GATEWAY, PROMETHEUS), false).action).toBe('none');
+  });
+
+  test('a report without releases (no identification at all): none, never the gateway assumed', () => {
+    expect(remediationFor({ failure: 'helm-release-name-in-use' }, false)).toMatchObject({ action: 'none', because: expect.stringContaining('does not identify') });
+    expect(remediationFor(nameReuse(), false).action).toBe('none');
+    expect(remediationFor({ failure: 'helm-release-name-in-use', releases: 'apheris-gateway' as never }, false).action).toBe('none');
+  });
+
+  test('a report that labels another release "gateway" is not believed: the name and namespace are checked', () => {
+    expect(remediationFor(nameReuse({ ...PROMETHEUS, kind: 'gateway' } as FailingRelease), false).action).toBe('none');
+    expect(remediationFor(nameReuse({ ...GATEWAY, namespace: 'apheris-staging' }), false).action).toBe('none');
+  });
+
+  // The control, attacked end to end in the domain: Helm's error about prometheus in monitoring, as the helm provider
+  // prints it after the Apply, diagnosed with the run's plan. Before the release was read from the error, every name
+  // reuse led to inspect-release, i.e. to an offer to uninstall apheris-gateway.
+  test('attack: an Apply error about prometheus in monitoring never leads to inspecting or uninstalling apheris-gateway', () => {
+    const address = 'module.monitoring.helm_release.prometheus';
+    const output = ['Error: installation failed', '', `  with ${address},`, '  on main.tf line 3, in resource "helm_release" "prometheus":', '', 'cannot re-use a name that is still in use', ''].join('\n');
+    const plan: TerraformPlan = {
+      resource_changes: [{ address, mode: 'managed', type: 'helm_release', name: 'prometheus', change: { actions: ['create'], after: { name: 'prometheus', namespace: 'monitoring' } } }],
+    };
+    const report = { step: 'apply', status: 'failed', ...diagnoseTerraformFailure(output, { plan }) };
+    expect(report.failure).toBe('helm-release-name-in-use');
+    const remediation = remediationFor(report, false);
+    expect(remediation.action).not.toBe('inspect-release');
+    expect(remediation.because).toContain('prometheus in monitoring');
+    expect(report.advice).not.toContain('helm uninstall apheris-gateway');
+  });
+});
+
+describe('isGatewayReleaseOnly', () => {
+  test("only the gateway's release: true", () => expect(isGatewayReleaseOnly([GATEWAY])).toBe(true));
+  test('none: false', () => {
+    expect(isGatewayReleaseOnly([])).toBe(false);
+    expect(isGatewayReleaseOnly(undefined)).toBe(false);
+  });
+  test('any other or unidentified release among them: false', () => {
+    expect(isGatewayReleaseOnly([GATEWAY, PROMETHEUS])).toBe(false);
+    expect(isGatewayReleaseOnly([GATEWAY, UNIDENTIFIED])).toBe(false);
   });
 });
 
@@ -100,14 +164,14 @@ describe('decideUninstall', () => {
     expect(error).toBeInstanceOf(ReleaseManagedElsewhere);
     expect(error).toBeInstanceOf(DeploymentError);
     expect(error.name).toBe('ReleaseManagedElsewhere');
-    expect(error.message).toBe(`Helm release apheris-gateway in namespace apheris was not uninstalled: ${finding}: ${detail}. ${SEED_ADVICE}`);
+    expect(error.message).toBe(`Helm release apheris-gateway in namespace apheris was not uninstalled: ${finding}: ${detail}. ${HOWTO_ADVICE}`);
     expect(error.message).toContain('not managed by another system');
   });
 
   test('no inspection report: refuse to uninstall (unknown), saying no report was written', () => {
     expect(() => decideUninstall(null, '', REPORT_SHA256)).toThrow(ReleaseManagedElsewhere);
     expect(() => decideUninstall(null, '', REPORT_SHA256)).toThrow(
-      `Helm release apheris-gateway in namespace apheris was not uninstalled: unknown: no inspection report was written. ${SEED_ADVICE}`,
+      `Helm release apheris-gateway in namespace apheris was not uninstalled: unknown: no inspection report was written. ${HOWTO_ADVICE}`,
     );
   });
 
@@ -147,10 +211,15 @@ describe('Remediate handler', () => {
   beforeEach(() => s3.reset());
 
   describe('diagnose', () => {
-    test('reads reports/<gw>/<exec>/apply-failure.json; the name reuse: inspect-release', async () => {
-      s3.on(GetObjectCommand).resolves(body({ step: 'apply', failure: 'helm-release-name-in-use', summary: 'a Helm release of that name exists' }));
+    test("reads reports/<gw>/<exec>/apply-failure.json; the name reuse of the gateway's release: inspect-release", async () => {
+      s3.on(GetObjectCommand).resolves(body({ step: 'apply', ...nameReuse(GATEWAY) }));
       await expect(handler(diagnose())).resolves.toEqual({ failure: 'helm-release-name-in-use', action: 'inspect-release' });
       expect(requestedKeys()).toEqual([`${BUCKET}/reports/gw-prod/run-42/apply-failure.json`]);
+    });
+
+    test('the name reuse of prometheus in monitoring: none, so the run goes to ApplyFailed and nothing is inspected or uninstalled', async () => {
+      s3.on(GetObjectCommand).resolves(body({ step: 'apply', ...nameReuse(PROMETHEUS) }));
+      await expect(handler(diagnose())).resolves.toMatchObject({ failure: 'helm-release-name-in-use', action: 'none' });
     });
 
     test('another failure: none', async () => {
@@ -165,8 +234,8 @@ describe('Remediate handler', () => {
     });
 
     test('already remediated in this run ($.remediation present): none, even for the name reuse', async () => {
-      s3.on(GetObjectCommand).resolves(body({ failure: 'helm-release-name-in-use' }));
-      await expect(handler(diagnose({ remediation: { decision: 'ask', finding: 'unmanaged' } }))).resolves.toEqual({
+      s3.on(GetObjectCommand).resolves(body(nameReuse(GATEWAY)));
+      await expect(handler(diagnose({ remediation: { decision: 'ask', finding: 'unmanaged' } }))).resolves.toMatchObject({
         failure: 'helm-release-name-in-use',
         action: 'none',
       });
@@ -199,11 +268,11 @@ describe('Remediate handler', () => {
       });
     });
 
-    test('managed by Flux: the step fails with ReleaseManagedElsewhere and the seed\'s advice', async () => {
+    test('managed by Flux: the step fails with ReleaseManagedElsewhere and the HOWTO\'s advice', async () => {
       s3.on(GetObjectCommand, { Bucket: BUCKET, Key: REPORT_KEY }).resolves(body({ finding: 'managed-by-flux', detail: 'flux labels' }));
       await expect(handler(prepare([{ Name: 'RELEASE_REPORT_KEY', Value: REPORT_KEY }]))).rejects.toMatchObject({
         name: 'ReleaseManagedElsewhere',
-        message: `Helm release apheris-gateway in namespace apheris was not uninstalled: managed-by-flux: flux labels. ${SEED_ADVICE}`,
+        message: `Helm release apheris-gateway in namespace apheris was not uninstalled: managed-by-flux: flux labels. ${HOWTO_ADVICE}`,
       });
     });
 

@@ -1,6 +1,7 @@
+import type { TerraformPlan } from '../../lambdas/shared/domain/plan';
 import { diagnoseTerraformFailure } from '../../lambdas/shared/domain/terraform-failures';
 
-/** The seed HOWTO's FAQ, "How do I solve Error: cannot re-use a name that is still in use ?", verbatim. */
+/** The FAQ of the HOWTO "Deploying on AWS EKS", "How do I solve Error: cannot re-use a name that is still in use ?", verbatim. */
 const NAME_IN_USE = [
   'module.gateway.module.gateway_agent[0].helm_release.gateway_agent[0]: Creating...',
   '╷',
@@ -46,14 +47,55 @@ const STALE_PLAN = [
 ].join('\n');
 
 describe('diagnoseTerraformFailure', () => {
-  test("the seed FAQ's name-reuse error: the FAQ's advice, with the exact helm uninstall command", () => {
-    const d = diagnoseTerraformFailure(NAME_IN_USE);
+  /** The plan.json Plan stored: the helm_release of the FAQ's error installs `name` in `namespace`. */
+  const planInstalling = (name: string, namespace: string): TerraformPlan => ({
+    resource_changes: [
+      {
+        address: 'module.gateway.module.gateway_agent[0].helm_release.gateway_agent[0]',
+        mode: 'managed',
+        type: 'helm_release',
+        name: 'gateway_agent',
+        change: { actions: ['create'], after: { name, namespace } },
+      },
+    ],
+  });
+
+  test("the HOWTO's name-reuse error about the gateway's release: the FAQ's advice, with the exact helm uninstall command", () => {
+    const d = diagnoseTerraformFailure(NAME_IN_USE, { plan: planInstalling('apheris-gateway', 'apheris') });
     expect(d.failure).toBe('helm-release-name-in-use');
     expect(d.advice).toContain('helm uninstall apheris-gateway -n apheris');
     expect(d.advice).toMatch(/not managed by another system/);
     expect(d.advice).toMatch(/run the deployment again/);
-    expect(d.summary).toMatch(/Helm release/);
+    expect(d.summary).toMatch(/Helm release apheris-gateway \(namespace apheris\)/);
     expect(d.firstError).toBe('cannot re-use a name that is still in use');
+    expect(d.releases).toEqual([{ kind: 'gateway', name: 'apheris-gateway', namespace: 'apheris', address: 'module.gateway.module.gateway_agent[0].helm_release.gateway_agent[0]' }]);
+  });
+
+  test('the same error about another release: that release and its own command, never the gateway\'s', () => {
+    const d = diagnoseTerraformFailure(NAME_IN_USE, { plan: planInstalling('prometheus', 'monitoring') });
+    expect(d.failure).toBe('helm-release-name-in-use');
+    expect(d.summary).toContain('prometheus (namespace monitoring)');
+    expect(d.advice).toContain('helm uninstall prometheus -n monitoring');
+    expect(d.advice).not.toContain('apheris-gateway -n apheris');
+    expect(d.releases).toEqual([expect.objectContaining({ kind: 'other', name: 'prometheus', namespace: 'monitoring' })]);
+  });
+
+  test('the same error without the plan: the release is not assumed, and no command names one', () => {
+    const d = diagnoseTerraformFailure(NAME_IN_USE);
+    expect(d.failure).toBe('helm-release-name-in-use');
+    expect(d.releases).toEqual([expect.objectContaining({ kind: 'unidentified' })]);
+    expect(d.advice).toContain('helm uninstall <name> -n <namespace>');
+    expect(d.advice).not.toContain('apheris-gateway');
+  });
+
+  test('Helm\'s words wrapped over two lines are still the name reuse', () => {
+    expect(diagnoseTerraformFailure('Error: local-exec provisioner error\n\nOutput: Error: INSTALLATION FAILED: cannot re-use a name\nthat is still in use').failure).toBe(
+      'helm-release-name-in-use',
+    );
+  });
+
+  test('other failures carry no releases', () => {
+    expect(diagnoseTerraformFailure(STALE_PLAN, { plan: planInstalling('apheris-gateway', 'apheris') })).not.toHaveProperty('releases');
   });
 
   test('a held state lock (with Lock Info) points at the lock and force-unlock', () => {

@@ -68,6 +68,10 @@ const ADVICE: Readonly<Record<string, string>> = {
   TriggerNotProven:
     'Nothing was done. Only the release trigger starts runs marked "trigger": "s3"; start the run from the console or the CLI without "trigger".',
   'States.Timeout': 'The step took longer than allowed; look at its log and start a new run.',
+  ExecutionTimedOut:
+    'The run outlived the state machine\'s timeout (every approval wait and build at its limit). Check the step it was in, ' +
+    'then start a new run; answer approval requests within approval.timeoutHours.',
+  ExecutionAborted: 'Someone stopped the run. If that was not intended, find out who (CloudTrail, states:StopExecution) and start a new run.',
   DeploymentInProgress:
     'Nothing was done. Wait for the running execution named above to finish (npx gateway-deployer status), then start again.',
   ReleaseManagedElsewhere:

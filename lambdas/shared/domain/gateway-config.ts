@@ -291,6 +291,19 @@ export const gatewayConfigSchema = z
       }),
       { minFreeSubnetAddresses: DEFAULT_MIN_FREE_SUBNET_ADDRESSES },
     ),
+    /** What an upload under the releases prefix may start by itself (domain/release-trigger.ts). */
+    releaseTrigger: z._default(
+      z.strictObject({
+        /** gateway-2.1.0-rc.1.zip starts nothing unless this is true: the vendor's pre-releases are for testing. */
+        allowPrereleases: z._default(z.boolean(), false),
+        /**
+         * An upload more than this many major versions above the deployed one waits for an operator: a mistaken
+         * gateway-999.0.0.zip, once deployed, would block every real release as a downgrade. Default 1: the next major.
+         */
+        maxMajorStep: z._default(wholeNumber().check(z.gte(0)), 1),
+      }),
+      { allowPrereleases: false, maxMajorStep: 1 },
+    ),
     /** Limits on the bundle, so a damaged or hostile zip is refused before anything unpacks it. */
     bundle: z._default(
       z.strictObject({

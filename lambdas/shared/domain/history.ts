@@ -9,10 +9,10 @@ export const VERIFIED = 'verified';
  * longer runs (a drift check would plan the old bundle, and going back to it would pass as a redeploy). Null when
  * the run applied nothing (or only part of its plan, which the state records and the next Plan shows).
  */
-export function appliedButNotVerified(state: RunState): string | null {
+export function appliedButNotVerified(state: RunState, step: string = failedStep(state)): string | null {
   const operation = state.preflight?.operation ?? 'deploy';
   if (operation !== 'deploy' || state.apply === undefined || state.record !== undefined) return null;
-  return `not verified: failed at ${failedStep(state)} (${state.error?.Error ?? 'unknown error'})`;
+  return `not verified: failed at ${step} (${state.error?.Error ?? 'unknown error'})`;
 }
 
 /**

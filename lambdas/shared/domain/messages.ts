@@ -134,6 +134,8 @@ export interface FailureFacts {
   readonly applied: 'nothing' | 'partly' | 'all';
   /** The whole plan was applied and toVersion is now recorded as deployed, not verified. */
   readonly recordedUnverified?: boolean;
+  /** More for operators (a run that ended outside its own catch: locks, redrive). */
+  readonly notes?: readonly string[];
 }
 
 const APPLIED: Readonly<Record<FailureFacts['applied'], string>> = {
@@ -159,6 +161,7 @@ export function failureMessage(f: FailureFacts): { subject: string; text: string
           ...(f.fromVersion ? [`Going back to ${f.fromVersion} is a downgrade: it needs --allow-downgrade and its own approval.`] : []),
         ]
       : []),
+    ...(f.notes ?? []),
     `Log: ${f.logLocation}`,
     `Execution: ${f.executionArn}`,
   ].join('\n');

@@ -1,12 +1,20 @@
 import { DeploymentError } from './errors';
+import { isGatewayRelease, type FailingRelease } from './helm-name-reuse';
+import { RELEASE_NAME, RELEASE_NAMESPACE } from './release-ownership';
 
 /**
- * The HOWTO's FAQ "cannot re-use a name that is still in use" as an operation: after the Apply failed with it,
- * inspect who owns the apheris-gateway release, ask before uninstalling it, uninstall, re-plan and apply once.
+ * The HOWTO's FAQ "cannot re-use a name that is still in use" as an operation: after the Apply failed with it for the
+ * gateway's own release, inspect who owns the apheris-gateway release, ask before uninstalling it, uninstall, re-plan
+ * and apply once.
+ *
+ * Only the gateway's release (apheris-gateway in apheris, as the vendor's module and the HOWTO create it). An error
+ * about any other release, one the module also installs included, gets its own finding and advice and no offer: the
+ * ownership inspection sees Flux, Argo CD and this run's Terraform state, but not a release a person or another
+ * Terraform state installed, which is how a shared add-on (a device plugin, a controller, monitoring) usually got
+ * onto the cluster, and other workloads may depend on it. The HOWTO's FAQ covers the gateway's release only.
  */
 
-export const RELEASE_NAME = 'apheris-gateway';
-export const RELEASE_NAMESPACE = 'apheris';
+export { RELEASE_NAME, RELEASE_NAMESPACE };
 
 /** The release belongs to another system (or the Terraform state): uninstalling it would fight that system. */
 export class ReleaseManagedElsewhere extends DeploymentError {}
@@ -16,15 +24,40 @@ export type RemediationAction = 'inspect-release' | 'none';
 export interface FailureReport {
   readonly failure?: string;
   readonly summary?: string;
+  /** The release(s) the name-reuse error is about, as the Apply build read them from the error and the plan. */
+  readonly releases?: readonly FailingRelease[];
+}
+
+export interface Remediation {
+  readonly failure: string;
+  readonly action: RemediationAction;
+  /** Why there is no remediation, when the failure is the name reuse. */
+  readonly because?: string;
 }
 
 /**
- * Whether a failed Apply has a remediation. Only the name reuse does, and only once a run: a second failure
- * after the uninstall ends the run (`alreadyRemediated`).
+ * Whether every release the error is about is the gateway's own: only then may the run offer the uninstall. The
+ * name and namespace are checked again here, not only the build's `kind`.
  */
-export function remediationFor(report: FailureReport | null, alreadyRemediated: boolean): { readonly failure: string; readonly action: RemediationAction } {
+export function isGatewayReleaseOnly(releases: readonly FailingRelease[] | undefined): boolean {
+  return Array.isArray(releases) && releases.length > 0 && releases.every((r) => r.kind === 'gateway' && isGatewayRelease(r.name, r.namespace));
+}
+
+const named = (r: FailingRelease) => (r.kind === 'unidentified' ? `an unidentified release (${r.reason})` : `${r.name} in ${r.namespace}`);
+
+/**
+ * Whether a failed Apply has a remediation. Only the name reuse of the gateway's own release does, and only once a
+ * run: a second failure after the uninstall ends the run (`alreadyRemediated`).
+ */
+export function remediationFor(report: FailureReport | null, alreadyRemediated: boolean): Remediation {
   const failure = report?.failure ?? 'unknown';
-  if (failure !== 'helm-release-name-in-use' || alreadyRemediated) return { failure, action: 'none' };
+  if (failure !== 'helm-release-name-in-use') return { failure, action: 'none' };
+  if (alreadyRemediated) return { failure, action: 'none', because: 'the remediation already ran once in this run' };
+  const releases = Array.isArray(report?.releases) ? report.releases : [];
+  if (!isGatewayReleaseOnly(releases)) {
+    const about = releases.length ? releases.map(named).join(', ') : 'a release the report does not identify';
+    return { failure, action: 'none', because: `the error is about ${about}, not only the gateway's release ${RELEASE_NAME} in ${RELEASE_NAMESPACE}` };
+  }
   return { failure, action: 'inspect-release' };
 }
 
@@ -50,7 +83,7 @@ export type UninstallDecision =
   | { readonly decision: 'ask'; readonly finding: string; readonly analysis: UninstallAnalysis }
   | { readonly decision: 're-plan'; readonly finding: string; readonly because: string };
 
-const SEED_ADVICE =
+const HOWTO_ADVICE =
   'The HOWTO: make sure the Helm release is not managed by another system before you uninstall it. ' +
   'Hand it over from that system first (or remove it there), then start the deployment again.';
 
@@ -65,7 +98,7 @@ export function decideUninstall(inspection: ReleaseInspection | null, reportKey:
     return { decision: 're-plan', finding, because: `the release ${RELEASE_NAME} is no longer on the cluster (${detail})` };
   }
   if (finding !== 'unmanaged') {
-    throw new ReleaseManagedElsewhere(`Helm release ${RELEASE_NAME} in namespace ${RELEASE_NAMESPACE} was not uninstalled: ${finding}: ${detail.replace(/[.\s]+$/, '')}. ${SEED_ADVICE}`);
+    throw new ReleaseManagedElsewhere(`Helm release ${RELEASE_NAME} in namespace ${RELEASE_NAMESPACE} was not uninstalled: ${finding}: ${detail.replace(/[.\s]+$/, '')}. ${HOWTO_ADVICE}`);
   }
   return {
     decision: 'ask',

@@ -1,7 +1,10 @@
 /**
  * Known ways a Terraform run fails, recognized in its (redacted) output, each with the advice an operator
- * needs. The name-reuse advice is the HOWTO's own FAQ.
+ * needs. The name-reuse advice is the HOWTO's own FAQ when the release is the gateway's, and names the release the
+ * error is about otherwise (helm-name-reuse.ts).
  */
+import { NAME_IN_USE, describeNameReuse, failingReleases, type FailingRelease } from './helm-name-reuse';
+import type { TerraformPlan } from './plan';
 
 export type FailureClass =
   | 'helm-release-name-in-use'
@@ -19,16 +22,22 @@ export interface FailureDiagnosis {
   readonly advice: string;
   /** The first Terraform "Error:" line, for the notification's subject line. */
   readonly firstError?: string;
+  /** helm-release-name-in-use only: the release(s) the error is about, as far as the error and the plan tell. */
+  readonly releases?: readonly FailingRelease[];
+}
+
+export interface FailureContext {
+  /** The run's (redacted) plan: its resource_changes give the failing helm_release's name and namespace. */
+  readonly plan?: TerraformPlan | null;
 }
 
 const RULES: ReadonlyArray<{ readonly failure: Exclude<FailureClass, 'unknown'>; readonly pattern: RegExp; readonly summary: string; readonly advice: string }> = [
   {
     failure: 'helm-release-name-in-use',
-    pattern: /cannot re-use a name that is still in use/i,
+    pattern: NAME_IN_USE,
+    // Replaced by describeNameReuse, which names the release the error is about.
     summary: 'a Helm release of that name exists on the cluster but not in the Terraform state',
-    advice:
-      'Make sure the Helm release is not managed by another system first. Then uninstall it ' +
-      '(helm uninstall apheris-gateway -n apheris) and run the deployment again.',
+    advice: 'Make sure the Helm release is not managed by another system first, then uninstall it and run the deployment again.',
   },
   {
     failure: 'state-lock-held',
@@ -86,11 +95,18 @@ const RULES: ReadonlyArray<{ readonly failure: Exclude<FailureClass, 'unknown'>;
   },
 ];
 
-export function diagnoseTerraformFailure(output: string): FailureDiagnosis {
+export function diagnoseTerraformFailure(output: string, context: FailureContext = {}): FailureDiagnosis {
   const firstError = /Error: ([^\n]+)/.exec(output)?.[1]?.trim();
   const rule = RULES.find((r) => r.pattern.test(output));
-  const base = rule
+  const base: FailureDiagnosis = rule
     ? { failure: rule.failure, summary: rule.summary, advice: rule.advice }
     : { failure: 'unknown' as const, summary: 'Terraform failed', advice: 'Read the build log; contact the vendor\'s support if the error is in the gateway module.' };
-  return firstError ? { ...base, firstError } : base;
+  const named = base.failure === 'helm-release-name-in-use' ? nameReuseDiagnosis(output, context.plan) : base;
+  return firstError ? { ...named, firstError } : named;
+}
+
+/** The name reuse, about the release(s) the error and the plan name: never a release assumed from the HOWTO. */
+function nameReuseDiagnosis(output: string, plan: TerraformPlan | null | undefined): FailureDiagnosis {
+  const releases = failingReleases(output, plan);
+  return { failure: 'helm-release-name-in-use', ...describeNameReuse(releases), releases };
 }
