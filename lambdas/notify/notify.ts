@@ -67,6 +67,7 @@ export async function notify(event: NotifyEvent, ports: NotifyPorts, settings: N
         finishedAt: now,
         executionArn: event.executionArn,
         reportUrl: reportKey ? `s3://${settings.artifactsBucket}/${reportKey}` : '(no report)',
+        ...(p?.warnings?.length ? { warnings: p.warnings } : {}),
       },
       { ...record, capacity: verification?.capacity ?? null },
     );
@@ -158,6 +159,7 @@ export async function reportFailure(event: NotifyEvent, ports: NotifyPorts, sett
     applied: step === 'Apply' ? 'partly' : s.apply !== undefined ? 'all' : 'nothing',
     ...(unverified && recorded ? { recordedUnverified: true } : {}),
     ...(context.notes?.length ? { notes: context.notes } : {}),
+    ...(p?.warnings?.length ? { warnings: p.warnings } : {}),
   });
   await ports.publish('operators', message.subject, recorded ? message.text : `${message.text}\n(The deployment history could not be written.)`);
   return { notified: ['operators'] };

@@ -1,4 +1,5 @@
 import { inspectBundle } from '../shared/adapters/zip-reader';
+import { gpuSchedulingWarnings } from '../shared/domain/node-pools';
 import { BundleError, IdentityError, TriggerNotProven, ValuesError } from '../shared/domain/errors';
 import { resolveExecutionInput, type Operation } from '../shared/domain/execution-input';
 import { parseConfigJson, type GatewayConfig } from '../shared/domain/gateway-config';
@@ -142,6 +143,13 @@ export async function runPreflight(event: PreflightEvent, ports: PreflightPorts,
     warnings.push(...check.warnings);
   }
   warnings.push(...operationWarnings(input.operation, config));
+  warnings.push(
+    ...gpuSchedulingWarnings({
+      enableNvidiaGpu: config.module.enable_nvidia_gpu,
+      pools: config.module.karpenter_node_pools ?? {},
+      ...(config.helmValues.nodePoolMapping ? { nodePoolMapping: config.helmValues.nodePoolMapping } : {}),
+    }),
+  );
 
   const bundleName = bundleKey.slice(bundleKey.lastIndexOf('/') + 1);
   const head = await ports.headArtifact(bundleKey);

@@ -25,6 +25,7 @@ export interface RequestApprovalEvent {
     readonly change: string;
     /** Absent in results of a Preflight older than the operations: a deploy. */
     readonly operation?: string;
+    readonly warnings?: readonly string[];
   };
   readonly analysis: {
     readonly line: string;
@@ -84,6 +85,7 @@ export async function requestApproval(event: RequestApprovalEvent, ports: Reques
     timeoutHours: config.approval.timeoutHours,
     planSha256: event.analysis.planSha256,
     ...(event.preflight.operation ? { operation: event.preflight.operation } : {}),
+    ...(event.preflight.warnings?.length ? { warnings: event.preflight.warnings } : {}),
   });
   await ports.publish(message.subject, message.text);
 }

@@ -323,6 +323,7 @@ async function seedDeployment(where: RehearsalResources, version: string): Promi
     connectivity: 'passed',
     failedStep: '',
     error: '',
+    warnings: '',
   };
   await recordSuccess(where.table, record);
   const state = { version: 4, terraform_version: '1.11.4', serial: 1, lineage: randomUUID(), outputs: {}, resources: [], check_results: null };

@@ -80,6 +80,8 @@ test('detach-vpc lists the module.vpc addresses for approval, backs the state up
   ]);
   const approval = report.notifications.find((n) => n.subject.includes('approve'))!;
   for (const address of vpc) expect(approval.message).toContain(address);
+  // Preflight's warning reaches the approver, not only a log line: the config still says create_vpc = true.
+  expect(approval.message).toContain('Warnings (the run went on; check them):\n  ! module.create_vpc is still true: after detach-vpc, set create_vpc = false');
 
   const after = await stateObjects(installed.resources.stateBucket);
   const remaining = addresses(JSON.parse(after.get(stateKey)!));

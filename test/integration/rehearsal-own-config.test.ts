@@ -27,6 +27,8 @@ const OWN_CONFIG = {
     create_vpc: false,
     vpc_id: 'vpc-045da9dc92fb2a887',
     node_subnet_ids: ['subnet-0640da74d7ffb177f', 'subnet-0d0e19e8e7ee019a0'],
+    // A GPU pool, but GPU workloads not enabled (enable_nvidia_gpu left out): a warning operators must read.
+    karpenter_node_pools: { gpu: { instance_families: ['g5'], taints: [{ key: 'nvidia.com/gpu', effect: 'NoSchedule' as const }] } },
   },
   vpcReuse: { minFreeSubnetAddresses: 762 },
   notifications: { supportEmails: ['support@apheris.com'], operatorEmails: [] },
@@ -67,6 +69,7 @@ test('npm run rehearse --config: the config as written, in its own account, regi
   expect(report.status).toBe('SUCCEEDED');
   const done = report.notifications.find((n: { subject: string }) => /installed/.test(n.subject));
   expect(done.message).toContain(`AWS account ${ACCOUNT}, eu-west-1`);
+  expect(done.message).toContain('  ! node pool "gpu" has GPU instance families (g5) but module.enable_nvidia_gpu is not true');
   expect(done.message).toContain(`arn:aws:states:eu-west-1:${ACCOUNT}:execution:GatewayDeployment-own-config:`);
   // 762 free addresses asked over two subnets: each stand-in subnet is a /23 (507 free), not a /24 (251).
   expect(subnetPrefixFor(381)).toBe(23);

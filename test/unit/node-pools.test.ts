@@ -1,4 +1,4 @@
-import { GPU_TAINT, isGpuInstanceFamily, lintNodePools } from '../../lambdas/shared/domain/node-pools';
+import { GPU_TAINT, gpuSchedulingWarnings, isGpuInstanceFamily, lintNodePools } from '../../lambdas/shared/domain/node-pools';
 
 const GPU = { key: 'nvidia.com/gpu', effect: 'NoSchedule' };
 
@@ -96,5 +96,36 @@ describe('lintNodePools', () => {
       c: { instance_families: ['gr6'] },
     });
     expect(findings.map((f) => f.pool)).toEqual(['a', 'c']);
+  });
+});
+
+describe('gpuSchedulingWarnings (the HOWTO\'s "Optional: Configure custom node pools")', () => {
+  const gpuPool = { instance_families: ['g5', 'm6g'], taints: [{ key: 'nvidia.com/gpu', effect: 'NoSchedule' }] };
+  const expensive = { instance_families: ['p4d'], taints: [{ key: 'nvidia.com/gpu', effect: 'NoSchedule' }, { key: 'example.com/expensive', effect: 'NoSchedule' }] };
+
+  test('a GPU pool while enable_nvidia_gpu is not true: one warning per pool, naming its GPU families', () => {
+    for (const enableNvidiaGpu of [undefined, false]) {
+      const warnings = gpuSchedulingWarnings({ enableNvidiaGpu, pools: { gpu: gpuPool, general: { instance_families: ['c7g'] } } });
+      expect(warnings).toEqual([expect.stringContaining('node pool "gpu" has GPU instance families (g5) but module.enable_nvidia_gpu is not true')]);
+    }
+  });
+
+  test('GPU pools with enable_nvidia_gpu = true, or no GPU pool at all: nothing', () => {
+    expect(gpuSchedulingWarnings({ enableNvidiaGpu: true, pools: { gpu: gpuPool } })).toEqual([]);
+    expect(gpuSchedulingWarnings({ pools: { general: { instance_families: ['c7g', 'm6g'] } } })).toEqual([]);
+  });
+
+  test('the HOWTO\'s example mapping (4 and 8 GPUs to example.com/expensive) with the pool that carries the taint: nothing', () => {
+    expect(gpuSchedulingWarnings({ enableNvidiaGpu: true, pools: { 'expensive-pool': expensive }, nodePoolMapping: { '4': 'example.com/expensive', '8': 'example.com/expensive' } })).toEqual([]);
+  });
+
+  test('a mapping to a taint no pool carries (a typo, or the pool left out): one warning per mapping', () => {
+    const warnings = gpuSchedulingWarnings({ enableNvidiaGpu: true, pools: { 'expensive-pool': expensive }, nodePoolMapping: { '4': 'example.com/expensiv', '8': 'example.com/expensive' } });
+    expect(warnings).toEqual([expect.stringContaining('nodePoolMapping sends computations with 4 GPU(s) to taint "example.com/expensiv", but no node pool')]);
+    expect(warnings[0]).toContain('the mapping only adds a toleration (HOWTO)');
+  });
+
+  test('a mapping with no custom pools at all', () => {
+    expect(gpuSchedulingWarnings({ pools: {}, nodePoolMapping: { '2': 'example.com/big' } })).toHaveLength(1);
   });
 });

@@ -55,6 +55,7 @@ export function operatorAws(options: OperatorAwsOptions = {}): OperatorAws & { d
         verification: out.Item?.verification?.S ?? VERIFIED,
         ...(out.Item?.deployedAt?.S ? { deployedAt: out.Item.deployedAt.S } : {}),
         ...(out.Item?.executionArn?.S ? { executionArn: out.Item.executionArn.S } : {}),
+        ...(out.Item?.warnings?.S ? { warnings: out.Item.warnings.S.split('\n') } : {}),
       };
     },
 

@@ -21,3 +21,17 @@ export function dalBucketPolicies(dalRoleArn: unknown, buckets: readonly string[
   if (typeof dalRoleArn !== 'string' || !dalRoleArn) return {};
   return Object.fromEntries(buckets.map((bucket) => [bucket, dalBucketPolicy(dalRoleArn, bucket)]));
 }
+
+/**
+ * What a build stores about DAL access (the Apply report; the Plan's outputs.json, for a run with nothing to apply):
+ * the configured buckets and the policy made for each. `dataBuckets` lets a reader tell "no external buckets" from
+ * "buckets, but no DAL role to name" (then `dataBucketPolicies` is empty).
+ */
+export interface DalAccessReport {
+  readonly dataBuckets: string[];
+  readonly dataBucketPolicies: Record<string, object>;
+}
+
+export function dalAccessReport(dalRoleArn: unknown, buckets: readonly string[]): DalAccessReport {
+  return { dataBuckets: [...buckets], dataBucketPolicies: dalBucketPolicies(dalRoleArn, buckets) };
+}

@@ -43,6 +43,8 @@ export interface DeploymentRecord {
   readonly connectivity: string;
   readonly failedStep: string;
   readonly error: string;
+  /** Preflight's warnings, one per line ('' when none): `status` shows those of the deployed run. */
+  readonly warnings: string;
 }
 
 export function deploymentRecord(state: RunState, exec: ExecutionFacts, gateway: string, outcome: 'succeeded' | 'failed', finishedAt: string): DeploymentRecord {
@@ -72,5 +74,6 @@ export function deploymentRecord(state: RunState, exec: ExecutionFacts, gateway:
     connectivity: state.evaluation?.connectivity ?? '',
     failedStep: outcome === 'failed' ? failedStep(state) : '',
     error: outcome === 'failed' ? (state.error?.Error ?? '') : '',
+    warnings: (p?.warnings ?? []).join('\n'),
   };
 }

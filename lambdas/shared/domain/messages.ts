@@ -29,9 +29,17 @@ export interface ApprovalRequestFacts {
   readonly planSha256: string;
   /** deploy (or absent), or an operation on the deployed version such as detach-vpc. */
   readonly operation?: string;
+  /** Preflight's warnings: what the approver should weigh. */
+  readonly warnings?: readonly string[];
 }
 
 const ACTION_MARK: Readonly<Record<string, string>> = { create: '+', update: '~', replace: '-/+', delete: '-' };
+
+/** Preflight's warnings, as every notice to operators shows them (nothing when there are none). */
+export function warningLines(warnings: readonly string[] | undefined): string[] {
+  if (!warnings?.length) return [];
+  return ['Warnings (the run went on; check them):', ...warnings.map((w) => `  ! ${w}`), ''];
+}
 
 export function approvalRequestMessage(f: ApprovalRequestFacts): { subject: string; text: string } {
   const versions = f.fromVersion ? `${f.fromVersion} → ${f.toVersion}` : `${f.toVersion} (first install)`;
@@ -46,6 +54,7 @@ export function approvalRequestMessage(f: ApprovalRequestFacts): { subject: stri
     ...f.riskReasons.map((r) => `  - ${r}`),
     `Asked because ${f.because}.`,
     '',
+    ...warningLines(f.warnings),
     'Changes:',
     ...f.changes.map((c) => `  ${(ACTION_MARK[c.action] ?? c.action).padEnd(3)} ${c.address}`),
     ...(f.changesNotListed > 0 ? [`  … and ${f.changesNotListed} more (see the full plan)`] : []),
@@ -83,6 +92,8 @@ export interface CompletionFacts {
   readonly finishedAt: string;
   readonly executionArn: string;
   readonly reportUrl: string;
+  /** Preflight's warnings, for operators (the support mail is about the completion). */
+  readonly warnings?: readonly string[];
 }
 
 /** The HOWTO's wrap-up: "contact your Apheris representative … to confirm the completion and request to run the smoke tests". */
@@ -111,7 +122,7 @@ export function completionMessages(f: CompletionFacts, reportJson: object): { su
     '',
     json,
   ].join('\n');
-  const operators = [...summary, '', `Execution: ${f.executionArn}`, `Full report: ${f.reportUrl}`, '', 'Support has been asked to run the smoke tests.'].join('\n');
+  const operators = [...summary, '', ...warningLines(f.warnings), `Execution: ${f.executionArn}`, `Full report: ${f.reportUrl}`, '', 'Support has been asked to run the smoke tests.'].join('\n');
   // "installed 1.0.0", "upgraded to 1.1.0"
   const target = `${did}${f.change === 'install' || f.change === 'redeploy' ? '' : ' to'} ${f.toVersion}`;
   return {
@@ -136,6 +147,8 @@ export interface FailureFacts {
   readonly recordedUnverified?: boolean;
   /** More for operators (a run that ended outside its own catch: locks, redrive). */
   readonly notes?: readonly string[];
+  /** Preflight's warnings: one may be the cause (too few free subnet addresses, a GPU pool without GPU support). */
+  readonly warnings?: readonly string[];
 }
 
 const APPLIED: Readonly<Record<FailureFacts['applied'], string>> = {
@@ -162,6 +175,7 @@ export function failureMessage(f: FailureFacts): { subject: string; text: string
         ]
       : []),
     ...(f.notes ?? []),
+    ...(f.warnings?.length ? ['', ...warningLines(f.warnings)] : []),
     `Log: ${f.logLocation}`,
     `Execution: ${f.executionArn}`,
   ].join('\n');

@@ -18,6 +18,8 @@ export interface RunState {
     readonly reason?: string;
     readonly expectedAgentVersion?: string;
     readonly operation?: string;
+    /** What operators should know but that did not stop the run; absent in results of an older Preflight. */
+    readonly warnings?: readonly string[];
   };
   readonly workspace?: { readonly workspacePrefix: string };
   readonly plan?: BuildResult;

@@ -77,6 +77,8 @@ export interface DeployedView {
   readonly verification: string;
   readonly deployedAt?: string;
   readonly executionArn?: string;
+  /** Preflight's warnings of the run that applied it. */
+  readonly warnings?: readonly string[];
 }
 
 export interface StatusReport {
@@ -116,7 +118,7 @@ function timing(e: ExecutionView, now: Date): { stopped: string; duration: strin
 
 export function formatStatus(report: StatusReport): string[] {
   const lines = [`Gateway ${report.gateway}: stack ${report.stack} in ${report.region}, at ${formatTime(report.at)}`];
-  if (report.deployed !== undefined) lines.push(deployedLine(report.deployed));
+  if (report.deployed !== undefined) lines.push(deployedLine(report.deployed), ...(report.deployed?.warnings ?? []).map((w) => `  warning: ${w}`));
   const lock = report.lock;
   lines.push(
     lock
