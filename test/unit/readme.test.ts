@@ -18,11 +18,19 @@ function codeBlocks(text: string, lang: string): string[] {
   return [...text.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]);
 }
 
-test('the configuration example is a valid config', () => {
+test('the minimal configuration of the README is a valid config', () => {
   const [yamlBlock] = codeBlocks(section('Configuration'), 'yaml');
   const config = parseGatewayConfig(parseYaml(yamlBlock), 'README example');
+  expect(config.module.additional_data_buckets).toEqual(['example-bucket']);
+});
+
+test('the full configuration reference (docs/configuration.md) is a valid config', () => {
+  const reference = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'configuration.md'), 'utf-8');
+  const [yamlBlock] = codeBlocks(reference, 'yaml');
+  const config = parseGatewayConfig(parseYaml(yamlBlock), 'docs/configuration.md example');
   expect(config.module.karpenter_node_pools?.['expensive-pool'].instance_families).toEqual(['p4d']);
   expect(config.helmValues.nodePoolMapping).toEqual({ '4': 'example.com/expensive', '8': 'example.com/expensive' });
+  expect(config.releaseTrigger).toEqual({ allowPrereleases: false, maxMajorStep: 1 });
 });
 
 test('every console input example is accepted', () => {
