@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { loadGatewayConfig } from '../lib/config';
 import { operatorAws } from '../lambdas/shared/adapters/operator-aws';
 import { signIdentityProof } from '../lambdas/shared/adapters/identity-proof';
@@ -25,7 +25,9 @@ import {
   type TargetOptions,
 } from '../lambdas/shared/operator/cli-commands';
 import { discover, runHistory, runStart, runStatus, type OperatorPorts } from '../lambdas/shared/operator/commands';
+import { runDalPolicy, type ArtifactReader } from '../lambdas/shared/operator/dal-policy';
 import { fileAndStdin, readInputArgument } from '../lambdas/shared/operator/input-argument';
+import { runSubscriptions, type ConfiguredAddresses, type SubscriptionAws } from '../lambdas/shared/operator/subscriptions';
 
 interface CommonOptions extends TargetOptions {
   config?: string;
@@ -46,6 +48,28 @@ function configFacts(flag: string | undefined): ConfigFacts {
 
 const targetOf = (opts: CommonOptions): Target => resolveTarget(opts, () => configFacts(opts.config));
 
+/** The config's notifications addresses (`subscriptions`, `status`): the config `cdk deploy` would use, as configFacts. */
+function configuredAddresses(flag: string | undefined): ConfiguredAddresses {
+  const cdkJsonFile = path.join(__dirname, '..', 'cdk.json');
+  const cdkJson = fs.existsSync(cdkJsonFile) ? (JSON.parse(fs.readFileSync(cdkJsonFile, 'utf-8')) as unknown) : undefined;
+  try {
+    const { config, source } = loadGatewayConfig(chooseConfigPath({ flag, env: process.env.GATEWAY_CONFIG, cdkJson }));
+    return { gatewayName: config.gatewayName, source, ...config.notifications };
+  } catch (error) {
+    throw new OperatorError((error as Error).message, 2);
+  }
+}
+
+/** For `status`: the addresses when the config is this gateway's and can be read; otherwise status names only pending ones. */
+function statusAddresses(flag: string | undefined, gateway: string): ConfiguredAddresses | undefined {
+  try {
+    const configured = configuredAddresses(flag);
+    return configured.gatewayName === gateway ? configured : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `start --input`: the whole execution input, so none of the flags that make one may come with it (exit 2). */
 function startInputArgument(opts: StartFlags): Record<string, unknown> {
   const flags: Array<[string, unknown]> = [
@@ -64,9 +88,9 @@ function startInputArgument(opts: StartFlags): Record<string, unknown> {
 }
 
 /** Real AWS behind the command ports; the clients are closed when the command is done. */
-async function withPorts<T>(region: string | undefined, use: (ports: OperatorPorts) => Promise<T>): Promise<T> {
+async function withPorts<T>(region: string | undefined, use: (ports: OperatorPorts & ArtifactReader & SubscriptionAws) => Promise<T>): Promise<T> {
   const aws = operatorAws({ region });
-  const ports: OperatorPorts = {
+  const ports: OperatorPorts & ArtifactReader & SubscriptionAws = {
     ...aws,
     now: () => new Date(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
@@ -123,14 +147,28 @@ interface StatusFlags extends CommonOptions {
   output: 'text' | 'json';
 }
 
+interface SubscriptionsFlags extends CommonOptions {
+  resend?: boolean;
+  json?: boolean;
+  output: 'text' | 'json';
+}
+
 interface HistoryFlags extends CommonOptions {
   limit: string;
   json?: boolean;
   output: 'text' | 'json';
 }
 
+interface DalPolicyFlags extends CommonOptions {
+  bucket?: string;
+  json?: boolean;
+  output: 'text' | 'json';
+}
+
 export function program(): Command {
-  const cli = new Command('gateway-deployer').description('Operate the Compute Gateway deployer').showHelpAfterError();
+  // exitOverride: commander's own usage errors (an unknown option, a bad --output) reach main() as CommanderError,
+  // which exits 2 like every other usage error, instead of commander's process.exit(1). Subcommands inherit it.
+  const cli = new Command('gateway-deployer').description('Operate the Compute Gateway deployer').showHelpAfterError().exitOverride();
   const withCommon = (cmd: Command) =>
     cmd
       .option('--gateway <name>', 'the gateway (default: gatewayName of the config)')
@@ -180,7 +218,10 @@ export function program(): Command {
     const limit = parseWholeNumber(opts.limit, '--limit', 1, 100);
     const intervalSeconds = parseWholeNumber(opts.interval, '--interval', 1, 3600);
     const target = targetOf(opts);
-    await withPorts(target.region, (ports) => runStatus(target, { limit, watch: opts.watch, intervalSeconds, json: opts.json || opts.output === 'json' }, ports));
+    const notifications = statusAddresses(opts.config, target.gateway);
+    await withPorts(target.region, (ports) =>
+      runStatus(target, { limit, watch: opts.watch, intervalSeconds, json: opts.json || opts.output === 'json', ...(notifications ? { notifications } : {}) }, ports),
+    );
   });
   withCommon(
     cli
@@ -193,6 +234,29 @@ export function program(): Command {
     const limit = parseWholeNumber(opts.limit, '--limit', 1, 1000);
     const target = targetOf(opts);
     await withPorts(target.region, (ports) => runHistory(target, { limit, json: opts.json || opts.output === 'json' }, ports));
+  });
+  withCommon(
+    cli
+      .command('dal-policy')
+      .description("the HOWTO's bucket policy for each external data bucket (module.additional_data_buckets), naming the deployed gateway's DAL role")
+      .option('--bucket <name>', 'only this bucket; in text, only its policy JSON: the file for `aws s3api put-bucket-policy --policy file://…`')
+      .addOption(new Option('--output <format>', 'text, or json for scripts: { dalRoleArn, buckets: [{ bucket, policy }] }').choices(['text', 'json']).default('text'))
+      .option('--json', 'the same as --output json'),
+  ).action(async (opts: DalPolicyFlags) => {
+    const target = targetOf(opts);
+    await withPorts(target.region, (ports) => runDalPolicy(target, { json: opts.json || opts.output === 'json', ...(opts.bucket !== undefined ? { bucket: opts.bucket } : {}) }, ports));
+  });
+  withCommon(
+    cli
+      .command('subscriptions')
+      .description("the e-mail subscriptions of the support and operators topics against the config's notifications addresses: confirmed, pending confirmation, or missing")
+      .option('--resend', "send the confirmation mail again to each configured address that is not confirmed (sns:Subscribe); no other address")
+      .addOption(new Option('--output <format>', 'text, or json for scripts').choices(['text', 'json']).default('text'))
+      .option('--json', 'the same as --output json'),
+  ).action(async (opts: SubscriptionsFlags) => {
+    const target = targetOf(opts);
+    const configured = configuredAddresses(opts.config);
+    await withPorts(target.region, (ports) => runSubscriptions(target, { configured, resend: opts.resend, json: opts.json || opts.output === 'json' }, ports));
   });
   // --profile, like the AWS CLI's: every client the command makes takes its credentials from that profile.
   cli.hook('preAction', (_root, action) => {
@@ -207,6 +271,8 @@ export function main(): void {
   program()
     .parseAsync(process.argv)
     .catch((raw: Error) => {
+      // Already printed by commander: --help and --version end here with 0, a usage error with 2.
+      if (raw instanceof CommanderError) process.exit(raw.exitCode === 0 ? 0 : 2);
       const error = explainAwsError(raw) as Error;
       if (error instanceof OperatorError) {
         console.error(`error: ${error.message}`);

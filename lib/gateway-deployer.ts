@@ -190,6 +190,7 @@ export class GatewayDeployer extends Construct {
         ARTIFACTS_BUCKET: artifactsBucket.bucketName,
         DEPLOYMENTS_TABLE: table.tableName,
         OPERATORS_TOPIC_ARN: this.notifications.operatorsTopic.topicArn,
+        SUPPORT_TOPIC_ARN: this.notifications.supportTopic.topicArn,
         STACK_NAME: stack.stackName,
       },
     }).function;
@@ -202,6 +203,15 @@ export class GatewayDeployer extends Construct {
       }),
     );
     requestApproval.addToRolePolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.notifications.operatorsTopic.topicArn] }));
+    // The run's notices say when an e-mail subscription is not confirmed (domain/subscriptions.ts): read-only, these two topics.
+    const grantListSubscriptions = (fn: lambda.IFunction) =>
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['sns:ListSubscriptionsByTopic'],
+          resources: [this.notifications.supportTopic.topicArn, this.notifications.operatorsTopic.topicArn],
+        }),
+      );
+    grantListSubscriptions(requestApproval);
     key.grant(requestApproval, 'kms:GenerateDataKey', 'kms:Decrypt');
 
     // The approve → apply contract (README, Security): the approval function is the one writer of decisions; the
@@ -297,7 +307,11 @@ export class GatewayDeployer extends Construct {
     const notify = new DeployerFunction(this, 'Notify', {
       handlerDir: 'notify',
       description: 'Completion report to support and operators; failure report to operators; records failed runs',
-      environment: notifyEnvironment,
+      // The addresses whose subscriptions the success notice checks (not RunEnded's: it sends no wrap-up).
+      environment: {
+        ...notifyEnvironment,
+        NOTIFICATION_EMAILS: JSON.stringify({ support: config.notifications.supportEmails, operators: config.notifications.operatorEmails }),
+      },
     }).function;
     /** What a function needs to tell and record a run: Notify, and RunEnded for the ends no Catch sees. */
     const grantNotify = (fn: lambda.Function) => {
@@ -312,6 +326,11 @@ export class GatewayDeployer extends Construct {
       key.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
     };
     grantNotify(notify);
+    grantListSubscriptions(notify);
+    // A run with nothing to apply: the DAL bucket policies are in its Plan's outputs.json (no sensitive output, no
+    // value of the values secret). Not the rest of plans/: the plan binary holds the values in clear.
+    notify.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [artifactsBucket.arnForObjects('plans/*/outputs.json')] }));
+    acknowledgeObjectPrefixes(notify, "Reads a plan's non-sensitive outputs, plans/<gateway>/<run>/outputs.json", 'plans/*/outputs.json');
 
     this.workflow = new Workflow(this, 'Workflow', {
       config,

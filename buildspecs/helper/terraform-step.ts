@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { redactPlan, redactText, secretRedactor, summarizePlan, type TerraformPlan } from '../../lambdas/shared/domain/plan';
-import { dalBucketPolicies } from '../../lambdas/shared/domain/bucket-policy';
+import { dalAccessReport, type DalAccessReport } from '../../lambdas/shared/domain/bucket-policy';
 import {
   DETACH_LIST_FILE,
   DETACH_RESULT_FILE,
@@ -113,8 +113,9 @@ export async function plan(ctx: StepContext, exportsFile: string): Promise<void>
     putBytes(ctx.bucket, `${prefix}plan.json`, JSON.stringify(redacted), 'application/json'),
     // For reviewers: what `terraform plan` printed, redacted (no second `terraform show` run for the text).
     putBytes(ctx.bucket, `${prefix}plan.txt`, redactText(planned.output, ws.secrets), 'text/plain'),
-    // The outputs as they will be after this plan: Verify reads them when there was nothing to apply.
-    putBytes(ctx.bucket, `${prefix}outputs.json`, JSON.stringify({ outputs: plannedOutputs(redacted) }, null, 2), 'application/json'),
+    // The outputs as they will be after this plan: Verify reads them when there was nothing to apply, and so does the
+    // success notice for the DAL bucket policies (made here, as Apply makes them, from the planned dal_role_arn).
+    putBytes(ctx.bucket, `${prefix}outputs.json`, JSON.stringify(plannedOutputsReport(redacted), null, 2), 'application/json'),
   ]);
   console.log(summary.line);
   await writeExports(exportsFile, {
@@ -186,10 +187,21 @@ export function plannedOutputs(plan: TerraformPlan): Record<string, unknown> {
   return out;
 }
 
+/** DATA_BUCKETS: module.additional_data_buckets of the deployed config (both projects have it). */
+const dataBuckets = (): string[] => (process.env.DATA_BUCKETS ?? '').split(',').filter(Boolean);
+
+/** The Plan's outputs.json: the planned outputs, and the HOWTO's bucket policies made from their dal_role_arn. */
+export function plannedOutputsReport(plan: TerraformPlan, buckets: readonly string[] = dataBuckets()): { outputs: Record<string, unknown> } & DalAccessReport {
+  const outputs = plannedOutputs(plan);
+  return { outputs, ...dalAccessReport(outputs.dal_role_arn, buckets) };
+}
+
 export interface ApplyReport {
   readonly status: 'applied';
   readonly outputs: Record<string, unknown>;
   readonly sensitiveOutputs: string[];
+  /** module.additional_data_buckets, as DATA_BUCKETS gave them. */
+  readonly dataBuckets?: string[];
   /** The HOWTO's bucket policy for each additional data bucket, with the real dal_role_arn. */
   readonly dataBucketPolicies?: Record<string, object>;
 }
@@ -225,8 +237,7 @@ export async function apply(ctx: StepContext, planPrefixKey: string, exportsFile
   const out = await run(ws, ['output', '-json', '-no-color'], { echo: false, raw: true });
   if (out.code !== 0) await failWith(ctx, 'apply', out, exportsFile);
   const outputs = splitOutputs(JSON.parse(out.rawStdout || '{}'), ws.secrets);
-  const buckets = (process.env.DATA_BUCKETS ?? '').split(',').filter(Boolean);
-  const report: ApplyReport = { ...outputs, dataBucketPolicies: dalBucketPolicies(outputs.outputs.dal_role_arn, buckets) };
+  const report: ApplyReport = { ...outputs, ...dalAccessReport(outputs.outputs.dal_role_arn, dataBuckets()) };
   const key = `${reportPrefix(ctx)}apply.json`;
   await putBytes(ctx.bucket, key, JSON.stringify(report, null, 2), 'application/json');
   const str = (v: unknown) => (typeof v === 'string' ? v : '');

@@ -4,7 +4,9 @@ import { env, isNotFound } from '../shared/adapters/aws';
 import { s3 } from '../shared/adapters/clients/s3';
 import { sns } from '../shared/adapters/clients/sns';
 import { recordDeployment, recordRun } from '../shared/adapters/history-table';
+import { listTopicSubscriptions } from '../shared/adapters/topic-subscriptions';
 import { logger } from '../shared/adapters/logger';
+import type { SubscriptionCheckTarget } from '../shared/domain/subscriptions';
 import { notify, type NotifyEvent, type NotifyPorts } from './notify';
 
 const artifactsBucket = env('ARTIFACTS_BUCKET');
@@ -16,7 +18,17 @@ export const settings = {
   region: env('AWS_REGION'),
   stateBucket: process.env.STATE_BUCKET,
   stepLogGroups: JSON.parse(process.env.STEP_LOG_GROUPS || '{}') as Record<string, string>,
+  // The config's notifications addresses, set on Notify only: the success notice checks their subscriptions.
+  ...(process.env.NOTIFICATION_EMAILS ? { subscriptions: subscriptionTargets(process.env.NOTIFICATION_EMAILS) } : {}),
 };
+
+function subscriptionTargets(json: string): SubscriptionCheckTarget[] {
+  const emails = JSON.parse(json) as { support?: string[]; operators?: string[] };
+  return [
+    { topic: 'support', topicArn: topics.support, configured: emails.support ?? [] },
+    { topic: 'operators', topicArn: topics.operators, configured: emails.operators ?? [] },
+  ];
+}
 
 export const ports: NotifyPorts = {
   async readJson(key) {
@@ -34,6 +46,7 @@ export const ports: NotifyPorts = {
   recordRun: (record) => recordRun(table, record),
   recordApplied: (record, verification) => recordDeployment(table, record, verification),
   now: () => new Date(),
+  listSubscriptions: (topicArn) => listTopicSubscriptions(sns, topicArn),
 };
 
 export async function handler(event: NotifyEvent): Promise<{ notified: string[] }> {

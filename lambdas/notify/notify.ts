@@ -1,8 +1,10 @@
 import { exportedVariables } from '../shared/domain/build-result';
 import { adviceFor, describeCause } from '../shared/domain/failure';
 import { appliedButNotVerified, deploymentRecord, type DeploymentRecord } from '../shared/domain/history';
+import { dalAccessLines, dalAccessOf, dalReportKey } from '../shared/domain/dal-access';
 import { completionMessages, detachedMessage, driftMessage, failureMessage } from '../shared/domain/messages';
 import { failedStep, type ExecutionFacts, type RunState } from '../shared/domain/run-state';
+import { subscriptionNotice, type ListedSubscription, type SubscriptionCheckTarget } from '../shared/domain/subscriptions';
 import { formatBytes, type CapacityReport } from '../shared/domain/verification';
 
 /** The HOWTO's "Wrapping up" on success, and a failure report operators can act on. No secret in either. */
@@ -20,6 +22,8 @@ export interface NotifyPorts {
   /** A run that applied and then failed: its history item and CURRENT (the applied version, not verified). */
   recordApplied(record: DeploymentRecord, verification: string): Promise<void>;
   now(): Date;
+  /** sns:ListSubscriptionsByTopic, for the success notice's subscriptions check (best effort); optional. */
+  listSubscriptions?(topicArn: string): Promise<readonly ListedSubscription[]>;
 }
 
 export interface NotifySettings {
@@ -30,6 +34,8 @@ export interface NotifySettings {
   readonly stateBucket?: string;
   /** State name → CloudWatch log group of its Lambda. */
   readonly stepLogGroups: Readonly<Record<string, string>>;
+  /** The topics and their configured addresses, checked for the success notice (Notify's NOTIFICATION_EMAILS). */
+  readonly subscriptions?: readonly SubscriptionCheckTarget[];
 }
 
 export function capacitySummary(capacity: CapacityReport | null | undefined): string | null {
@@ -49,6 +55,10 @@ export async function notify(event: NotifyEvent, ports: NotifyPorts, settings: N
     const reportKey = s.evaluation?.reportKey || exportedVariables(s.verify).VERIFICATION_REPORT_KEY || '';
     const verification = (reportKey ? await ports.readJson(reportKey) : null) as { capacity?: CapacityReport } | null;
     const record = deploymentRecord(s, event, event.gateway, 'succeeded', now);
+    const dalAccess = await dalAccessNotice(event, ports, settings);
+    // Whether the wrap-up mail just sent can reach support (and this one the operators): best effort, never stops it.
+    const subscriptionNotes =
+      ports.listSubscriptions && settings.subscriptions?.length ? await subscriptionNotice(settings.subscriptions, (arn) => ports.listSubscriptions!(arn), 'completion') : [];
     const messages = completionMessages(
       {
         gateway: event.gateway,
@@ -68,6 +78,8 @@ export async function notify(event: NotifyEvent, ports: NotifyPorts, settings: N
         executionArn: event.executionArn,
         reportUrl: reportKey ? `s3://${settings.artifactsBucket}/${reportKey}` : '(no report)',
         ...(p?.warnings?.length ? { warnings: p.warnings } : {}),
+        ...(dalAccess.length ? { dalAccess } : {}),
+        ...(subscriptionNotes.length ? { subscriptionNotes } : {}),
       },
       { ...record, capacity: verification?.capacity ?? null },
     );
@@ -109,6 +121,23 @@ export async function notify(event: NotifyEvent, ports: NotifyPorts, settings: N
   }
 
   return reportFailure(event, ports, settings);
+}
+
+/**
+ * The HOWTO's bucket policies for the external data buckets, as the run's build stored them (dal-access.ts), for the
+ * operators' notice only: attaching them is the customer's own data access, which Apheris support neither does nor
+ * needs for the smoke tests, so the support mail carries neither the bucket names nor the DAL role. Best effort: a
+ * report that cannot be read costs a line, never the success notice.
+ */
+async function dalAccessNotice(event: NotifyEvent, ports: NotifyPorts, settings: NotifySettings): Promise<string[]> {
+  const source = dalReportKey(event.state, event.gateway);
+  if (!source) return [];
+  const sourceUrl = `s3://${settings.artifactsBucket}/${source.key}`;
+  try {
+    return dalAccessLines(dalAccessOf(await ports.readJson(source.key)), { sourceUrl, fromPlan: source.fromPlan });
+  } catch (error) {
+    return [`(${sourceUrl} could not be read for the bucket policies of the external data buckets, if any: ${(error as Error).name}. npx gateway-deployer dal-policy prints them.)`];
+  }
 }
 
 /** For the failure notice of a run that ended outside its own catch (run-end.ts): the step it was in, and notes. */

@@ -1,6 +1,7 @@
 import { parseConfigJson } from '../shared/domain/gateway-config';
 import { approvalRound } from '../shared/domain/decision';
 import { approvalRequestMessage } from '../shared/domain/messages';
+import { subscriptionNotice, type ListedSubscription } from '../shared/domain/subscriptions';
 import type { PendingApproval } from '../shared/adapters/approvals';
 
 /**
@@ -44,12 +45,16 @@ export interface RequestApprovalPorts {
   store(approval: PendingApproval): Promise<void>;
   publish(subject: string, text: string): Promise<void>;
   now(): Date;
+  /** sns:ListSubscriptionsByTopic; without it (or without the topics) the request says nothing about subscriptions. */
+  listSubscriptions?(topicArn: string): Promise<readonly ListedSubscription[]>;
 }
 
 export interface Deployment {
   readonly artifactsBucket: string;
   readonly stackName: string;
   readonly region: string;
+  /** The topics whose e-mail subscriptions the request checks (best effort) against config.notifications. */
+  readonly topics?: { readonly support: string; readonly operators: string };
 }
 
 export async function requestApproval(event: RequestApprovalEvent, ports: RequestApprovalPorts, deployment: Deployment): Promise<void> {
@@ -66,6 +71,18 @@ export async function requestApproval(event: RequestApprovalEvent, ports: Reques
     expiresAt: Math.floor(now.getTime() / 1000) + (config.approval.timeoutHours + 24) * 3600,
   });
   const s3Url = (key: string) => `s3://${deployment.artifactsBucket}/${key}`;
+  // The first run's approval request is where operators learn that a mail of the run cannot arrive: best effort.
+  const subscriptionNotes =
+    ports.listSubscriptions && deployment.topics
+      ? await subscriptionNotice(
+          [
+            { topic: 'support', topicArn: deployment.topics.support, configured: config.notifications.supportEmails },
+            { topic: 'operators', topicArn: deployment.topics.operators, configured: config.notifications.operatorEmails },
+          ],
+          (topicArn) => ports.listSubscriptions!(topicArn),
+          'approval',
+        )
+      : [];
   const message = approvalRequestMessage({
     gateway: event.preflight.gateway,
     executionName: event.executionName,
@@ -86,6 +103,7 @@ export async function requestApproval(event: RequestApprovalEvent, ports: Reques
     planSha256: event.analysis.planSha256,
     ...(event.preflight.operation ? { operation: event.preflight.operation } : {}),
     ...(event.preflight.warnings?.length ? { warnings: event.preflight.warnings } : {}),
+    ...(subscriptionNotes.length ? { subscriptionNotes } : {}),
   });
   await ports.publish(message.subject, message.text);
 }

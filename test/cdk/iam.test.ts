@@ -144,6 +144,28 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
       const holders = functions.filter(([, fn]) => roleStatements(template, roleOf(fn)).some((s) => list(s.Action).includes('ec2:DescribeSubnets'))).map(([, fn]) => handlerName(fn));
       expect(holders).toEqual(_name === 'every optional grant' ? ['preflight'] : []);
     });
+
+    test('sns:ListSubscriptionsByTopic only for RequestApproval and Notify, on the support and operators topics only; nobody may Subscribe', () => {
+      const topics = ofType(template, 'AWS::SNS::Topic').map(([id]) => id).sort();
+      expect(topics).toHaveLength(2);
+      const grants = functions.flatMap(([, fn]) =>
+        roleStatements(template, roleOf(fn))
+          .filter((s) => list(s.Action).some((a) => covers(a, 'sns:ListSubscriptionsByTopic')))
+          .map((statement) => ({ handler: handlerName(fn), statement })),
+      );
+      expect(grants.map((g) => g.handler).sort()).toEqual(['notify', 'request-approval']);
+      for (const { statement } of grants) {
+        expect(statement.Effect).toBe('Allow');
+        // CDK merges it with Notify's sns:Publish, which has the same two topics.
+        expect(list(statement.Action).filter((a) => a !== 'sns:Publish')).toEqual(['sns:ListSubscriptionsByTopic']);
+        expect(list(statement.Resource).map((r) => (r as { Ref?: string }).Ref).sort()).toEqual(topics);
+        expect(statement.Condition).toBeUndefined();
+      }
+      // No other policy of the template (the state machine, the builds, the approver policy) has it, and none subscribes.
+      const anywhere = allStatements(template).filter(({ statement }) => list(statement.Action).some((a) => covers(a, 'sns:ListSubscriptionsByTopic')));
+      expect(anywhere).toHaveLength(2);
+      expect(allStatements(template).filter(({ statement }) => list(statement.Action).some((a) => covers(a, 'sns:Subscribe')))).toEqual([]);
+    });
   });
 
   describe('the state machine role', () => {

@@ -370,6 +370,20 @@ test('the gateway-deployer bin, in a subprocess: --help lists the operator comma
   expect(stdout).not.toMatch(/^\s+rehearse /m);
 });
 
+test('the bin, in a subprocess: commander\'s own usage errors exit 2 like every usage error, --help exits 0', async () => {
+  const root = path.join(__dirname, '..', '..');
+  const bin = path.join(root, JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf-8')).bin['gateway-deployer']);
+  const run = (...args: string[]) =>
+    promisify(execFile)(process.execPath, [bin, ...args], { cwd: os.tmpdir(), timeout: 30_000 }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+  expect(await run('status', '--output', 'xml')).toMatchObject({ code: 2, stderr: expect.stringContaining("argument 'xml' is invalid") });
+  expect(await run('status', '--bogus')).toMatchObject({ code: 2, stderr: expect.stringContaining("unknown option '--bogus'") });
+  expect(await run('nosuch')).toMatchObject({ code: 2 });
+  expect(await run('status', '--help')).toEqual({ code: 0, stderr: '' });
+});
+
 test('the operator CLI loads no test code: nothing bin/cli.ts imports, directly or not, is under test/', async () => {
   const root = path.join(__dirname, '..', '..');
   const { build } = await import('esbuild');

@@ -595,6 +595,12 @@ async function createResources(
     ]);
     const queueArn = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
     await clients.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn }));
+    // The stack's e-mail subscriptions (AWS::SNS::Subscription), which the notices check: moto confirms them at once.
+    for (const subscriptionId of stack.logicalIdsOfType('AWS::SNS::Subscription')) {
+      const p = stack.resources[subscriptionId].Properties!;
+      if (p.Protocol !== 'email' || (p.TopicArn as { Ref?: string })?.Ref !== id) continue;
+      await clients.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'email', Endpoint: p.Endpoint as string }));
+    }
     return [id.replace(/^Notifications/, '').replace(/[A-F0-9]{8}$/, '').toLowerCase(), queueUrl];
   });
   const [queues] = await Promise.all([Promise.all(topics).then((entries) => new Map(entries)), Promise.all(buckets), Promise.all(tables), secret]);

@@ -1,4 +1,4 @@
-import { dalBucketPolicies, dalBucketPolicy } from '../../lambdas/shared/domain/bucket-policy';
+import { dalAccessReport, dalBucketPolicies, dalBucketPolicy } from '../../lambdas/shared/domain/bucket-policy';
 
 const ROLE = 'arn:aws:iam::123456789012:role/gateway-dal';
 
@@ -22,4 +22,10 @@ test('one policy per additional data bucket', () => {
 
 test.each([undefined, '', 42])('no DAL role output (%p): no policies rather than a wrong principal', (role) => {
   expect(dalBucketPolicies(role, ['a-bucket'])).toEqual({});
+});
+
+test('what a build stores: the configured buckets, and a policy for each when there is a DAL role', () => {
+  expect(dalAccessReport(ROLE, ['a-bucket'])).toEqual({ dataBuckets: ['a-bucket'], dataBucketPolicies: { 'a-bucket': dalBucketPolicy(ROLE, 'a-bucket') } });
+  // The buckets are kept without a role: "buckets, but no DAL role" is not "no buckets".
+  expect(dalAccessReport(undefined, ['a-bucket'])).toEqual({ dataBuckets: ['a-bucket'], dataBucketPolicies: {} });
 });

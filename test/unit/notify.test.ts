@@ -658,3 +658,135 @@ describe('notify: detached', () => {
     expect(fake.published[0].text).not.toContain('module.gateway.module.vpc.aws_vpc.this[0]');
   });
 });
+
+describe('notify: success, the external data buckets (the HOWTO\'s bucket policies for the DAL role)', () => {
+  const DAL_ROLE = 'arn:aws:iam::123456789012:role/gw-prod-dal';
+  const APPLY_KEY = `reports/gw-prod/${EXEC}/apply.json`;
+  const OUTPUTS_KEY = `plans/gw-prod/${EXEC}/outputs.json`;
+  /** The Apply report as the build wrote it; the CANARY stands for anything else in it. */
+  const APPLY_REPORT = {
+    status: 'applied',
+    outputs: { cluster_name: 'gw-prod', endpoint: `https://${CANARY}.eks.amazonaws.com`, dal_role_arn: DAL_ROLE, helm_login: '(redacted)' },
+    sensitiveOutputs: ['kubeconfig'],
+    dataBuckets: ['imaging-data', 'genomics-data'],
+    dataBucketPolicies: Object.fromEntries(
+      ['imaging-data', 'genomics-data'].map((bucket) => [
+        bucket,
+        {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { AWS: [DAL_ROLE] }, Action: ['s3:ListBucket', 's3:GetObject'], Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`] }],
+        },
+      ]),
+    ),
+  };
+  const applied: RunState = { ...FULL, apply: { buildId: 'gw-apply:1', exported: exported({ STEP_STATUS: 'succeeded', APPLY_REPORT_KEY: APPLY_KEY }) } };
+
+  test("after an Apply: operators get the role, the caveat and each policy exactly as the report holds it; support gets none of it", async () => {
+    const fake = fakePorts({ [REPORT_KEY]: { capacity: CAPACITY }, [APPLY_KEY]: APPLY_REPORT });
+    await notify(event('success', applied), fake.ports, SETTINGS);
+    expect(fake.reads).toEqual([REPORT_KEY, APPLY_KEY]);
+    const [support, operators] = fake.published;
+    expect(operators.text).toContain(`DAL role: ${DAL_ROLE} (each policy lets it list the bucket and read its objects, nothing else)`);
+    expect(operators.text).toContain("put-bucket-policy REPLACES the bucket's whole policy: if the bucket already has one");
+    for (const bucket of ['imaging-data', 'genomics-data']) {
+      expect(operators.text).toContain(`Bucket ${bucket}: aws s3api put-bucket-policy --bucket ${bucket} --policy file://dal-policy-${bucket}.json`);
+      expect(operators.text).toContain(`dal-policy-${bucket}.json:\n${JSON.stringify(APPLY_REPORT.dataBucketPolicies[bucket], null, 2)}`);
+    }
+    expect(operators.text).not.toContain('from the plan');
+    // The customer's own data access: not in the mail to Apheris support.
+    expect(support.text).not.toContain(DAL_ROLE);
+    expect(support.text).not.toContain('imaging-data');
+    // Nothing else from the report: no other output, no sensitive output's name.
+    expect(allText(fake.published)).not.toContain(CANARY);
+    expect(allText(fake.published)).not.toContain('kubeconfig');
+    expect(allText(fake.published)).not.toContain('(redacted)');
+  });
+
+  test("nothing to apply: the Plan's outputs.json, said to be the deployed gateway's", async () => {
+    const state: RunState = {
+      ...FULL,
+      plan: { buildId: 'gw-plan:1', exported: exported({ STEP_STATUS: 'succeeded', PLAN_PREFIX: `plans/gw-prod/${EXEC}/` }) },
+      analysis: { ...FULL.analysis!, decision: 'no-changes', hasChanges: false, line: 'No changes.' },
+      approval: undefined,
+      apply: undefined,
+    };
+    const { status: _, sensitiveOutputs: __, ...planOutputs } = APPLY_REPORT;
+    const fake = fakePorts({ [OUTPUTS_KEY]: planOutputs });
+    await notify(event('success', state), fake.ports, SETTINGS);
+    expect(fake.reads).toContain(OUTPUTS_KEY);
+    const operators = fake.published[1].text;
+    expect(operators).toContain("Nothing was applied in this run: these are the deployed gateway's role and policies, from the plan's outputs.");
+    expect(operators).toContain(JSON.stringify(APPLY_REPORT.dataBucketPolicies['imaging-data'], null, 2));
+  });
+
+  test('no external buckets, or a run without an Apply report: no DAL part at all', async () => {
+    const none = fakePorts({ [APPLY_KEY]: { ...APPLY_REPORT, dataBuckets: [], dataBucketPolicies: {} } });
+    await notify(event('success', applied), none.ports, SETTINGS);
+    expect(none.published[1].text).not.toMatch(/bucket/i);
+
+    const noReport = fakePorts({});
+    await notify(event('success', FULL), noReport.ports, SETTINGS);
+    expect(noReport.reads).not.toContain(APPLY_KEY);
+    expect(noReport.published[1].text).not.toMatch(/bucket/i);
+  });
+
+  test('a policy that grants more than the HOWTO\'s is not passed on: operators hear that none can be given', async () => {
+    const tampered = JSON.parse(JSON.stringify(APPLY_REPORT));
+    tampered.dataBucketPolicies['genomics-data'].Statement[0].Action = ['s3:*'];
+    const fake = fakePorts({ [APPLY_KEY]: tampered });
+    await notify(event('success', applied), fake.ports, SETTINGS);
+    const operators = fake.published[1].text;
+    expect(operators).toContain('External data buckets (module.additional_data_buckets): imaging-data, genomics-data.');
+    expect(operators).toContain("No bucket policy can be given for them: the policy stored for bucket genomics-data is not the HOWTO's");
+    expect(operators).not.toContain('s3:*');
+    expect(operators).not.toContain('"Statement"');
+  });
+
+  test('a report that cannot be read costs one line, never the success notice', async () => {
+    const fake = fakePorts({}, {
+      readJson: async (key) => {
+        if (key === APPLY_KEY) throw Object.assign(new Error('denied'), { name: 'AccessDenied' });
+        return null;
+      },
+    });
+    await expect(notify(event('success', applied), fake.ports, SETTINGS)).resolves.toEqual({ notified: ['support', 'operators'] });
+    expect(fake.published[1].text).toContain(`(s3://${SETTINGS.artifactsBucket}/${APPLY_KEY} could not be read for the bucket policies of the external data buckets, if any: AccessDenied.`);
+  });
+});
+
+describe('notify: success, the e-mail subscriptions (best effort)', () => {
+  const SUPPORT = 'arn:aws:sns:eu-central-1:123456789012:Support';
+  const OPERATORS = 'arn:aws:sns:eu-central-1:123456789012:Operators';
+  const settings: NotifySettings = {
+    ...SETTINGS,
+    subscriptions: [
+      { topic: 'support', topicArn: SUPPORT, configured: ['support@apheris.com'] },
+      { topic: 'operators', topicArn: OPERATORS, configured: ['ops@example.com'] },
+    ],
+  };
+
+  test("support unconfirmed: both mails go out, and the operators' one says the wrap-up did not reach support", async () => {
+    const listSubscriptions = async (arn: string) =>
+      arn === SUPPORT ? [{ SubscriptionArn: 'PendingConfirmation', Protocol: 'email', Endpoint: 'support@apheris.com' }] : [{ SubscriptionArn: `${arn}:1`, Protocol: 'email', Endpoint: 'ops@example.com' }];
+    const fake = fakePorts({ [REPORT_KEY]: { capacity: CAPACITY } }, { listSubscriptions });
+    await notify(event('success', FULL), fake.ports, settings);
+    expect(fake.published.map((p) => p.topic)).toEqual(['support', 'operators']);
+    expect(fake.published[1].text).toContain("support@apheris.com has not confirmed its subscription to the support topic: this run's wrap-up mail did not reach it");
+    expect(fake.published[1].text).toContain('npx gateway-deployer subscriptions --resend');
+    expect(fake.published[0].text).not.toContain('subscription');
+  });
+
+  test('a check that fails: both mails still go out, the operators\' one says it was not checked', async () => {
+    const fake = fakePorts({}, { listSubscriptions: async () => Promise.reject(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' })) });
+    await notify(event('success', FULL), fake.ports, settings);
+    expect(fake.published.map((p) => p.topic)).toEqual(['support', 'operators']);
+    expect(fake.published[1].text).toContain('E-mail subscriptions: not checked (Throttling: Rate exceeded); the check is best effort');
+  });
+
+  test('the failure notice does not check (RunEnded shares it and has no such permission)', async () => {
+    const listSubscriptions = jest.fn(async () => []);
+    const fake = fakePorts({}, { listSubscriptions });
+    await notify(event('failure', failedAt('plan', { Error: 'States.TaskFailed' })), fake.ports, settings);
+    expect(listSubscriptions).not.toHaveBeenCalled();
+  });
+});

@@ -171,3 +171,49 @@ describe('requestApproval: a detach-vpc run', () => {
     expect(text).toContain(`Details: s3://${deployment.artifactsBucket}/${list}`);
   });
 });
+
+describe('requestApproval: the e-mail subscriptions (best effort)', () => {
+  const topics = { support: 'arn:aws:sns:eu-central-1:123456789012:Support', operators: 'arn:aws:sns:eu-central-1:123456789012:Operators' };
+  const withAddresses = (notifications: Record<string, unknown>) => {
+    const e = event();
+    return { ...e, config: JSON.stringify({ ...JSON.parse(e.config), notifications }) };
+  };
+
+  test('an unconfirmed support address and a missing operator are in the request, with the resend command', async () => {
+    const fake = fakePorts();
+    const listSubscriptions = jest.fn(async (arn: string) =>
+      arn === topics.support
+        ? [{ SubscriptionArn: 'PendingConfirmation', Protocol: 'email', Endpoint: 'support@apheris.com' }]
+        : [{ SubscriptionArn: `${topics.operators}:1`, Protocol: 'email', Endpoint: 'alice@example.com' }],
+    );
+    await requestApproval(withAddresses({ supportEmails: ['support@apheris.com'], operatorEmails: ['alice@example.com', 'bob@example.com'] }), { ...fake.ports, listSubscriptions }, { ...deployment, topics });
+    const [{ text }] = fake.published;
+    expect(text).toContain(
+      '  ! support@apheris.com has not confirmed its subscription to the support topic: the wrap-up mail will not reach it; run npx gateway-deployer subscriptions --resend',
+    );
+    expect(text).toContain('  ! bob@example.com has no subscription to the operators topic');
+    expect(text).toContain('nor does this mail: it reaches the confirmed operators only');
+    expect(text).not.toContain('alice@example.com');
+    expect(fake.calls).toEqual(['store', 'publish']);
+  });
+
+  test.each([
+    ['throttled', Object.assign(new Error('Rate exceeded'), { name: 'Throttling' })],
+    ['denied', Object.assign(new Error('not authorized to perform: SNS:ListSubscriptionsByTopic'), { name: 'AuthorizationError' })],
+  ])('a check that fails (%s) neither stops the run nor the request: it says it was not checked', async (_what, error) => {
+    const fake = fakePorts();
+    await requestApproval(event(), { ...fake.ports, listSubscriptions: async () => Promise.reject(error) }, { ...deployment, topics });
+    expect(fake.calls).toEqual(['store', 'publish']);
+    expect(fake.published[0].text).toContain(`E-mail subscriptions: not checked (${error.name}: `);
+    expect(fake.published[0].text).toContain('best effort');
+  });
+
+  test('all confirmed: nothing about subscriptions; no topics known: not checked at all', async () => {
+    const fake = fakePorts();
+    const listSubscriptions = jest.fn(async (arn: string) => (arn === topics.support ? [{ SubscriptionArn: `${arn}:1`, Protocol: 'email', Endpoint: 'support@apheris.com' }] : []));
+    await requestApproval(event(), { ...fake.ports, listSubscriptions }, { ...deployment, topics });
+    expect(fake.published[0].text).not.toContain('subscription');
+    await requestApproval(event(), { ...fake.ports, listSubscriptions }, deployment);
+    expect(listSubscriptions).toHaveBeenCalledTimes(2);
+  });
+});

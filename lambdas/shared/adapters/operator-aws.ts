@@ -1,7 +1,12 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { SNSClient } from '@aws-sdk/client-sns';
 import type { OperatorAws } from '../operator/commands';
+import type { SubscriptionAws } from '../operator/subscriptions';
+import { listTopicSubscriptions, subscribeEmail } from './topic-subscriptions';
+import type { ArtifactReader } from '../operator/dal-policy';
 import { historyEntryFromItem } from '../operator/history-view';
 import { currentStateOf } from '../operator/status';
 import { CURRENT_SORT_KEY, gatewayPartition } from './deployment-table';
@@ -25,7 +30,7 @@ export const HISTORY_SORT_PREFIX = 'RUN#';
 /** How many of a running execution's newest events are read to find the state it is in. */
 const HISTORY_EVENTS = 50;
 
-export function operatorAws(options: OperatorAwsOptions = {}): OperatorAws & { destroy(): void } {
+export function operatorAws(options: OperatorAwsOptions = {}): OperatorAws & ArtifactReader & SubscriptionAws & { destroy(): void } {
   const config = {
     ...(options.region ? { region: options.region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
@@ -34,6 +39,9 @@ export function operatorAws(options: OperatorAwsOptions = {}): OperatorAws & { d
   const cfn = new CloudFormationClient(config);
   const sfn = new SFNClient(config);
   const ddb = new DynamoDBClient(config);
+  const sns = new SNSClient(config);
+  // An emulator's endpoint needs path-style addressing: `bucket.127.0.0.1` does not resolve.
+  const s3 = new S3Client({ ...config, ...(options.endpoint ? { forcePathStyle: true } : {}) });
 
   return {
     region: async () => sfn.config.region(),
@@ -103,7 +111,24 @@ export function operatorAws(options: OperatorAwsOptions = {}): OperatorAws & { d
       return (out.Items ?? []).map(historyEntryFromItem);
     },
 
+    readObject: async (bucket, key) => {
+      try {
+        const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return (await out.Body?.transformToString('utf-8')) ?? '';
+      } catch (error) {
+        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if ((error as Error).name === 'NoSuchKey' || status === 404) return null;
+        throw error;
+      }
+    },
+
+    listSubscriptions: (topicArn) => listTopicSubscriptions(sns, topicArn),
+
+    subscribeEmail: (topicArn, address) => subscribeEmail(sns, topicArn, address),
+
     destroy: () => {
+      sns.destroy();
+      s3.destroy();
       cfn.destroy();
       sfn.destroy();
       ddb.destroy();

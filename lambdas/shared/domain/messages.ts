@@ -31,6 +31,8 @@ export interface ApprovalRequestFacts {
   readonly operation?: string;
   /** Preflight's warnings: what the approver should weigh. */
   readonly warnings?: readonly string[];
+  /** The e-mail subscriptions not confirmed (domain/subscriptions.ts), or that they could not be checked. */
+  readonly subscriptionNotes?: readonly string[];
 }
 
 const ACTION_MARK: Readonly<Record<string, string>> = { create: '+', update: '~', replace: '-/+', delete: '-' };
@@ -55,6 +57,7 @@ export function approvalRequestMessage(f: ApprovalRequestFacts): { subject: stri
     `Asked because ${f.because}.`,
     '',
     ...warningLines(f.warnings),
+    ...(f.subscriptionNotes ?? []),
     'Changes:',
     ...f.changes.map((c) => `  ${(ACTION_MARK[c.action] ?? c.action).padEnd(3)} ${c.address}`),
     ...(f.changesNotListed > 0 ? [`  … and ${f.changesNotListed} more (see the full plan)`] : []),
@@ -94,6 +97,10 @@ export interface CompletionFacts {
   readonly reportUrl: string;
   /** Preflight's warnings, for operators (the support mail is about the completion). */
   readonly warnings?: readonly string[];
+  /** For operators only: the HOWTO's bucket policies for the external data buckets (dal-access.ts dalAccessLines). */
+  readonly dalAccess?: readonly string[];
+  /** For operators: the e-mail subscriptions not confirmed (domain/subscriptions.ts), or that they could not be checked. */
+  readonly subscriptionNotes?: readonly string[];
 }
 
 /** The HOWTO's wrap-up: "contact your Apheris representative … to confirm the completion and request to run the smoke tests". */
@@ -122,7 +129,7 @@ export function completionMessages(f: CompletionFacts, reportJson: object): { su
     '',
     json,
   ].join('\n');
-  const operators = [...summary, '', ...warningLines(f.warnings), `Execution: ${f.executionArn}`, `Full report: ${f.reportUrl}`, '', 'Support has been asked to run the smoke tests.'].join('\n');
+  const operators = [...summary, '', ...warningLines(f.warnings), ...(f.subscriptionNotes ?? []), `Execution: ${f.executionArn}`, `Full report: ${f.reportUrl}`, '', 'Support has been asked to run the smoke tests.', ...(f.dalAccess?.length ? ['', ...f.dalAccess] : [])].join('\n');
   // "installed 1.0.0", "upgraded to 1.1.0"
   const target = `${did}${f.change === 'install' || f.change === 'redeploy' ? '' : ' to'} ${f.toVersion}`;
   return {

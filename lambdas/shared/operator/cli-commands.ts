@@ -129,7 +129,7 @@ export function explainAwsError(error: unknown, where?: { stack?: string; region
 // ---------------------------------------------------------------------------------------------------------------
 // The stack's outputs
 
-export type OutputKey = 'StateMachineArn' | 'DeploymentsTableName' | 'ArtifactsBucketName' | 'ApprovalFunctionName';
+export type OutputKey = 'StateMachineArn' | 'DeploymentsTableName' | 'ArtifactsBucketName' | 'ApprovalFunctionName' | 'SupportTopicArn' | 'OperatorsTopicArn';
 
 export interface StackOutput {
   readonly OutputKey?: string;

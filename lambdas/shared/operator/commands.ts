@@ -15,6 +15,7 @@ import {
 } from './cli-commands';
 import { formatHistory, newestRecordsFirst, type HistoryEntry } from './history-view';
 import { anyRunning, formatStatus, newestFirst, statusJson, type DeployedView, type ExecutionView, type StatusReport } from './status';
+import { statusSubscriptions, subscriptionStatusLines, type ConfiguredAddresses, type SubscriptionAws } from './subscriptions';
 
 /**
  * The operator commands `start`, `status` and `history`, with every AWS call behind a port (as decide() in
@@ -63,7 +64,7 @@ export interface Discovered<K extends OutputKey> {
 }
 
 /** The deployed stack's region and outputs: what every command needs before it can do anything. */
-export async function discover<K extends OutputKey>(target: Target, ports: OperatorAws, required: readonly K[]): Promise<Discovered<K>> {
+export async function discover<K extends OutputKey>(target: Target, ports: Pick<OperatorAws, 'region' | 'stackOutputs'>, required: readonly K[]): Promise<Discovered<K>> {
   const region = await aws(() => ports.region());
   let outputs: readonly StackOutput[];
   try {
@@ -128,6 +129,8 @@ export interface StatusOptions {
   readonly watch?: boolean;
   readonly intervalSeconds?: number;
   readonly json?: boolean;
+  /** The config's addresses, when it is this gateway's config: `status` then also names the missing ones. */
+  readonly notifications?: Pick<ConfiguredAddresses, 'supportEmails' | 'operatorEmails'>;
 }
 
 /** One look at the lock and the latest executions. */
@@ -154,15 +157,18 @@ export async function collectStatus(target: Target, discovered: Discovered<'Stat
  * Prints the status; with `watch`, again every interval until no listed execution is RUNNING. Returns the last
  * report. With `json`, one JSON document (watch: one compact JSON line per look).
  */
-export async function runStatus(target: Target, options: StatusOptions, ports: OperatorPorts): Promise<StatusReport> {
+export async function runStatus(target: Target, options: StatusOptions, ports: OperatorPorts & Partial<SubscriptionAws>): Promise<StatusReport> {
   const discovered = await discover(target, ports, ['StateMachineArn', 'DeploymentsTableName']);
+  // Once per command, best effort: a subscription not confirmed gets a line (subscriptions.ts).
+  const subscriptions = await statusSubscriptions(discovered.outputs, options.notifications, ports);
   for (let first = true; ; first = false) {
     const report = await collectStatus(target, discovered, options.limit, ports);
     if (options.json) {
-      ports.print(options.watch ? JSON.stringify(statusJson(report)) : JSON.stringify(statusJson(report), null, 2));
+      const json = { ...statusJson(report), ...(subscriptions ? { subscriptions } : {}) };
+      ports.print(options.watch ? JSON.stringify(json) : JSON.stringify(json, null, 2));
     } else {
       if (!first) ports.print('');
-      for (const line of formatStatus(report)) ports.print(line);
+      for (const line of [...formatStatus(report), ...subscriptionStatusLines(subscriptions)]) ports.print(line);
     }
     if (!options.watch || !anyRunning(report)) return report;
     await ports.sleep((options.intervalSeconds ?? 10) * 1000);
