@@ -34,4 +34,7 @@ export class GatewayDeployerStack extends Stack {
   get approverPolicy() {
     return this.deployer.approverPolicy;
   }
+  get operatorPolicy() {
+    return this.deployer.operatorPolicy;
+  }
 }

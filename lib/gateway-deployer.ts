@@ -42,6 +42,10 @@ export class GatewayDeployer extends Construct {
   readonly terraform: TerraformRunner;
   readonly workflow: Workflow;
   readonly approverPolicy: iam.ManagedPolicy;
+  /** The operator CLI's reads and starts; attach to operators. */
+  readonly operatorPolicy: iam.ManagedPolicy;
+  /** s3:PutObject under the releases prefix with the key; attach to releaseUploaders. */
+  readonly uploaderPolicy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: GatewayDeployerProps) {
     super(scope, id);
@@ -448,6 +452,44 @@ export class GatewayDeployer extends Construct {
       ],
     });
 
+    // What the operator CLI reads and does (start, status, history, dal-policy, subscriptions), and what uploaders
+    // need: the table, the reports and the bundles are encrypted with the stack's key, which DynamoDB and S3 use as
+    // the caller, so kms:Decrypt (and GenerateDataKey for an upload) are part of it.
+    const machineExecutions = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName(config.gatewayName)}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const topics = [this.notifications.supportTopic.topicArn, this.notifications.operatorsTopic.topicArn];
+    this.operatorPolicy = new iam.ManagedPolicy(this, 'OperatorPolicy', {
+      description: `Run the deployer CLI for Compute Gateway ${config.gatewayName}: start, status, history, dal-policy, subscriptions`,
+      statements: [
+        new iam.PolicyStatement({ actions: ['cloudformation:DescribeStacks'], resources: [stack.stackId] }),
+        new iam.PolicyStatement({ actions: ['states:StartExecution', 'states:ListExecutions'], resources: [this.workflow.stateMachine.stateMachineArn] }),
+        new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:GetExecutionHistory'], resources: [machineExecutions] }),
+        new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:Query'], resources: [table.tableArn] }),
+        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [artifactsBucket.arnForObjects('reports/*'), artifactsBucket.arnForObjects('plans/*/outputs.json')] }),
+        new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [key.keyArn] }),
+        new iam.PolicyStatement({ actions: ['sns:ListSubscriptionsByTopic', 'sns:Subscribe'], resources: topics }),
+      ],
+    });
+    this.uploaderPolicy = new iam.ManagedPolicy(this, 'ReleaseUploaderPolicy', {
+      description: `Upload gateway-<version>.zip bundles of Compute Gateway ${config.gatewayName} (the bucket policy also requires releaseUploaders)`,
+      statements: [
+        new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [artifactsBucket.arnForObjects(`${config.bundle.releasesPrefix}*`)] }),
+        new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [key.keyArn] }),
+      ],
+    });
+    acknowledge(
+      this.operatorPolicy,
+      'AwsSolutions-IAM5',
+      "Operators read this gateway's executions (by the state machine's fixed name), the build reports (reports/<gateway>/<run>/) " +
+        "and the plans' outputs (plans/<gateway>/<run>/outputs.json, never the plan binary): names per run, unknown at deploy time.",
+      [nagResource(this, machineExecutions), nagResource(this, artifactsBucket.arnForObjects('reports/*')), nagResource(this, artifactsBucket.arnForObjects('plans/*/outputs.json'))],
+    );
+    acknowledge(
+      this.uploaderPolicy,
+      'AwsSolutions-IAM5',
+      'Bundles are uploaded under the releases prefix as gateway-<version>.zip; the version is unknown at deploy time.',
+      [nagResource(this, artifactsBucket.arnForObjects(`${config.bundle.releasesPrefix}*`))],
+    );
+
     // Decisions and trigger proofs have one writer each; an explicit deny keeps every other principal of the
     // account (administrators included, short of changing this policy) from writing or deleting them.
     const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
@@ -507,6 +549,8 @@ export class GatewayDeployer extends Construct {
     new CfnOutput(this, 'OperatorsTopicArn', { value: this.notifications.operatorsTopic.topicArn });
     new CfnOutput(this, 'SupportTopicArn', { value: this.notifications.supportTopic.topicArn });
     new CfnOutput(this, 'ApproverPolicyArn', { value: this.approverPolicy.managedPolicyArn, description: 'Attach to the principals of approval.approvers' });
+    new CfnOutput(this, 'OperatorPolicyArn', { value: this.operatorPolicy.managedPolicyArn, description: 'Attach to operators who run the deployer CLI (start, status, history, dal-policy, subscriptions)' });
+    new CfnOutput(this, 'ReleaseUploaderPolicyArn', { value: this.uploaderPolicy.managedPolicyArn, description: 'Attach to the principals of releaseUploaders (default: the approvers)' });
     new CfnOutput(this, 'ApprovalFunctionName', { value: decideApproval.functionName, description: 'The deployer CLI approves and rejects plans through it' });
     new CfnOutput(this, 'TerraformRoleArn', { value: this.terraform.role.roleArn, description: 'Apply and Verify; admitted to the cluster via aws_auth_roles (system:masters)' });
     new CfnOutput(this, 'PlanRoleArn', { value: this.terraform.planRole.roleArn, description: 'Plan, drift checks, list-vpc: read-only; admitted to the cluster as group gateway-deployer:plan-readers' });

@@ -1,5 +1,7 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { synth } from './support';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 /**
  * Who may do what, read from the synthesized template. IAM does not depend on the bundled code, so these use
@@ -161,10 +163,14 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
         expect(list(statement.Resource).map((r) => (r as { Ref?: string }).Ref).sort()).toEqual(topics);
         expect(statement.Condition).toBeUndefined();
       }
-      // No other policy of the template (the state machine, the builds, the approver policy) has it, and none subscribes.
+      // No other policy of the template (the state machine, the builds, the approver policy) has it, and only the
+      // operators' managed policy (for `subscriptions --resend`, attached by hand) subscribes, on the two topics.
       const anywhere = allStatements(template).filter(({ statement }) => list(statement.Action).some((a) => covers(a, 'sns:ListSubscriptionsByTopic')));
-      expect(anywhere).toHaveLength(2);
-      expect(allStatements(template).filter(({ statement }) => list(statement.Action).some((a) => covers(a, 'sns:Subscribe')))).toEqual([]);
+      expect(anywhere.map(({ where }) => where.replace(/[0-9A-F]{8}$/, '')).filter((w) => !w.endsWith('RoleDefaultPolicy'))).toEqual(['OperatorPolicy']);
+      expect(anywhere).toHaveLength(3);
+      const subscribers = allStatements(template).filter(({ statement }) => list(statement.Action).some((a) => covers(a, 'sns:Subscribe')));
+      expect(subscribers.map(({ where }) => where.replace(/[0-9A-F]{8}$/, ''))).toEqual(['OperatorPolicy']);
+      expect(list(subscribers[0].statement.Resource).map((r) => (r as { Ref?: string }).Ref).sort()).toEqual(topics);
     });
   });
 
@@ -240,7 +246,12 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
       const starters = allStatements(template).filter(({ statement }) => list(statement.Action).some((a) => covers(a, 'states:StartExecution')));
       for (const { statement } of starters) expect(statement.Resource).toEqual({ Ref: machineId });
       const holders = starters.map(({ where }) => where.replace(/[0-9A-F]{8}$/, '')).sort();
-      expect(holders).toEqual(_name === 'every optional grant' ? ['ReleaseTriggerHandlerRoleDefaultPolicy', 'WorkflowStateMachineEventsRoleDefaultPolicy'] : ['ReleaseTriggerHandlerRoleDefaultPolicy']);
+      // And the operators' managed policy (OperatorPolicyArn), for `gateway-deployer start`: attached by hand.
+      expect(holders).toEqual(
+        _name === 'every optional grant'
+          ? ['OperatorPolicy', 'ReleaseTriggerHandlerRoleDefaultPolicy', 'WorkflowStateMachineEventsRoleDefaultPolicy']
+          : ['OperatorPolicy', 'ReleaseTriggerHandlerRoleDefaultPolicy'],
+      );
     });
   });
 
@@ -368,5 +379,35 @@ describe.each(variants)('IAM (%s)', (_name, { template }) => {
       const covered = statements.filter((s) => s.Effect === 'Deny' && s.Sid).flatMap((s) => list(s.Resource).map(prefixOf));
       expect(covered.sort()).toEqual(['codebuild-cache/*', 'plans/*', 'releases/*', 'reports/*', 'workspaces/*']);
     });
+  });
+});
+
+describe('the operator policy (OperatorPolicyArn)', () => {
+  const { stack, template } = synth();
+  const SERVICE: Record<string, string> = { 'client-cloudformation': 'cloudformation', 'client-dynamodb': 'dynamodb', 'client-s3': 's3', 'client-sfn': 'states', 'client-sns': 'sns' };
+  /** Every AWS call of the operator CLI's adapters, as IAM actions: read from their imports, so a new call shows up here. */
+  function cliActions(): string[] {
+    const actions = new Set<string>();
+    for (const file of ['operator-aws.ts', 'topic-subscriptions.ts']) {
+      const source = fs.readFileSync(path.join(__dirname, '..', '..', 'lambdas', 'shared', 'adapters', file), 'utf-8');
+      for (const [, names, client] of source.matchAll(/import \{([^}]*)\} from '@aws-sdk\/(client-[a-z0-9-]+)'/g)) {
+        for (const name of names.split(',').map((n) => n.trim().replace(/^type /, ''))) {
+          if (name.endsWith('Command')) actions.add(`${SERVICE[client]}:${name.slice(0, -'Command'.length)}`);
+        }
+      }
+    }
+    return [...actions].sort();
+  }
+
+  test('grants every call the CLI makes (start, status, history, dal-policy, subscriptions), and the key they need', () => {
+    const id = stack.getLogicalId(stack.operatorPolicy.node.defaultChild as never);
+    const statements = template.findResources('AWS::IAM::ManagedPolicy')[id].Properties.PolicyDocument.Statement as Array<{ Action: string | string[] }>;
+    const granted = new Set(statements.flatMap((s) => list(s.Action)));
+    expect(cliActions().length).toBeGreaterThanOrEqual(10);
+    expect(cliActions().filter((a) => !granted.has(a))).toEqual([]);
+    // The table and the objects are encrypted with the stack's key, which DynamoDB and S3 use as the caller.
+    expect(granted.has('kms:Decrypt')).toBe(true);
+    // Reads and starts only: no write to the table or the bucket, no decision (approving goes through the approval function).
+    expect([...granted].filter((a) => /^(dynamodb:(Put|Update|Delete)|s3:(Put|Delete)|lambda:)/.test(a))).toEqual([]);
   });
 });
