@@ -31,7 +31,7 @@ const MAX_BUILDS = 3;
 const IMPORT_RUNS = 5;
 const MAX_RATIO = 2;
 const MAX_SYNTH_MS = 15_000;
-const MAX_NPM_TEST_MS = 3 * 60_000;
+const MAX_NPM_TEST_MS = 5 * 60_000;
 
 /**
  * The environment variables a handler reads at import (`env('NAME')` in the files bundled into it), set to dummy
