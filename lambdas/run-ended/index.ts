@@ -15,14 +15,14 @@ const backend = {
   lockTable: process.env.TF_LOCK_TABLE || undefined,
 };
 
-const ports: RunEndedPorts = {
+export const ports: RunEndedPorts = {
   ...notifyPorts,
   lastState,
   releaseLock: (executionArn) => deleteLock(table, gateway, executionArn),
   terraformLock: () => readTerraformLock(backend),
 };
 
-const settings = {
+export const settings = {
   ...notifySettings,
   gateway,
   timeoutHours: Number(env('RUN_TIMEOUT_HOURS')),

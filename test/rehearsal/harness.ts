@@ -101,6 +101,12 @@ export interface RehearsalOptions {
   readonly stateDir?: string;
   /** Runs after the emulator's resources exist and before the run starts: tests seed a lock or a state here. */
   readonly beforeRun?: (resources: RehearsalResources) => Promise<void>;
+  /**
+   * An end no Catch sees: when the run enters `state`, the execution is stopped, and then handed to the real RunEnded
+   * (as the EventBridge rule would) with `status`, ABORTED (someone stopped it) or TIMED_OUT (the machine's timeout).
+   * `beforeEnd` runs in between: a test seeds what a stopped build leaves (Terraform's lock file).
+   */
+  readonly endAt?: { readonly state: string; readonly status: 'ABORTED' | 'TIMED_OUT'; readonly beforeEnd?: (resources: RehearsalResources) => Promise<void> };
   /** Failures injected into the run, each on the first invocation of the named task state only: see RehearsalFaults. */
   readonly faults?: RehearsalFaults;
   /**
@@ -168,7 +174,7 @@ export interface Notification {
 
 export interface RehearsalReport {
   /** NOT_STARTED: with --trigger s3, the release trigger decided not to start a run (see error and cause). */
-  readonly status: 'SUCCEEDED' | 'FAILED' | 'NOT_STARTED';
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'NOT_STARTED' | 'ABORTED' | 'TIMED_OUT';
   readonly executionName: string;
   readonly error?: string;
   readonly cause?: string;
@@ -373,7 +379,9 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
         .map(([name]) => [name, 0]),
     );
     const executionStart = performance.now();
+    const startDate = Date.now();
     const execution = machine.run(input as never, {
+      noThrowOnAbort: true,
       overrides: { taskResourceLocalHandlers: overrides, retryIntervalOverrides },
       context: {
         Execution: { Id: executionArn, Name: executionName, StartTime: new Date().toISOString(), Input: input as never },
@@ -381,7 +389,17 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       },
     });
     const history: unknown[] = [];
-    const watching = watch(execution.eventLogs, states, print, history);
+    // The last state entered, with its input: what RunEnded reads from the execution history in AWS.
+    let lastEntered: { name: string; state: unknown } | null = null;
+    let ended = false;
+    const onEnter = (name: string, state: unknown) => {
+      lastEntered = { name, state };
+      if (options.endAt?.state === name && !ended) {
+        ended = true;
+        execution.abort();
+      }
+    };
+    const watching = watch(execution.eventLogs, states, print, history, onEnter);
     let status: RehearsalReport['status'] = 'SUCCEEDED';
     let output: unknown;
     let error: string | undefined;
@@ -396,6 +414,14 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       cause = info.cause?.message ?? info.message;
     }
     await watching;
+    if (ended && options.endAt) {
+      status = options.endAt.status;
+      print(`${options.endAt.status === 'ABORTED' ? 'stopped' : 'timed out'} in ${options.endAt.state}: the end goes to RunEnded, as the EventBridge rule sends it`);
+      await options.endAt.beforeEnd?.(resources);
+      await endedOutsideTheCatch(handlers, { executionArn, name: executionName, status: options.endAt.status, startDate, stopDate: Date.now() }, lastEntered);
+    } else if (options.endAt) {
+      throw new Error(`endAt: the run never entered ${options.endAt.state}`);
+    }
     const executionMs = Math.round(performance.now() - executionStart);
     const notifications = await drain(queues, clients.sqs);
     if (options.dumpDir) await dump(options.dumpDir, { history, notifications, workDir: options.workDir, s3: clients.s3, buckets });
@@ -405,6 +431,23 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
   } finally {
     await cluster.stop();
   }
+}
+
+/**
+ * The EventBridge rule's delivery to RunEnded: its real ports (the lock table, the state bucket, the topics, the
+ * history table) and settings, except the execution history. The execution ran in the local emulator, which AWS
+ * Step Functions (and moto) never saw, so its GetExecutionHistory stands in with the last state the emulator entered.
+ */
+async function endedOutsideTheCatch(
+  handlers: Map<string, HandlerInfo>,
+  detail: { executionArn: string; name: string; status: 'ABORTED' | 'TIMED_OUT'; startDate: number; stopDate: number },
+  lastEntered: { name: string; state: unknown } | null,
+): Promise<void> {
+  const fn = [...handlers.values()].find((h) => h.dir === 'run-ended');
+  if (!fn) throw new Error('the stack has no RunEnded function');
+  const mod = require(path.join(ROOT, 'lambdas', 'run-ended', 'index')) as typeof import('../../lambdas/run-ended/index');
+  const { runEnded } = require(path.join(ROOT, 'lambdas', 'run-ended', 'ended')) as typeof import('../../lambdas/run-ended/ended');
+  await runEnded({ detail }, { ...mod.ports, lastState: async () => lastEntered as never }, mod.settings);
 }
 
 type Credentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
@@ -1002,7 +1045,13 @@ async function pointOutputsAtStandin(ctx: OverrideContext, gateway: string, runI
   }
 }
 
-async function watch(events: AsyncGenerator<EventLog>, states: StateRecord[], print: (line: string) => void, history: unknown[]): Promise<void> {
+async function watch(
+  events: AsyncGenerator<EventLog>,
+  states: StateRecord[],
+  print: (line: string) => void,
+  history: unknown[],
+  onEnter: (name: string, input: unknown) => void = () => {},
+): Promise<void> {
   const entered = new Map<string, number>();
   for await (const event of events) {
     history.push(event);
@@ -1010,6 +1059,7 @@ async function watch(events: AsyncGenerator<EventLog>, states: StateRecord[], pr
     const { name, type } = event.state;
     if (event.type === 'StateEntered') {
       entered.set(name, event.timestamp);
+      onEnter(name, event.state.input);
       continue;
     }
     const durationMs = event.timestamp - (entered.get(name) ?? event.timestamp);
