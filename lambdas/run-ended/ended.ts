@@ -39,7 +39,12 @@ export async function runEnded(event: RunEndedEvent, ports: RunEndedPorts, setti
   const end = event.detail;
   // Best effort: without the history the run is still recorded and told, only with less detail.
   const last = await ports.lastState(end.executionArn).catch(() => null);
-  if (handledByTheRun(end, last)) return { action: 'none', reason: 'the run ended through its own failure path, which notified, recorded and released' };
+  if (handledByTheRun(end, last)) {
+    // Its ReleaseLock ran, but may have failed (DynamoDB down after the retries: lockNotReleased). Deleting again is
+    // conditional on this execution holding the lock, so it never frees a newer run's.
+    const released = await ports.releaseLock(end.executionArn);
+    return { action: 'none', reason: `the run ended through its own failure path, which notified and recorded it${released ? '; its lock, still held, was released' : ''}` };
+  }
 
   const step = last?.name ?? 'an unknown step';
   const state = { ...(last?.state ?? {}), error: endError(end, step, settings.timeoutHours) };

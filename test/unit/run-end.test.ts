@@ -125,10 +125,14 @@ const SETTINGS: RunEndedSettings = {
 };
 
 describe('runEnded', () => {
-  test('a run that failed through its own failure path: nothing more (no second notice, record or release)', async () => {
-    const f = fakes({ name: HANDLED_FAILURE_STATE, state: {} });
-    expect(await runEnded({ detail: end('FAILED') }, f.ports, SETTINGS)).toEqual({ action: 'none', reason: expect.any(String) });
-    expect([f.published, f.runs, f.applied, f.released]).toEqual([[], [], [], []]);
+  test('a run that failed through its own failure path: no second notice or record; only a lock its ReleaseLock left is released', async () => {
+    const f = fakes({ name: HANDLED_FAILURE_STATE, state: {} }, { holds: false });
+    expect(await runEnded({ detail: end('FAILED') }, f.ports, SETTINGS)).toEqual({ action: 'none', reason: 'the run ended through its own failure path, which notified and recorded it' });
+    expect([f.published, f.runs, f.applied]).toEqual([[], [], []]);
+    // The conditional delete: a no-op unless this execution still holds the lock (ReleaseLock failed).
+    expect(f.released).toEqual([ARN]);
+    const g = fakes({ name: HANDLED_FAILURE_STATE, state: {} }, { holds: true });
+    expect(await runEnded({ detail: end('FAILED') }, g.ports, SETTINGS)).toMatchObject({ reason: expect.stringContaining('its lock, still held, was released') });
   });
 
   test('timed out in an approval wait: recorded as failed, lock released, operators told, nothing applied', async () => {
