@@ -299,7 +299,27 @@ export class GatewayDeployer extends Construct {
         (this.node.findChild(id) as DeployerFunction).logGroup.logGroupName,
       ]),
     );
+    // Where a killed or stopped Terraform build leaves its state lock: Notify (a build that timed out) and RunEnded
+    // (a run stopped or timed out) report it with the command to remove it (domain/run-end.ts).
+    const backend = resolveBackend(config, stateBucket.bucketName);
+    const terraformProjects = [this.terraform.planProject, this.terraform.applyProject, this.terraform.verifyProject];
+    const stateBucketArn = config.backend.bucket ? stack.formatArn({ service: 's3', region: '', account: '', resource: config.backend.bucket }) : stateBucket.bucketArn;
+    /** Reading Terraform's lock, never removing it: the notice gives operators the command. */
+    const grantTerraformLockRead = (fn: lambda.Function) => {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [`${stateBucketArn}/${backend.key}.tflock`] }));
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [stateBucketArn] }));
+      if (backend.dynamodbTable) {
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [stack.formatArn({ service: 'dynamodb', region: backend.region, resource: 'table', resourceName: backend.dynamodbTable })] }),
+        );
+      }
+    };
     const notifyEnvironment = {
+      TF_STATE_BUCKET: backend.bucket,
+      TF_STATE_KEY: backend.key,
+      TF_USE_LOCKFILE: String(backend.useLockfile),
+      ...(backend.dynamodbTable ? { TF_LOCK_TABLE: backend.dynamodbTable } : {}),
+      TERRAFORM_PROJECTS: Fn.join(',', terraformProjects.map((p) => p.projectName)),
       ARTIFACTS_BUCKET: artifactsBucket.bucketName,
       DEPLOYMENTS_TABLE: table.tableName,
       SUPPORT_TOPIC_ARN: this.notifications.supportTopic.topicArn,
@@ -330,6 +350,7 @@ export class GatewayDeployer extends Construct {
       key.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
     };
     grantNotify(notify);
+    grantTerraformLockRead(notify);
     grantListSubscriptions(notify);
     // A run with nothing to apply: the DAL bucket policies are in its Plan's outputs.json (no sensitive output, no
     // value of the values secret). Not the rest of plans/: the plan binary holds the values in clear.
@@ -378,8 +399,6 @@ export class GatewayDeployer extends Construct {
 
     // Ends no Catch sees (timed out, stopped, failed outside the failure path): recorded, told, lock released, and a
     // Terraform state lock left by the stopped build reported (domain/run-end.ts).
-    const backend = resolveBackend(config, stateBucket.bucketName);
-    const terraformProjects = [this.terraform.planProject, this.terraform.applyProject, this.terraform.verifyProject];
     const runEnded = new DeployerFunction(this, 'RunEnded', {
       handlerDir: 'run-ended',
       description: 'Records, tells and unlocks a run that timed out, was stopped, or failed outside its own error handling',
@@ -387,11 +406,6 @@ export class GatewayDeployer extends Construct {
         ...notifyEnvironment,
         GATEWAY: config.gatewayName,
         RUN_TIMEOUT_HOURS: String(this.workflow.timeoutHours),
-        TF_STATE_BUCKET: backend.bucket,
-        TF_STATE_KEY: backend.key,
-        TF_USE_LOCKFILE: String(backend.useLockfile),
-        ...(backend.dynamodbTable ? { TF_LOCK_TABLE: backend.dynamodbTable } : {}),
-        TERRAFORM_PROJECTS: Fn.join(',', terraformProjects.map((p) => p.projectName)),
       },
     }).function;
     grantNotify(runEnded);
@@ -399,15 +413,7 @@ export class GatewayDeployer extends Construct {
     const executions = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachineName(config.gatewayName)}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     runEnded.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:GetExecutionHistory'], resources: [executions] }));
     acknowledge(runEnded.role!, 'AwsSolutions-IAM5', "The executions of this stack's state machine, by its fixed name: the one that ended is read, read-only.", [nagResource(this, executions)]);
-    // Reading Terraform's lock, never removing it: the notice gives operators the command.
-    const stateBucketArn = config.backend.bucket ? stack.formatArn({ service: 's3', region: '', account: '', resource: config.backend.bucket }) : stateBucket.bucketArn;
-    runEnded.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [`${stateBucketArn}/${backend.key}.tflock`] }));
-    runEnded.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [stateBucketArn] }));
-    if (backend.dynamodbTable) {
-      runEnded.addToRolePolicy(
-        new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [stack.formatArn({ service: 'dynamodb', region: backend.region, resource: 'table', resourceName: backend.dynamodbTable })] }),
-      );
-    }
+    grantTerraformLockRead(runEnded);
     new events.Rule(this, 'RunEndedRule', {
       description: `Compute Gateway ${config.gatewayName}: executions that timed out, were stopped or failed, to RunEnded`,
       eventPattern: {

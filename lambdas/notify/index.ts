@@ -1,4 +1,5 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { readTerraformLock, type TerraformBackend } from '../shared/adapters/run-end';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { env, isNotFound } from '../shared/adapters/aws';
 import { s3 } from '../shared/adapters/clients/s3';
@@ -12,8 +13,18 @@ import { notify, type NotifyEvent, type NotifyPorts } from './notify';
 const artifactsBucket = env('ARTIFACTS_BUCKET');
 const table = env('DEPLOYMENTS_TABLE');
 const topics = { support: env('SUPPORT_TOPIC_ARN'), operators: env('OPERATORS_TOPIC_ARN') };
+/** The Terraform backend (resolveBackend at synth): where a killed or stopped build may have left its lock. */
+const backend: TerraformBackend = {
+  bucket: env('TF_STATE_BUCKET'),
+  key: env('TF_STATE_KEY'),
+  useLockfile: process.env.TF_USE_LOCKFILE === 'true',
+  ...(process.env.TF_LOCK_TABLE ? { lockTable: process.env.TF_LOCK_TABLE } : {}),
+};
+
 export const settings = {
   artifactsBucket,
+  stateUrl: `s3://${backend.bucket}/${backend.key}`,
+  projects: env('TERRAFORM_PROJECTS').split(','),
   accountId: env('ACCOUNT_ID'),
   region: env('AWS_REGION'),
   stateBucket: process.env.STATE_BUCKET,
@@ -47,6 +58,7 @@ export const ports: NotifyPorts = {
   recordApplied: (record, verification) => recordDeployment(table, record, verification),
   now: () => new Date(),
   listSubscriptions: (topicArn) => listTopicSubscriptions(sns, topicArn),
+  terraformLock: () => readTerraformLock(backend),
 };
 
 export async function handler(event: NotifyEvent): Promise<{ notified: string[] }> {

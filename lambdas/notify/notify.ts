@@ -6,6 +6,7 @@ import { completionMessages, detachedMessage, driftMessage, failureMessage } fro
 import { failedStep, type ExecutionFacts, type RunState } from '../shared/domain/run-state';
 import { subscriptionNotice, type ListedSubscription, type SubscriptionCheckTarget } from '../shared/domain/subscriptions';
 import { formatBytes, type CapacityReport } from '../shared/domain/verification';
+import { terraformLockNotes, type TerraformLockInfo } from '../shared/domain/run-end';
 
 /** The HOWTO's "Wrapping up" on success, and a failure report operators can act on. No secret in either. */
 
@@ -22,6 +23,8 @@ export interface NotifyPorts {
   /** A run that applied and then failed: its history item and CURRENT (the applied version, not verified). */
   recordApplied(record: DeploymentRecord, verification: string): Promise<void>;
   now(): Date;
+  /** Terraform's state lock, if one is held (a build killed by its timeout, or stopped, leaves it). */
+  terraformLock?(): Promise<TerraformLockInfo | null>;
   /** sns:ListSubscriptionsByTopic, for the success notice's subscriptions check (best effort); optional. */
   listSubscriptions?(topicArn: string): Promise<readonly ListedSubscription[]>;
 }
@@ -34,6 +37,9 @@ export interface NotifySettings {
   readonly stateBucket?: string;
   /** State name → CloudWatch log group of its Lambda. */
   readonly stepLogGroups: Readonly<Record<string, string>>;
+  /** s3://bucket/key of the Terraform state, and the projects that run Terraform: for a lock's removal advice. */
+  readonly stateUrl?: string;
+  readonly projects?: readonly string[];
   /** The topics and their configured addresses, checked for the success notice (Notify's NOTIFICATION_EMAILS). */
   readonly subscriptions?: readonly SubscriptionCheckTarget[];
 }
@@ -155,6 +161,7 @@ export async function reportFailure(event: NotifyEvent, ports: NotifyPorts, sett
   const now = ports.now().toISOString();
   const step = context.step ?? failedStep(s);
   const cause = describeCause(s.error?.Cause);
+  const lockNotes = await stoppedBuildLockNotes(step, cause.buildStatus, s, ports, settings);
   const buildStep = step === 'Plan' || step === 'Apply' ? step.toLowerCase() : null;
   // Best effort: a report that cannot be read must not stop the failure notice.
   const stepReport = (buildStep && p ? await ports.readJson(`reports/${event.gateway}/${event.executionName}/${buildStep}-failure.json`).catch(() => null) : null) as {
@@ -187,9 +194,29 @@ export async function reportFailure(event: NotifyEvent, ports: NotifyPorts, sett
     toVersion: p?.version ?? null,
     applied: step === 'Apply' ? 'partly' : s.apply !== undefined ? 'all' : 'nothing',
     ...(unverified && recorded ? { recordedUnverified: true } : {}),
-    ...(context.notes?.length ? { notes: context.notes } : {}),
+    ...(context.notes?.length || lockNotes.length ? { notes: [...(context.notes ?? []), ...lockNotes] } : {}),
     ...(p?.warnings?.length ? { warnings: p.warnings } : {}),
   });
   await ports.publish('operators', message.subject, recorded ? message.text : `${message.text}\n(The deployment history could not be written.)`);
   return { notified: ['operators'] };
+}
+
+/** The states whose build runs Terraform against the state (and so takes its lock). */
+const TERRAFORM_STATES = new Set(['Plan', 'Apply', 'DetachVpc', 'ListVpcState']);
+
+/**
+ * A Terraform build that CodeBuild killed (its timeout) or that was stopped cannot release Terraform's state lock:
+ * report it with the exact removal command, never remove it. Only for such builds: a lock seen after a build that
+ * failed on its own may be another run's (state-lock-held), which the failure report already names. Best effort.
+ */
+async function stoppedBuildLockNotes(step: string, buildStatus: string | undefined, s: RunState, ports: NotifyPorts, settings: NotifySettings): Promise<string[]> {
+  if (!TERRAFORM_STATES.has(step) || (buildStatus !== 'TIMED_OUT' && buildStatus !== 'STOPPED') || !ports.terraformLock || !settings.stateUrl) return [];
+  const lock = await ports.terraformLock().catch(() => null);
+  if (!lock) return [];
+  const prefix = s.workspace?.workspacePrefix;
+  return terraformLockNotes(lock, {
+    stateUrl: settings.stateUrl,
+    workspaceUrl: prefix ? `s3://${settings.artifactsBucket}/${prefix.replace(/\/?$/, '/')}` : null,
+    projects: settings.projects ?? [],
+  });
 }

@@ -6,11 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { GetItemCommand, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { CreateTopicCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import type { NotifyEvent } from '../../lambdas/notify/notify';
 import type { RecordEvent } from '../../lambdas/record-deployment/index';
 import type { RunState } from '../../lambdas/shared/domain/run-state';
 import { capacityReport } from '../../lambdas/shared/domain/verification';
-import { TEST_REGION, createBucket, createTable, dynamoDbClient, motoEndpoint, putObject } from './support/aws-clients';
+import { TEST_REGION, createBucket, createTable, dynamoDbClient, getObjectText, motoEndpoint, putObject, s3Client } from './support/aws-clients';
 import { captureConsole, destroyAdapterClients } from './support/handlers';
 
 jest.setTimeout(60_000);
@@ -28,7 +29,9 @@ let readDeployedVersion: (table: string, gateway: string) => Promise<string | nu
 let supportTopicArn: string;
 let operatorsTopicArn: string;
 let publishSpy: jest.SpyInstance;
-const ENV_NAMES = ['ARTIFACTS_BUCKET', 'DEPLOYMENTS_TABLE', 'SUPPORT_TOPIC_ARN', 'OPERATORS_TOPIC_ARN', 'ACCOUNT_ID', 'STEP_LOG_GROUPS', 'POWERTOOLS_DEV'];
+const ENV_NAMES = ['ARTIFACTS_BUCKET', 'DEPLOYMENTS_TABLE', 'SUPPORT_TOPIC_ARN', 'OPERATORS_TOPIC_ARN', 'ACCOUNT_ID', 'STEP_LOG_GROUPS', 'POWERTOOLS_DEV', 'TF_STATE_BUCKET', 'TF_STATE_KEY', 'TF_USE_LOCKFILE', 'TERRAFORM_PROJECTS'];
+/** Terraform's state, in the artifacts bucket here: where a killed Apply build leaves its lock file. */
+const STATE_KEY = 'gateways/gw-it/terraform.tfstate';
 const savedRegion = process.env.AWS_REGION;
 
 const executionArn = (name: string) => `arn:aws:states:${TEST_REGION}:${ACCOUNT}:execution:GatewayDeployment-${GATEWAY}:${name}`;
@@ -145,6 +148,10 @@ beforeAll(async () => {
     AWS_REGION: TEST_REGION,
     STEP_LOG_GROUPS: JSON.stringify(STEP_LOG_GROUPS),
     POWERTOOLS_DEV: 'true',
+    TF_STATE_BUCKET: BUCKET,
+    TF_STATE_KEY: STATE_KEY,
+    TF_USE_LOCKFILE: 'true',
+    TERRAFORM_PROJECTS: 'gw-it-plan,gw-it-apply,gw-it-verify',
   });
   captureConsole();
   ({ handler: recordHandler } = await import('../../lambdas/record-deployment/index'));
@@ -309,6 +316,32 @@ describe('Notify handler against moto', () => {
     const [notice] = publishes();
     expect(notice.input.Message).toContain(`Log: CloudWatch log group ${STEP_LOG_GROUPS.Preflight}`);
     expect((await getItem(`GATEWAY#${GATEWAY}`, `RUN#2024-06-05T09:00:00.000Z#${name}`))?.failedStep).toEqual({ S: 'Preflight' });
+  });
+
+  test('an Apply build killed by its timeout: the Terraform lock it left is reported with its removal command, and kept', async () => {
+    const lockId = '0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9';
+    await putObject(BUCKET, `${STATE_KEY}.tflock`, JSON.stringify({ ID: lockId, Operation: 'OperationTypeApply', Who: 'root@codebuild', Created: '2024-06-06T10:00:00Z' }));
+    const name = 'run-notify-apply-timeout';
+    const full = fullState(name);
+    const build = (status: string) => JSON.stringify({ Build: { Id: 'gw-it-apply:9', BuildStatus: status, Phases: [{ PhaseType: 'BUILD', PhaseStatus: status }] } });
+    const base: RunState = { request: full.request, lock: full.lock, preflight: full.preflight, workspace: full.workspace, plan: full.plan, analysis: full.analysis, approval: full.approval };
+    try {
+      await notifyHandler({ kind: 'failure', ...facts(name, '2024-06-06T11:00:00.000Z'), state: { ...base, error: { Error: 'States.TaskFailed', Cause: build('TIMED_OUT') } } });
+      const [notice] = publishes();
+      expect(notice.input.Subject).toBe('Compute Gateway gw-it: deployment failed at Apply (States.TaskFailed)');
+      expect(notice.input.Message).toContain(`Terraform's state lock on s3://${BUCKET}/${STATE_KEY} is still held (ID ${lockId}, apply by root@codebuild`);
+      expect(notice.input.Message).toContain(`terraform force-unlock -force ${lockId}`);
+      expect(notice.input.Message).toContain('aws codebuild list-builds-for-project --project-name gw-it-apply');
+
+      // A build that failed on its own: a lock seen then may be another run's, which its failure report names. Not reported here.
+      publishSpy.mockClear();
+      await notifyHandler({ kind: 'failure', ...facts(`${name}-2`, '2024-06-06T11:05:00.000Z'), state: { ...base, error: { Error: 'States.TaskFailed', Cause: build('FAILED') } } });
+      expect(publishes()[0].input.Message).not.toContain('force-unlock');
+      // Never removed.
+      expect(await getObjectText(BUCKET, `${STATE_KEY}.tflock`)).toContain(lockId);
+    } finally {
+      await s3Client().send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `${STATE_KEY}.tflock` }));
+    }
   });
 
   test('failure at Plan without a failure report in S3 (NoSuchKey): still one notice', async () => {

@@ -49,6 +49,7 @@ describe('describeCause', () => {
     logLink: DEEP_LINK,
     logGroup: '/aws/codebuild/gw-prod-apply',
     logStream: '0b7c1e2a-1111-2222-3333-444455556666',
+    buildStatus: 'FAILED',
   };
 
   test('a CodeBuild .sync cause {"Build": …}: build, status, failed phase, its message and the log', () => {
@@ -60,7 +61,7 @@ describe('describeCause', () => {
   });
 
   test('a build without phases or logs', () => {
-    expect(describeCause(JSON.stringify({ Build: { Id: 'b:1', BuildStatus: 'TIMED_OUT' } }))).toEqual({ message: 'build b:1 TIMED_OUT', buildId: 'b:1' });
+    expect(describeCause(JSON.stringify({ Build: { Id: 'b:1', BuildStatus: 'TIMED_OUT' } }))).toEqual({ message: 'build b:1 TIMED_OUT', buildId: 'b:1', buildStatus: 'TIMED_OUT' });
   });
 
   test('plain text is kept (up to 1000 characters)', () => {

@@ -11,6 +11,8 @@ export interface CauseDetails {
   readonly logLink?: string;
   readonly logGroup?: string;
   readonly logStream?: string;
+  /** A build's own status: TIMED_OUT or STOPPED means it was killed, and may have left Terraform's lock. */
+  readonly buildStatus?: string;
 }
 
 interface BuildLike {
@@ -38,6 +40,7 @@ export function describeCause(cause: string | undefined): CauseDetails {
       return {
         message: `build ${build.Id ?? '?'} ${build.BuildStatus ?? 'FAILED'}${phase ? ` in phase ${phase.PhaseType}` : ''}${context ? `: ${context}` : ''}`,
         ...(build.Id ? { buildId: build.Id } : {}),
+        ...(build.BuildStatus ? { buildStatus: build.BuildStatus } : {}),
         ...(build.Logs?.DeepLink ? { logLink: build.Logs.DeepLink } : {}),
         ...(build.Logs?.GroupName ? { logGroup: build.Logs.GroupName } : {}),
         ...(build.Logs?.StreamName ? { logStream: build.Logs.StreamName } : {}),
