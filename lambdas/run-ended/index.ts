@@ -1,7 +1,7 @@
 import { env } from '../shared/adapters/aws';
 import { deleteLock } from '../shared/adapters/lock-table';
 import { logger } from '../shared/adapters/logger';
-import { lastState } from '../shared/adapters/run-end';
+import { lastState } from '../shared/adapters/execution-history';
 import { ports as notifyPorts, settings as notifySettings } from '../notify/index';
 import { runEnded, type RunEndedEvent, type RunEndedPorts, type RunEndedResult } from './ended';
 

@@ -20,6 +20,7 @@ import { startMoto } from '../integration/support/moto';
 import { SAMPLE_MODULE_DIR, SAMPLE_VALUES_YAML, isolateFromRealAws, rehearse, sampleBundleFile } from '../rehearsal/harness';
 import { agentDeployment, jobPod, node, startKubeStandin } from '../support/kube-standin';
 import { zipDirectory } from '../support/zip-fixtures';
+import { awsProviderMirrorConfig } from '../support/terraform-mirror';
 import { BUNDLE_BUDGET_BYTES, COLD_IMPORT_BUDGET_MS, bundleLambdas, type LambdaBundle } from '../support/lambda-bundles';
 
 const run = promisify(execFile);
@@ -218,17 +219,29 @@ function providerInstalls(rehearsalDir: string, since: Set<string>): ProviderIns
  * stands in for the registry download): a first install on a cold plugin cache, then another on the warm one. The
  * rehearsal shares one plugin cache between its builds, as Plan and Apply share their CodeBuild cache.
  */
-async function providerInstallsPerRun(motoEndpoint: string, workDir: string): Promise<{ cold: ProviderInstalls; warm: ProviderInstalls }> {
+async function providerInstallsPerRun(motoEndpoint: string, workDir: string): Promise<{ cold: ProviderInstalls; warm: ProviderInstalls; locked: ProviderInstalls }> {
   const dir = path.join(workDir, 'providers');
   const bundlePath = await sampleBundleFile(workDir, '1.0.0', { withAwsProvider: true });
+  // The third run renders the lock file from terraform.providerHashes: the hashes real Terraform records for the mirror's package.
+  const providerHashes = { aws: await mirrorHashes(workDir) };
   const runs: ProviderInstalls[] = [];
-  for (const gatewayName of ['bench-cold', 'bench-warm']) {
+  for (const [gatewayName, terraform] of [['bench-cold', {}], ['bench-warm', {}], ['bench-locked', { providerHashes }]] as const) {
     const before = new Set(fs.existsSync(path.join(dir, 'builds')) ? fs.readdirSync(path.join(dir, 'builds')) : []);
-    const report = await rehearse({ motoEndpoint, workDir: dir, prefix: 'bench', bundlePath, realAwsProvider: true, config: { ...EXAMPLE_CONFIG, gatewayName } });
+    const report = await rehearse({ motoEndpoint, workDir: dir, prefix: 'bench', bundlePath, realAwsProvider: true, config: { ...EXAMPLE_CONFIG, gatewayName, terraform } });
     if (report.status !== 'SUCCEEDED') throw new Error(`the provider rehearsal ${gatewayName} failed: ${report.error}: ${report.cause}`);
     runs.push(providerInstalls(dir, before));
   }
-  return { cold: runs[0], warm: runs[1] };
+  return { cold: runs[0], warm: runs[1], locked: runs[2] };
+}
+
+/** The lock-file hashes of hashicorp/aws 5.100.0 in the machine's mirror, as `terraform init` records them. */
+async function mirrorHashes(workDir: string): Promise<string[]> {
+  const dir = path.join(workDir, 'mirror-hashes');
+  await fs.promises.mkdir(dir, { recursive: true });
+  await fs.promises.writeFile(path.join(dir, 'main.tf.json'), JSON.stringify({ terraform: { required_providers: { aws: { source: 'hashicorp/aws', version: '5.100.0' } } } }));
+  await promisify(execFile)('terraform', ['init', '-input=false', '-no-color', '-backend=false'], { cwd: dir, env: { ...process.env, TF_CLI_CONFIG_FILE: awsProviderMirrorConfig(dir), CHECKPOINT_DISABLE: '1' } });
+  const lock = await fs.promises.readFile(path.join(dir, '.terraform.lock.hcl'), 'utf-8');
+  return [...lock.matchAll(/"((?:h1|zh):[^"]+)"/g)].map((m) => m[1]);
 }
 
 async function main(argv: string[]): Promise<boolean> {
@@ -239,7 +252,7 @@ async function main(argv: string[]): Promise<boolean> {
   const bundleCheck = await preflightBundleCheck();
   const synth = await synthMs(workDir);
   const moto = await startMoto();
-  let report: { rehearsal: Awaited<ReturnType<typeof rehearse>>; totalMs: number; seed: number; bare: number; installs: { cold: ProviderInstalls; warm: ProviderInstalls } };
+  let report: { rehearsal: Awaited<ReturnType<typeof rehearse>>; totalMs: number; seed: number; bare: number; installs: Awaited<ReturnType<typeof providerInstallsPerRun>> };
   try {
     isolateFromRealAws(moto.endpoint);
     const seed = await operatorCommands(workDir, 'seed');
@@ -286,6 +299,10 @@ async function main(argv: string[]): Promise<boolean> {
   const met = (i: ProviderInstalls) => i.apply === 0 && i.plan <= i.providers;
   console.log(`Provider installs per run, cold plugin cache: ${perRun(installs.cold)} (budget: Plan one per provider, Apply none) ${check(met(installs.cold))}`);
   console.log(`Provider installs per run, warm plugin cache: ${perRun(installs.warm)} (budget: the same; docs/performance.md says why not zero) ${check(met(installs.warm))}`);
+  console.log(
+    `Provider installs per run, warm plugin cache, lock file rendered from terraform.providerHashes: ${perRun(installs.locked)} (budget: none) ` +
+      `${check(installs.locked.plan === 0 && installs.locked.apply === 0)}`,
+  );
   console.log(`  (the real hashicorp/aws from the machine's mirror; helm, kubectl and kubernetes cannot be had offline)`);
   console.log(`The seed's procedure by hand (aws sts get-caller-identity, terraform init + apply, kubectl with aws eks get-token, helm test): ${seconds(seed)}`);
   console.log(`The same tool calls alone (static kubectl token, no identity check):                                                   ${seconds(bare)}`);

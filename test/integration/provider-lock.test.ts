@@ -186,3 +186,46 @@ test('the package planted in the shared plugin cache is skipped: Apply installs 
   // The cache now holds the real package again, for the next build.
   expect(fs.statSync(path.join(cache, PROVIDER_DIR, PROVIDER_FILE)).size).toBeGreaterThan(1_000_000);
 });
+
+/**
+ * terraform.providerHashes: RenderWorkspace writes the lock file, which only it may write, so Plan's `terraform init`
+ * already knows the packages. The hashes are the ones real Terraform records for the mirror's provider.
+ */
+describe('a lock file rendered from terraform.providerHashes', () => {
+  let hashes: string[];
+  /** A second run's workspace, rendered with the hashes; returns the overrides that point a build at it. */
+  async function renderedRun(runId: string): Promise<Record<string, string>> {
+    const parsed = parseGatewayConfig({ ...config, terraform: { providerHashes: { aws: hashes } } });
+    const prefix = `workspaces/${GATEWAY}/${runId}/`;
+    for (const file of renderWorkspace({ config: parsed, backend: resolveBackend(parsed, stateBucket), deployerRoleArn: 'arn:aws:iam::123456789012:role/deployer' })) {
+      if (file.name === PLAN_READER_ACCESS_FILE) continue;
+      const body = file.name === 'providers.tf.json' ? JSON.stringify(withoutOfflineProviders(JSON.parse(file.content)), null, 2) : file.content;
+      await putObject(artifacts, `${prefix}${file.name}`, body);
+    }
+    await putObject(artifacts, `${prefix}emulator_override.tf.json`, JSON.stringify(emulatorOverride(motoEndpoint()), null, 2));
+    return { RUN_ID: runId, WORKSPACE_PREFIX: prefix };
+  }
+
+  beforeAll(() => {
+    hashes = [...lockFor(realMirror).matchAll(/"(h1:[^"]+|zh:[^"]+)"/g)].map((m) => m[1]);
+    expect(hashes.length).toBeGreaterThan(0);
+  });
+
+  test('on a warm build cache, Plan installs nothing: the provider comes from the cache, checked against the rendered lock', async () => {
+    // The cache the first Plan filled (beforeAll): without a lock file, Plan installed from the origin even so.
+    expect(plan.log).toMatch(/^- Installing hashicorp\/aws v5\.100\.0/m);
+    const warm = await build('plan', 'plan-rendered-lock', realMirror, path.join(tmp, 'plan-cache'), await renderedRun('run-2'));
+    if (warm.status !== 'SUCCEEDED') throw new Error(`plan failed:\n${warm.log}`);
+    expect(warm.log).toMatch(/^- Using hashicorp\/aws v5\.100\.0 from the shared cache directory/m);
+    expect(warm.log).not.toMatch(/^- Installing /m);
+  });
+
+  test('an origin that hands over another package is refused at Plan already, before the package runs', async () => {
+    // Without the rendered lock, Plan would install this package and run it (the plan's own lock records whatever it got).
+    const refused = await build('plan', 'plan-rendered-lock-swapped', swappedMirror, freshCache('plan-swapped-cache'), await renderedRun('run-3'));
+    expect(refused.status).toBe('FAILED');
+    expect(refused.exported.FAILURE_CLASS).toBe('provider-checksum');
+    expect(refused.log).toMatch(/doesn't match any of the\s+checksums previously recorded in the dependency lock file/);
+    expect(fs.existsSync(mark)).toBe(false);
+  });
+});

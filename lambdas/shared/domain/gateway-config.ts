@@ -29,6 +29,9 @@ export const DEFAULT_PROVIDER_VERSIONS = { aws: '5.100.0', helm: '2.17.0', kubec
 export const MIN_TERRAFORM_VERSION = '1.10.0';
 export const MIN_AWS_PROVIDER_VERSION = '5.83.0';
 const exactVersion = z.string().check(z.regex(/^\d+\.\d+\.\d+$/, 'must be an exact provider version such as 5.100.0 (no constraint operators)'));
+/** A provider package checksum as a Terraform lock file records it: h1 (the unpacked package) or zh (the zip). */
+const providerHash = z.string().check(z.regex(/^(h1:[A-Za-z0-9+/]{43}=|zh:[0-9a-f]{64})$/, 'must be a lock-file hash such as h1:<44 base64 characters> or zh:<64 hex digits>'));
+const providerHashList = z.array(providerHash).check(z.minLength(1, 'give at least one hash, or leave the provider out'));
 
 const awsAccountId = z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit AWS account id'));
 const awsRegion = z.string().check(z.regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'must be an AWS region such as eu-central-1'));
@@ -193,6 +196,15 @@ export const gatewayConfigSchema = z
             kubernetes: z._default(exactVersion, DEFAULT_PROVIDER_VERSIONS.kubernetes),
           }),
           { ...DEFAULT_PROVIDER_VERSIONS },
+        ),
+        /**
+         * The packages of the pinned versions, by checksum (`terraform providers lock -platform=linux_arm64`, the
+         * builds' platform). RenderWorkspace writes them as the workspace's lock file, which only it may write, so
+         * Plan takes a provider from the build cache instead of downloading it (zero installs on a warm cache) and
+         * refuses any other package. A provider left out is downloaded and checked as before.
+         */
+        providerHashes: z.optional(
+          z.strictObject({ aws: z.optional(providerHashList), helm: z.optional(providerHashList), kubectl: z.optional(providerHashList), kubernetes: z.optional(providerHashList) }),
         ),
       }),
       { version: '1.11.4', managedPolicyArns: [ADMINISTRATOR_ACCESS], planManagedPolicyArns: [READ_ONLY_ACCESS], providerVersions: { ...DEFAULT_PROVIDER_VERSIONS } },

@@ -80,7 +80,41 @@ export function renderWorkspace(ctx: WorkspaceContext): WorkspaceFile[] {
     json('variables.tf.json', renderVariables()),
     json('outputs.tf.json', renderOutputs()),
     ...(admitsPlanRole(ctx) ? [json(PLAN_READER_ACCESS_FILE, renderPlanReaderAccess())] : []),
+    ...lockFile(ctx.config),
   ];
+}
+
+/** Terraform's dependency lock file; Plan's `terraform init` reads it from the workspace. */
+export const LOCK_FILE_NAME = '.terraform.lock.hcl';
+
+/**
+ * The lock file from terraform.providerHashes: one block per provider with hashes, at its pinned version. Terraform
+ * then takes a cached package whose checksum is listed (no download) and refuses any other. Rendered as text:
+ * the file is HCL, and its shape is fixed (strings checked by the config schema: versions and base64/hex hashes).
+ */
+export function renderLockFile(config: Pick<GatewayConfig, 'terraform'>): string | null {
+  const hashes = config.terraform.providerHashes ?? {};
+  const blocks = (Object.keys(PROVIDER_SOURCES) as Array<keyof typeof PROVIDER_SOURCES>)
+    .filter((name) => hashes[name]?.length)
+    .map((name) => {
+      const version = config.terraform.providerVersions[name];
+      return [
+        `provider "registry.terraform.io/${PROVIDER_SOURCES[name]}" {`,
+        `  version     = "${version}"`,
+        `  constraints = "${version}"`,
+        '  hashes = [',
+        ...[...new Set(hashes[name])].sort().map((h) => `    "${h}",`),
+        '  ]',
+        '}',
+      ].join('\n');
+    });
+  if (blocks.length === 0) return null;
+  return ['# Rendered by the deployer from terraform.providerHashes of the gateway config.', '', blocks.join('\n\n'), ''].join('\n');
+}
+
+function lockFile(config: GatewayConfig): WorkspaceFile[] {
+  const content = renderLockFile(config);
+  return content === null ? [] : [{ name: LOCK_FILE_NAME, content }];
 }
 
 /**
