@@ -5,7 +5,7 @@
  * the run's status, the lock item, the Terraform state, the deployed version, the history and what operators
  * were told. The tests run in order on one gateway, as its operators would meet them.
  */
-import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -15,6 +15,7 @@ import { EXAMPLE_CONFIG } from '../../lib/config';
 import { TRANSIENT_CODEBUILD_ERRORS, TRANSIENT_SDK_ERRORS } from '../../lib/constructs/workflow';
 import { rehearse, sampleBundleFile, type RehearsalOptions, type RehearsalReport, type RehearsalResources } from '../rehearsal/harness';
 import { dynamoDbClient, motoEndpoint, s3Client } from './support/aws-clients';
+import { historyOf } from './support/deployments-table';
 
 jest.setTimeout(180_000);
 
@@ -52,19 +53,6 @@ const key = (sk: string) => ({ pk: { S: `GATEWAY#${GATEWAY}` }, sk: { S: sk } })
 const lockItem = async (r: RehearsalResources) => (await dynamoDbClient().send(new GetItemCommand({ TableName: r.table, Key: key('LOCK'), ConsistentRead: true }))).Item;
 const currentItem = async (r: RehearsalResources) => (await dynamoDbClient().send(new GetItemCommand({ TableName: r.table, Key: key('CURRENT'), ConsistentRead: true }))).Item;
 const deployedVersion = async (r: RehearsalResources) => (await currentItem(r))?.version?.S;
-
-/** The history item RecordDeployment or NotifyFailure wrote for this run. */
-async function historyOf(report: RehearsalReport): Promise<Record<string, string> | undefined> {
-  const out = await dynamoDbClient().send(
-    new QueryCommand({
-      TableName: report.resources.table,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :run)',
-      ExpressionAttributeValues: { ':pk': { S: `GATEWAY#${GATEWAY}` }, ':run': { S: 'RUN#' } },
-    }),
-  );
-  const item = out.Items?.find((i) => i.executionName?.S === report.executionName);
-  return item && Object.fromEntries(Object.entries(item).map(([k, v]) => [k, v.S ?? JSON.stringify(v)]));
-}
 
 async function object(bucket: string, objectKey: string): Promise<{ text: string; versionId?: string; etag?: string } | undefined> {
   try {
@@ -137,7 +125,7 @@ test('CodeBuild refuses to start the plan once, Preflight is throttled once, AWS
     'Compute Gateway gateway installed 1.0.0: please run the smoke tests',
   ]);
   expect(await deployedVersion(report.resources)).toBe('1.0.0');
-  expect((await historyOf(report))?.outcome).toBe('succeeded');
+  expect((await historyOf(report, GATEWAY))?.outcome).toBe('succeeded');
   expect(await lockItem(report.resources)).toBeUndefined();
 });
 
@@ -172,7 +160,7 @@ test('an apply that fails half-way: operators told, lock released, state intact 
   );
   expect(addresses(before)).not.toContain('module.gateway.terraform_data.nvidia_device_plugin[0]');
   expect(await deployedVersion(report.resources)).toBe('1.0.0');
-  expect(await historyOf(report)).toMatchObject({ outcome: 'failed', failedStep: 'Apply', toVersion: '1.2.0' });
+  expect(await historyOf(report, GATEWAY)).toMatchObject({ outcome: 'failed', failedStep: 'Apply', toVersion: '1.2.0' });
 });
 
 test('nobody answers the approval in time: ApprovalTimedOut, nothing applied, lock released', async () => {
@@ -189,7 +177,7 @@ test('nobody answers the approval in time: ApprovalTimedOut, nothing applied, lo
   expect(await object(report.resources.stateBucket, STATE_KEY)).toEqual(before);
   expect(await lockItem(report.resources)).toBeUndefined();
   expect(await deployedVersion(report.resources)).toBe('1.0.0');
-  expect(await historyOf(report)).toMatchObject({ outcome: 'failed', error: 'ApprovalTimedOut' });
+  expect(await historyOf(report, GATEWAY)).toMatchObject({ outcome: 'failed', error: 'ApprovalTimedOut' });
 });
 
 test('verification fails (another agent version, failed connectivity tests): the run fails at EvaluateVerification naming both, lock released, history records the failure', async () => {
@@ -210,7 +198,7 @@ test('verification fails (another agent version, failed connectivity tests): the
   expect(notice.message).toContain('the connectivity tests did not pass: connectivity test pod Failed');
   expect(notice.message).toContain('Terraform applied the plan before the failure');
   expect(await lockItem(report.resources)).toBeUndefined();
-  expect(await historyOf(report)).toMatchObject({ outcome: 'failed', failedStep: 'EvaluateVerification', error: 'VerificationError', toVersion: '1.3.0' });
+  expect(await historyOf(report, GATEWAY)).toMatchObject({ outcome: 'failed', failedStep: 'EvaluateVerification', error: 'VerificationError', toVersion: '1.3.0' });
   // Applied but not verified (issue #18, finding 1): the cluster runs 1.3.0 now, and CURRENT says so, unverified.
   expect(await deployedVersion(report.resources)).toBe('1.3.0');
   expect(await currentItem(report.resources)).toMatchObject({ verification: { S: 'not verified: failed at EvaluateVerification (VerificationError)' } });

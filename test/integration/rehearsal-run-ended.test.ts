@@ -4,13 +4,14 @@
  * operators where the run stopped and what was applied, and report a Terraform lock the stopped build left, never
  * removing it. Before RunEnded, such a run left its lock behind, recorded nothing and told nobody.
  */
-import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { rehearse, sampleBundleFile, type RehearsalOptions, type RehearsalReport, type RehearsalResources } from '../rehearsal/harness';
 import { dynamoDbClient, motoEndpoint, s3Client } from './support/aws-clients';
+import { historyOf } from './support/deployments-table';
 
 jest.setTimeout(180_000);
 
@@ -34,18 +35,6 @@ const bundle = (version: string, chartVersion?: string): Promise<string> => samp
 
 const key = (sk: string) => ({ pk: { S: `GATEWAY#${GATEWAY}` }, sk: { S: sk } });
 const item = async (r: RehearsalResources, sk: string) => (await dynamoDbClient().send(new GetItemCommand({ TableName: r.table, Key: key(sk), ConsistentRead: true }))).Item;
-
-async function historyOf(report: RehearsalReport): Promise<Record<string, string> | undefined> {
-  const out = await dynamoDbClient().send(
-    new QueryCommand({
-      TableName: report.resources.table,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :run)',
-      ExpressionAttributeValues: { ':pk': { S: `GATEWAY#${GATEWAY}` }, ':run': { S: 'RUN#' } },
-    }),
-  );
-  const found = (out.Items ?? []).find((i) => i.executionName?.S === report.executionName);
-  return found && Object.fromEntries(Object.entries(found).map(([k, v]) => [k, v.S ?? '']));
-}
 
 test('installed first, as every other test here builds on it', async () => {
   const report = await run('install', { bundlePath: await bundle('1.0.0') });
@@ -72,7 +61,7 @@ test('timed out after Apply, with a Terraform lock left behind: recorded as appl
   expect(await item(report.resources, 'LOCK')).toBeUndefined();
   // The record: 1.1.0 is what the cluster runs, not verified; the run is in the history as failed.
   expect(await item(report.resources, 'CURRENT')).toMatchObject({ version: { S: '1.1.0' }, verification: { S: 'not verified: failed at EvaluateVerification (ExecutionTimedOut)' } });
-  expect(await historyOf(report)).toMatchObject({ outcome: 'failed', error: 'ExecutionTimedOut', toVersion: '1.1.0' });
+  expect(await historyOf(report, GATEWAY)).toMatchObject({ outcome: 'failed', error: 'ExecutionTimedOut', toVersion: '1.1.0' });
 
   // One notice to operators, naming where it stopped, what was applied, both locks and what to do.
   const failures = report.notifications.filter((n) => n.subject.includes('deployment failed'));
@@ -104,7 +93,7 @@ test('stopped by someone while waiting for approval: nothing applied, recorded, 
   expect(await item(report.resources, 'LOCK')).toBeUndefined();
   // Still 1.1.0 from the run above: a stopped run before Apply changes no record of what is deployed.
   expect((await item(report.resources, 'CURRENT'))?.version?.S).toBe('1.1.0');
-  expect(await historyOf(report)).toMatchObject({ outcome: 'failed', error: 'ExecutionAborted', toVersion: '1.2.0' });
+  expect(await historyOf(report, GATEWAY)).toMatchObject({ outcome: 'failed', error: 'ExecutionAborted', toVersion: '1.2.0' });
   const notice = report.notifications.find((n) => n.subject.includes('deployment failed'))!;
   expect(notice.subject).toBe('Compute Gateway gateway: deployment failed at RequestApproval (ExecutionAborted)');
   expect(notice.message).toContain('Nothing was applied.');

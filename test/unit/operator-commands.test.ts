@@ -1,8 +1,9 @@
 /** The commands' flow with fake ports: what is called, in which order, and what is refused before any start. */
-import { OperatorError, type Target } from '../../lambdas/shared/operator/cli-commands';
+import type { Target } from '../../lambdas/shared/operator/cli-commands';
 import { discover, runHistory, runStart, runStatus, type OperatorPorts } from '../../lambdas/shared/operator/commands';
 import type { HistoryEntry } from '../../lambdas/shared/operator/history-view';
 import type { ExecutionView } from '../../lambdas/shared/operator/status';
+import { rejection } from '../support/operator-errors';
 
 const TARGET: Target = { gateway: 'gw', stack: 'GatewayDeployer-gw', region: 'eu-central-1' };
 const MACHINE = 'arn:aws:states:eu-central-1:123456789012:stateMachine:GatewayDeployment-gw';
@@ -38,15 +39,6 @@ function fakePorts(overrides: Partial<OperatorPorts> = {}) {
   };
   return { ports, printed, started, sleeps };
 }
-
-const rejection = async (promise: Promise<unknown>): Promise<OperatorError> => {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(OperatorError);
-  return error as OperatorError;
-};
 
 describe('discover', () => {
   test('the region and the outputs', async () => {

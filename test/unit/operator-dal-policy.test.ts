@@ -1,8 +1,9 @@
 /** `npx gateway-deployer dal-policy` with fake ports: which report of the deployed run it reads, and what it prints. */
 import { dalAccessReport, dalBucketPolicy } from '../../lambdas/shared/domain/bucket-policy';
-import { OperatorError, type Target } from '../../lambdas/shared/operator/cli-commands';
+import type { Target } from '../../lambdas/shared/operator/cli-commands';
 import { runDalPolicy, type DalPolicyPorts } from '../../lambdas/shared/operator/dal-policy';
 import type { DeployedView } from '../../lambdas/shared/operator/status';
+import { rejection } from '../support/operator-errors';
 
 const TARGET: Target = { gateway: 'gw', stack: 'GatewayDeployer-gw', region: 'eu-central-1' };
 const ROLE = 'arn:aws:iam::123456789012:role/gw-dal';
@@ -42,15 +43,6 @@ function fakePorts(objects: Record<string, string | Error>, deployed: DeployedVi
   };
   return { ports, printed, reads };
 }
-
-const rejection = async (promise: Promise<unknown>): Promise<OperatorError> => {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(OperatorError);
-  return error as OperatorError;
-};
 
 describe('dal-policy', () => {
   test('text: the role, the caveat, and per bucket the command and the policy JSON as the Apply report stored it', async () => {

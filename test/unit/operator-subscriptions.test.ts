@@ -2,7 +2,7 @@
  * `subscriptions` and status's subscription line with fake ports (as operator-commands.test.ts): what is listed,
  * what --resend subscribes (the configured addresses that are not confirmed, nothing else), and the errors.
  */
-import { OperatorError, type Target } from '../../lambdas/shared/operator/cli-commands';
+import type { Target } from '../../lambdas/shared/operator/cli-commands';
 import { runStatus, type OperatorPorts } from '../../lambdas/shared/operator/commands';
 import type { ListedSubscription } from '../../lambdas/shared/domain/subscriptions';
 import {
@@ -13,6 +13,7 @@ import {
   type SubscriptionAws,
   type SubscriptionPorts,
 } from '../../lambdas/shared/operator/subscriptions';
+import { rejection } from '../support/operator-errors';
 
 const TARGET: Target = { gateway: 'gw', stack: 'GatewayDeployer-gw', region: 'eu-central-1' };
 const SUPPORT = 'arn:aws:sns:eu-central-1:123456789012:GatewayDeployer-gw-NotificationsSupport1-abc';
@@ -53,15 +54,6 @@ function fakePorts(overrides: Partial<SubscriptionPorts> = {}) {
   };
   return { ports, printed, subscribed };
 }
-
-const rejection = async (promise: Promise<unknown>): Promise<OperatorError> => {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(OperatorError);
-  return error as OperatorError;
-};
 
 describe('runSubscriptions', () => {
   test('lists each topic against the config: states, what to do, the others; subscribes nothing without --resend', async () => {
