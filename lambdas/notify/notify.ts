@@ -150,8 +150,10 @@ async function dalAccessNotice(event: NotifyEvent, ports: NotifyPorts, settings:
 export interface FailureContext {
   /** The state the run was in; without it, the first step whose result is missing. */
   readonly step?: string;
-  /** Lines for operators before the log location: the locks, a Terraform state lock left behind, redrive advice. */
+  /** Lines for operators before the log location: the deployer's lock, redrive advice. */
   readonly notes?: readonly string[];
+  /** The whole run was stopped (timed out, aborted): a Terraform build it was in did not end by itself either. */
+  readonly runStopped?: boolean;
 }
 
 /** The failure path: record the failed run (applied but not verified, when Apply finished) and tell operators. */
@@ -161,7 +163,8 @@ export async function reportFailure(event: NotifyEvent, ports: NotifyPorts, sett
   const now = ports.now().toISOString();
   const step = context.step ?? failedStep(s);
   const cause = describeCause(s.error?.Cause);
-  const lockNotes = await stoppedBuildLockNotes(step, cause.buildStatus, s, ports, settings);
+  const buildKilled = context.runStopped === true || cause.buildStatus === 'TIMED_OUT' || cause.buildStatus === 'STOPPED';
+  const lockNotes = buildKilled ? await terraformLockLeft(step, s, ports, settings) : [];
   const buildStep = step === 'Plan' || step === 'Apply' ? step.toLowerCase() : null;
   // Best effort: a report that cannot be read must not stop the failure notice.
   const stepReport = (buildStep && p ? await ports.readJson(`reports/${event.gateway}/${event.executionName}/${buildStep}-failure.json`).catch(() => null) : null) as {
@@ -205,12 +208,13 @@ export async function reportFailure(event: NotifyEvent, ports: NotifyPorts, sett
 const TERRAFORM_STATES = new Set(['Plan', 'Apply', 'DetachVpc', 'ListVpcState']);
 
 /**
- * A Terraform build that CodeBuild killed (its timeout) or that was stopped cannot release Terraform's state lock:
- * report it with the exact removal command, never remove it. Only for such builds: a lock seen after a build that
- * failed on its own may be another run's (state-lock-held), which the failure report already names. Best effort.
+ * A Terraform build that was killed (CodeBuild's timeout, or the run stopped or timed out while it ran) cannot
+ * release Terraform's state lock: report it with the exact removal command, never remove it. Only after such a build:
+ * a lock seen after a build that failed by itself, or in a step that runs no Terraform, may be another run's
+ * (state-lock-held names that one). Best effort.
  */
-async function stoppedBuildLockNotes(step: string, buildStatus: string | undefined, s: RunState, ports: NotifyPorts, settings: NotifySettings): Promise<string[]> {
-  if (!TERRAFORM_STATES.has(step) || (buildStatus !== 'TIMED_OUT' && buildStatus !== 'STOPPED') || !ports.terraformLock || !settings.stateUrl) return [];
+async function terraformLockLeft(step: string, s: RunState, ports: NotifyPorts, settings: NotifySettings): Promise<string[]> {
+  if (!TERRAFORM_STATES.has(step) || !ports.terraformLock || !settings.stateUrl) return [];
   const lock = await ports.terraformLock().catch(() => null);
   if (!lock) return [];
   const prefix = s.workspace?.workspacePrefix;

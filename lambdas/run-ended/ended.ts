@@ -1,15 +1,5 @@
 import { reportFailure, type NotifyPorts, type NotifySettings } from '../notify/notify';
-import {
-  REDRIVE_NOTE,
-  deployerLockNote,
-  endError,
-  handledByTheRun,
-  terraformLockNotes,
-  type ExecutionEnd,
-  type LastState,
-  type StateLocation,
-  type TerraformLockInfo,
-} from '../shared/domain/run-end';
+import { REDRIVE_NOTE, deployerLockNote, endError, handledByTheRun, type ExecutionEnd, type LastState, type TerraformLockInfo } from '../shared/domain/run-end';
 
 /** RunEnded: an execution that timed out, was stopped, or failed outside its own catch (domain/run-end.ts). */
 
@@ -49,19 +39,13 @@ export async function runEnded(event: RunEndedEvent, ports: RunEndedPorts, setti
   const step = last?.name ?? 'an unknown step';
   const state = { ...(last?.state ?? {}), error: endError(end, step, settings.timeoutHours) };
   const released = await ports.releaseLock(end.executionArn);
-  const tfLock = await ports.terraformLock().catch(() => null);
-  const workspacePrefix = state.workspace?.workspacePrefix;
-  const where: StateLocation = {
-    stateUrl: settings.stateUrl,
-    workspaceUrl: workspacePrefix ? `s3://${settings.artifactsBucket}/${workspacePrefix.replace(/\/?$/, '/')}` : null,
-    projects: settings.projects,
-  };
-  const notes = [deployerLockNote(released), ...(tfLock ? terraformLockNotes(tfLock, where) : []), REDRIVE_NOTE];
+  const notes = [deployerLockNote(released), REDRIVE_NOTE];
   const { notified } = await reportFailure(
     { kind: 'failure', gateway: settings.gateway, executionArn: end.executionArn, executionName: end.name, startTime: new Date(end.startDate).toISOString(), state },
     ports,
     settings,
-    { step, notes },
+    // runStopped: a Terraform build the run was in was killed with it, and its state lock is reported.
+    { step, notes, runStopped: true },
   );
   return { action: 'reported', step, notified };
 }

@@ -169,6 +169,12 @@ describe('runEnded', () => {
     expect(f.published[0].text).toContain('1.1.0 is now recorded as the deployed version, not verified');
   });
 
+  test('stopped in a step that runs no Terraform: a Terraform lock seen then is not this run\'s, and is not reported as left by it', async () => {
+    const f = fakes({ name: 'Verify', state: { ...UP_TO_APPLY, apply: { buildId: 'gw-apply:1', exported: [] } } }, { tfLock: { ID: LOCK_ID } });
+    await runEnded({ detail: end('ABORTED') }, f.ports, SETTINGS);
+    expect(f.published[0].text).not.toContain('force-unlock');
+  });
+
   test('a newer run holds the lock: it is left alone, and the notice says so', async () => {
     const f = fakes({ name: 'Plan', state: UP_TO_APPLY }, { holds: false });
     await runEnded({ detail: end('TIMED_OUT') }, f.ports, SETTINGS);
