@@ -1,5 +1,5 @@
 import type { Template } from 'aws-cdk-lib/assertions';
-import { synth } from './support';
+import { covers, list, referencedIds, synth } from './support';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -30,7 +30,6 @@ interface Statement {
 }
 type Resources = Record<string, { Type: string; Properties: Record<string, any> }>;
 
-const list = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
 const resourcesOf = (template: Template) => template.toJSON().Resources as Resources;
 const ofType = (template: Template, type: string) => Object.entries(resourcesOf(template)).filter(([, r]) => r.Type === type);
 
@@ -57,15 +56,6 @@ function allStatements(template: Template): Array<{ where: string; statement: St
   });
 }
 
-/** The logical ids a CloudFormation value refers to (Ref, Fn::GetAtt), pseudo parameters aside. */
-function referencedIds(value: unknown): string[] {
-  if (Array.isArray(value)) return value.flatMap(referencedIds);
-  if (value === null || typeof value !== 'object') return [];
-  const node = value as Record<string, unknown>;
-  if (typeof node.Ref === 'string') return node.Ref.startsWith('AWS::') ? [] : [node.Ref];
-  if (Array.isArray(node['Fn::GetAtt'])) return [node['Fn::GetAtt'][0] as string];
-  return Object.values(node).flatMap(referencedIds);
-}
 
 /** A resource of this stack (Ref or GetAtt), or an ARN built from one (Fn::Join with a reference into the template). */
 const isOwn = (resources: Resources, value: unknown) => {
@@ -73,9 +63,6 @@ const isOwn = (resources: Resources, value: unknown) => {
   return ids.length > 0 && ids.every((id) => id in resources);
 };
 
-/** Does an IAM action pattern (with * and ?) cover this action? */
-const covers = (pattern: string, action: string) =>
-  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i').test(action);
 
 const handlerName = (fn: { Properties: Record<string, any> }): string | undefined => fn.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME?.replace(/^gateway-deployer-/, '');
 const roleOf = (fn: { Properties: Record<string, any> }): string => fn.Properties.Role['Fn::GetAtt'][0];

@@ -1,4 +1,4 @@
-import { synth } from './support';
+import { covers, list, referencedIds, synth } from './support';
 
 /**
  * Every principal can use the KMS key of what it reads and writes. DynamoDB, S3, SNS, Secrets Manager and CodeBuild
@@ -81,21 +81,8 @@ const SERVICE_NEEDS: Record<string, string[]> = {
   s3: WRITE,
 };
 
-const list = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
 
-/** Does an IAM action pattern (with * and ?) cover this action? */
-const covers = (pattern: string, action: string) =>
-  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i').test(action);
 
-/** The logical ids a CloudFormation value refers to (Ref, Fn::GetAtt), pseudo parameters aside. */
-function referencedIds(value: unknown): string[] {
-  if (Array.isArray(value)) return value.flatMap(referencedIds);
-  if (value === null || typeof value !== 'object') return [];
-  const node = value as Record<string, unknown>;
-  if (typeof node.Ref === 'string') return node.Ref.startsWith('AWS::') ? [] : [node.Ref];
-  if (Array.isArray(node['Fn::GetAtt'])) return [node['Fn::GetAtt'][0] as string];
-  return Object.values(node).flatMap(referencedIds);
-}
 
 /** A principal or ARN as text: Fn::Join flattened, the region and account pseudo parameters filled in. */
 function text(value: unknown): string {

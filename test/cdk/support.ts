@@ -41,3 +41,20 @@ export function definitionOf(template: Template): { StartAt: string; TimeoutSeco
   const text = typeof def === 'string' ? def : def['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : '${Token}')).join('');
   return JSON.parse(text);
 }
+
+/** A CloudFormation value that may be one item or a list, as a list. */
+export const list = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
+
+/** Does an IAM action pattern (with * and ?) cover this action? */
+export const covers = (pattern: string, action: string): boolean =>
+  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i').test(action);
+
+/** The logical ids a CloudFormation value refers to (Ref, Fn::GetAtt), pseudo parameters aside. */
+export function referencedIds(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(referencedIds);
+  if (value === null || typeof value !== 'object') return [];
+  const node = value as Record<string, unknown>;
+  if (typeof node.Ref === 'string') return node.Ref.startsWith('AWS::') ? [] : [node.Ref];
+  if (Array.isArray(node['Fn::GetAtt'])) return [node['Fn::GetAtt'][0] as string];
+  return Object.values(node).flatMap(referencedIds);
+}
